@@ -1,0 +1,370 @@
+"""The Quart application: routes, CORS, OpenAI-shaped errors, and the ASGI wrapper that can drop
+a connection.
+
+Every response, error or not, goes through :func:`_cors`; every error a client can cause is a
+:class:`RequestError` rendered by :func:`fakellm.errors.error_body`; anything else is a 500 in the
+same shape, logged with its traceback on the server side and remembered in
+``state.internal_errors`` (the pytest plugin fails the test on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .config import ServerConfig
+from .errors import FaultSpecError, RequestError, error_body
+from .faults import Fault, parse_fault_spec
+from .journal import Journal, JournalEntry
+from .pipeline import FaultCounters, plan_stream, prompt_of
+from .scenario import Scenario, ScenarioBook, Timing, load_scenario_files
+from .transport import ActiveStreams, DropConnection, reset_connection
+from .wire.openai import parse_chat_request
+
+__all__ = ["FakeLLMApp", "ServerState", "create_app"]
+
+log = logging.getLogger("fakellm")
+
+SCENARIO_HEADER = "X-FakeLLM-Scenario"
+SEED_HEADER = "X-FakeLLM-Seed"
+FAULTS_HEADER = "X-FakeLLM-Faults"
+TTFT_HEADER = "X-FakeLLM-TTFT-Ms"
+ITL_HEADER = "X-FakeLLM-ITL-Ms"
+
+EXPOSED_HEADERS = (
+    "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
+    "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
+    "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
+    "x-fakellm-scenario, x-fakellm-seed"
+)
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+class ServerState:
+    """What a running server knows: its scenarios, journal, fault counters and live streams.
+    The pytest plugin scripts a test by swapping ``book`` and ``sequence`` (see ``script``)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        loaded = load_scenario_files(config.scenario_paths) if config.scenario_paths else []
+        self.base_scenarios: list[Scenario] = [*loaded, *config.scenarios]
+        self.book = ScenarioBook(self.base_scenarios)
+        self.sequence: deque[Scenario] = deque()  # served in order, before any other rule
+        self.global_faults: tuple[Fault, ...] = config.faults
+        self.journal = Journal(config.journal_size)
+        self.counters = FaultCounters()
+        self.streams = ActiveStreams()
+        self.internal_errors: list[str] = []
+        self._lock = threading.Lock()
+
+    # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
+    def script(self, scenarios: Sequence[Scenario], *, sequence: bool = False) -> None:
+        """Serve ``scenarios`` from now on: as extra scenarios chosen by the usual rules (the
+        first one without a ``match`` becomes the default), or with ``sequence`` one per request,
+        in order."""
+        with self._lock:
+            self.counters.clear()
+            if sequence:
+                self.sequence = deque(scenarios)
+                self.book = ScenarioBook(self.base_scenarios)
+                return
+            self.sequence = deque()
+            default = next((s for s in scenarios if s.match is None), None)
+            self.book = ScenarioBook(
+                [*self.base_scenarios, *scenarios],
+                default=replace(default, name="default") if default is not None else None,
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.book = ScenarioBook(self.base_scenarios)
+            self.sequence = deque()
+            self.counters.clear()
+            self.internal_errors.clear()
+        self.journal.clear()
+
+    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
+        with self._lock:
+            if header is None and self.sequence:
+                return self.sequence.popleft()
+            return self.book.select(header, model, prompt)
+
+
+def _int_header(name: str, *, minimum: int | None = None) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise RequestError(400, f"{name} must be an integer, got {raw!r}.", param=name) from None
+    if minimum is not None and value < minimum:
+        raise RequestError(400, f"{name} must be >= {minimum}, got {value}.", param=name)
+    return value
+
+
+def _float_header(name: str) -> float | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise RequestError(
+            400, f"{name} must be a number of milliseconds, got {raw!r}.", param=name
+        ) from None
+    if not value >= 0 or value == float("inf"):
+        raise RequestError(400, f"{name} must be >= 0, got {raw!r}.", param=name)
+    return value
+
+
+def _header_faults() -> list[Fault]:
+    raw = request.headers.get(FAULTS_HEADER)
+    if raw is None:
+        return []
+    try:
+        return parse_fault_spec(raw)
+    except FaultSpecError as exc:
+        raise RequestError(
+            400,
+            f"Bad {FAULTS_HEADER} header: {exc}",
+            param=FAULTS_HEADER,
+            code="invalid_fault_spec",
+        ) from None
+
+
+def _timing(scenario: Scenario) -> Timing:
+    ttft = _float_header(TTFT_HEADER)
+    itl = _float_header(ITL_HEADER)
+    timing = scenario.timing
+    if ttft is not None:
+        timing = replace(timing, ttft_ms=ttft, ttft_jitter_ms=0.0)
+    if itl is not None:
+        timing = replace(timing, itl_ms=itl)
+    return timing
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers=headers or {},
+    )
+
+
+def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
+    config = config or ServerConfig()
+    state = ServerState(config)
+    quart = Quart("fakellm")
+    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
+    quart.config["BODY_TIMEOUT"] = 60
+    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+
+    def _open(status: int = 0) -> JournalEntry:
+        return state.journal.open(
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            status=status,
+            headers={k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"},
+        )
+
+    @quart.before_request
+    async def _preflight() -> Response | None:
+        if request.method == "OPTIONS":
+            return Response("", status=204)
+        return None
+
+    @quart.after_request
+    async def _cors(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        allowed = config.cors_origins
+        if "*" in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin or "*"
+        elif origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+        if origin:
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+            requested = request.headers.get("Access-Control-Request-Headers")
+            # Echo what was asked for: "*" does not cover Authorization, and the openai SDK in a
+            # browser adds x-stainless-* headers that no fixed list would know.
+            response.headers["Access-Control-Allow-Headers"] = requested or (
+                "authorization, content-type, x-fakellm-scenario, x-fakellm-seed, "
+                "x-fakellm-faults, x-fakellm-ttft-ms, x-fakellm-itl-ms"
+            )
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @quart.errorhandler(RequestError)
+    async def _request_error(error: RequestError) -> Response:
+        return _json(error.body(), error.status, error.headers)
+
+    @quart.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if status == 404:
+            message = (
+                f"Unknown request URL: {request.method} {request.path}. Please check the URL for "
+                "typos, or see the docs at https://platform.openai.com/docs/api-reference/."
+            )
+            return _json(error_body(message, code="unknown_url"), 404)
+        if status == 405:
+            message = f"Method {request.method} is not allowed for {request.path}."
+            return _json(error_body(message, code="method_not_allowed"), 405)
+        if status == 413:
+            return _json(error_body("The request body is too large.", code="request_too_large"), 413)
+        return _json(error_body(error.description or error.name), status)
+
+    @quart.errorhandler(Exception)
+    async def _internal_error(error: Exception) -> Response:
+        text = "".join(traceback.format_exception(error))
+        state.internal_errors.append(text)
+        log.error("fakellm internal error while serving %s %s\n%s", request.method, request.path, text)
+        return _json(
+            error_body("The fake server hit an internal error (see its log).", type="server_error"),
+            500,
+        )
+
+    @quart.post("/v1/chat/completions")
+    async def chat_completions() -> Response:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        entry = _open()
+        try:
+            raw = await request.get_data()
+            chat = parse_chat_request(raw if isinstance(raw, bytes) else raw.encode())
+            entry.request = chat.body
+            entry.model = chat.model
+            entry.stream = chat.stream
+            header_seed = _int_header(SEED_HEADER, minimum=0)
+            extra = _header_faults()
+            scenario = state.select(request.headers.get(SCENARIO_HEADER), chat.model, prompt_of(chat))
+            entry.scenario = scenario.name
+            timing = _timing(scenario)
+            plan = plan_stream(
+                chat,
+                scenario,
+                server_seed=config.seed,
+                header_seed=header_seed,
+                extra_faults=[*state.global_faults, *extra],
+                extra_scope=f"header:{request.headers.get(FAULTS_HEADER, '')}",
+                timing=timing,
+                counters=state.counters,
+                now=time.time(),
+            )
+        except RequestError as exc:
+            entry.status = exc.status
+            entry.outcome = "rejected"
+            entry.error = exc.body()["error"]
+            raise
+        entry.seed = plan.seed
+        entry.request_id = plan.request_id
+        headers = {
+            "x-request-id": plan.request_id,
+            "openai-version": "2020-10-01",
+            "openai-processing-ms": str(int(plan.timing.ttft_ms)),
+            "x-fakellm-scenario": scenario.name,
+            "x-fakellm-seed": str(plan.seed),
+        }
+        if plan.http_error is not None:
+            error = plan.http_error
+            entry.status = error.status
+            entry.outcome = "http_error"
+            entry.error = error.body()["error"]
+            entry.faults = list(plan.ctx.fired)
+            entry.duration_ms = (loop.time() - t0) * 1000.0
+            return _json(error.body(), error.status, {**headers, **error.headers})
+        entry.status = 200
+        if not chat.stream:
+            await asyncio.sleep(max(0.0, t0 + plan.completion_delay() - loop.time()))
+            body = plan.completion()
+            entry.tokens_sent = len(plan.tokens)
+            entry.text_parts = ["".join(plan.tokens)]
+            entry.outcome = "completed"
+            entry.faults = list(plan.ctx.fired)
+            entry.duration_ms = (loop.time() - t0) * 1000.0
+            return _json(body, 200, headers)
+        response = Response(
+            state.streams.send(plan.frames(), plan.ctx, entry, t0),
+            status=200,
+            content_type=plan.encoder.content_type,
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        response.timeout = None  # Quart's default would cut the stream at 60 s
+        return response
+
+    @quart.get("/v1/models")
+    async def list_models() -> Response:
+        return _json({"object": "list", "data": [_model(n) for n in state.book.names()]})
+
+    @quart.get("/v1/models/<path:model_id>")
+    async def get_model(model_id: str) -> Response:
+        if model_id not in state.book.names():
+            raise RequestError(
+                404,
+                f"The model '{model_id}' does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
+        return _json(_model(model_id))
+
+    @quart.get("/_fakellm/journal")
+    async def get_journal() -> Response:
+        return _json(state.journal.as_json())
+
+    @quart.delete("/_fakellm/journal")
+    async def clear_journal() -> Response:
+        state.journal.clear()
+        return Response("", status=204)
+
+    @quart.get("/_fakellm/health")
+    async def health() -> Response:
+        return _json({"status": "ok", "streams": len(state.streams)})
+
+    return FakeLLMApp(quart, state)
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1_735_689_600, "owned_by": "fakellm"}
+
+
+class FakeLLMApp:
+    """The ASGI application: Quart, plus the one thing ASGI cannot say (drop the connection)."""
+
+    def __init__(self, quart: Quart, state: ServerState) -> None:
+        self.quart = quart
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.quart(scope, receive, send)
+        except DropConnection as drop:
+            # Returning without finishing the body makes hypercorn close the socket with no
+            # chunked terminator: the client sees an incomplete body. A deliberate drop is not a
+            # server error, so nothing is logged.
+            if drop.mode == "rst":
+                if reset_connection(send):
+                    # Let the loop finish the abort before hypercorn's own close (uvloop would
+                    # otherwise still send its FIN first).
+                    await asyncio.sleep(0.005)
+                else:
+                    log.warning("fakellm: could not reach the socket to reset; dropped with a FIN")
+
+    def shutdown_streams(self) -> None:
+        self.state.streams.stop_all()

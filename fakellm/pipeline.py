@@ -1,0 +1,246 @@
+"""The one place the stream is composed:
+
+    scenario ─▶ token source ─▶ timed events ─▶ event faults ─▶ wire encoder ─▶ frame faults ─▶ transport
+              (content.py)    (schedule())    (faults.py)     (wire/*.py)     (faults.py)     (transport.py)
+
+Everything random is decided from one seed per stream (:func:`derive_seed`): the content and ids
+from ``ctx.rng`` in a fixed order, timing jitter and each fault from RNGs forked from the same seed,
+so that adding a fault never changes the text, and a failing stream replays exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RequestError
+from .events import Event, Finish, Hold, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from .faults import Fault, HttpError, order_faults
+from .scenario import Scenario, Timing
+from .stream import HOLD, Frame, StreamContext, Timed
+from .tokens import count_message_tokens, last_user_text, tokenize
+from .wire.openai import ChatRequest, OpenAIChatEncoder
+
+__all__ = ["StreamPlan", "derive_seed", "plan_stream", "schedule"]
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def derive_seed(server: int | None, scenario: int | None, header: int | None) -> int | None:
+    """The stream seed from its parts; ``None`` when no part is set (the caller then draws one).
+    A single part is used as it is, so ``X-FakeLLM-Seed: S`` replays a stream journaled as seed S."""
+    parts = (server, scenario, header)
+    given = [p for p in parts if p is not None]
+    if not given:
+        return None
+    if len(given) == 1:
+        return given[0]
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def _gauss(rng: random.Random, mean: float, sd: float) -> float:
+    return max(0.0, rng.gauss(mean, sd)) if sd > 0 else mean
+
+
+def schedule(
+    tokens: Sequence[str],
+    timing: Timing,
+    rng: random.Random,
+    *,
+    finish_reason: str,
+    usage: Usage | None,
+) -> Iterator[Timed]:
+    """Due times against the request's arrival: token i is due at ttft + Σ gaps, never after a sleep,
+    so encoding and writing costs never accumulate into drift."""
+    t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
+    yield Timed(t, RoleStart())
+    itl, sd = timing.itl_ms, timing.jitter_ms
+    for i, token in enumerate(tokens):
+        if i:
+            t += _gauss(rng, itl, sd) / 1000.0
+        yield Timed(t, TextDelta(token))
+    yield Timed(t, Finish(finish_reason))
+    if usage is not None:
+        yield Timed(t, usage)
+    yield Timed(t, StreamEnd())
+
+
+def _encode(events: Iterable[Timed], encoder: OpenAIChatEncoder) -> Iterator[Frame]:
+    encode = encoder.encode
+    for timed in events:
+        event: Event = timed.event
+        if type(event) is TextDelta:
+            yield Frame(timed.due, encode(event), event.text, 1)
+        elif isinstance(event, RoleStart):
+            yield Frame(timed.due, encode(event))
+        elif isinstance(event, Finish | Usage | StreamEnd | StreamError):
+            yield Frame(timed.due, encode(event), closing=True)
+        elif isinstance(event, Hold):
+            yield Frame(timed.due, b"", action=HOLD)
+        else:
+            yield Frame(timed.due, encode(event))
+
+
+@dataclass(slots=True)
+class StreamPlan:
+    """Everything decided when a request arrives, before the first byte is sent."""
+
+    scenario: Scenario
+    request: ChatRequest
+    ctx: StreamContext
+    encoder: OpenAIChatEncoder
+    tokens: list[str]
+    finish_reason: str
+    usage: Usage
+    timing: Timing
+    request_id: str
+    faults: list[Fault] = field(default_factory=list)
+    http_error: RequestError | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.ctx.seed
+
+    def frames(self) -> Iterator[Frame]:
+        events: Iterator[Timed] = schedule(
+            self.tokens,
+            self.timing,
+            self.ctx.fork("timing"),
+            finish_reason=self.finish_reason,
+            usage=self.usage if self.request.include_usage else None,
+        )
+        for fault in self.faults:
+            if fault.stage == "events":
+                events = fault.apply_events(events, self.ctx)
+        frames: Iterator[Frame] = _encode(events, self.encoder)
+        for fault in self.faults:
+            if fault.stage == "frames":
+                frames = fault.apply_frames(frames, self.ctx)
+        return frames
+
+    def completion(self) -> dict[str, Any]:
+        return self.encoder.completion("".join(self.tokens), self.finish_reason, self.usage)
+
+    def completion_delay(self) -> float:
+        """When a non-streaming answer is due: when the stream's last token would have been."""
+        last = 0.0
+        for timed in schedule(
+            self.tokens,
+            self.timing,
+            self.ctx.fork("timing"),
+            finish_reason=self.finish_reason,
+            usage=None,
+        ):
+            last = timed.due
+        for fault in self.faults:
+            if fault.name == "latency":
+                last += getattr(fault, "ms", 0.0) / 1000.0
+        return last
+
+
+class FaultCounters:
+    """How many requests have carried each fault, for ``times: N``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int, Fault], int] = {}
+
+    def take(self, scope: str, index: int, fault: Fault) -> bool:
+        key = (scope, index, fault)
+        count = self._counts.get(key, 0)
+        self._counts[key] = count + 1
+        return fault.times is None or count < fault.times
+
+    def clear(self) -> None:
+        self._counts.clear()
+
+
+def _active_faults(
+    scenario: Scenario,
+    extra: Sequence[Fault],
+    extra_scope: str,
+    ctx: StreamContext,
+    counters: FaultCounters,
+) -> list[Fault]:
+    active: list[Fault] = []
+    for scope, faults in ((f"scenario:{scenario.name}", scenario.faults), (extra_scope, extra)):
+        for index, fault in enumerate(faults):
+            if not counters.take(scope, index, fault):
+                continue
+            if fault.probability < 1.0:
+                roll = ctx.fork(f"probability:{scope}:{index}").random()
+                if roll >= fault.probability:
+                    continue
+            active.append(fault)
+    return order_faults(active)
+
+
+def plan_stream(
+    request: ChatRequest,
+    scenario: Scenario,
+    *,
+    server_seed: int | None = None,
+    header_seed: int | None = None,
+    extra_faults: Sequence[Fault] = (),
+    extra_scope: str = "header",
+    timing: Timing | None = None,
+    counters: FaultCounters | None = None,
+    ascii_only: bool = True,
+    now: float | None = None,
+) -> StreamPlan:
+    seed = derive_seed(server_seed, scenario.seed, header_seed)
+    deterministic = seed is not None
+    if seed is None:
+        seed = random.SystemRandom().getrandbits(63)
+    ctx = StreamContext.seeded(seed)
+    rng = ctx.rng
+
+    # The fixed order of draws from ctx.rng: text, then ids. Never reorder (it changes every body).
+    text = scenario.content.text(request.body, rng)
+    tokens = tokenize(text)
+    completion_id = "chatcmpl-" + "".join(rng.choices(_ALNUM, k=29))
+    fingerprint = f"fp_{rng.getrandbits(40):010x}"
+    request_id = f"req_{rng.getrandbits(128):032x}"
+    created_random = 1_735_689_600 + rng.randrange(31_536_000)  # a moment in 2025
+    created = created_random if deterministic or now is None else int(now)
+
+    finish_reason = scenario.finish_reason
+    if request.max_tokens is not None and len(tokens) > request.max_tokens:
+        tokens = tokens[: request.max_tokens]
+        finish_reason = "length"
+    usage = Usage(count_message_tokens(request.messages), len(tokens))
+
+    plan = StreamPlan(
+        scenario=scenario,
+        request=request,
+        ctx=ctx,
+        encoder=OpenAIChatEncoder(
+            id=completion_id,
+            created=created,
+            model=request.model,
+            system_fingerprint=fingerprint,
+            include_usage=request.include_usage,
+            ascii_only=ascii_only,
+        ),
+        tokens=tokens,
+        finish_reason=finish_reason,
+        usage=usage,
+        timing=timing or scenario.timing,
+        request_id=request_id,
+    )
+    active = _active_faults(scenario, extra_faults, extra_scope, ctx, counters or FaultCounters())
+    for fault in active:
+        if isinstance(fault, HttpError):
+            ctx.fire(fault.name, at_token=0, detail=str(fault.status))
+            plan.http_error = fault.error()
+            break
+    plan.faults = [f for f in active if f.stage != "request"]
+    return plan
+
+
+def prompt_of(request: ChatRequest) -> str:
+    return last_user_text(request.messages)

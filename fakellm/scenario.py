@@ -1,0 +1,467 @@
+"""Scenarios: what a request gets back, and how it is chosen.
+
+A scenario file is YAML or JSON holding a list under ``scenarios:``. Each entry is validated into a
+frozen :class:`Scenario`; every problem is reported as a :class:`ScenarioError` naming the file, the
+line, the scenario and the field. JSON files are read through the YAML composer too (JSON is
+YAML), so they get line numbers as well.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .content import EchoText, FakerText, FixedText, TokenSource
+from .errors import RequestError, ScenarioError
+from .faults import Fault, parse_fault
+
+__all__ = [
+    "Match",
+    "Scenario",
+    "ScenarioBook",
+    "Timing",
+    "default_scenario",
+    "load_scenario_files",
+    "scenario_from_dict",
+]
+
+SCENARIO_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When tokens are due. ``jitter_ms`` is the standard deviation of a normal added to each gap
+    (clamped at 0); ``ttft_jitter_ms`` does the same for the first token."""
+
+    ttft_ms: float = 0.0
+    itl_ms: float = 0.0
+    jitter_ms: float = 0.0
+    ttft_jitter_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """``model`` is a glob on the request's model; ``prompt`` a regex searched in the last user
+    message. Both must hold when both are given."""
+
+    model: str | None = None
+    prompt: str | None = None
+    _prompt_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def holds(self, model: str, prompt: str) -> bool:
+        if self.model is not None and not fnmatch.fnmatchcase(model, self.model):
+            return False
+        return self._prompt_re is None or self._prompt_re.search(prompt) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    content: TokenSource = field(default_factory=lambda: FixedText("Hello! How can I help you today?"))
+    timing: Timing = field(default_factory=Timing)
+    match: Match | None = None
+    seed: int | None = None
+    faults: tuple[Fault, ...] = ()
+    finish_reason: str = "stop"
+    source: str | None = None  # "file:line" the scenario came from, for messages
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading files with line numbers
+
+
+class _Located:
+    """Remembers the line of every mapping key, by the id of the dict it was read into."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.lines: dict[int, dict[str, int]] = {}
+        self.node_lines: dict[int, int] = {}
+
+    def construct(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            keys: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = self.construct(key_node)
+                if not isinstance(key, str):
+                    key = str(key)
+                out[key] = self.construct(value_node)
+                keys[key] = key_node.start_mark.line + 1
+            self.lines[id(out)] = keys
+            self.node_lines[id(out)] = node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            items = [self.construct(v) for v in node.value]
+            self.node_lines[id(items)] = node.start_mark.line + 1
+            return items
+        value = yaml.SafeLoader(" ").construct_object(node)  # scalars: SafeLoader's own typing
+        return value
+
+    def line_of(self, mapping: Any, key: str | None = None) -> int | None:
+        if key is not None:
+            line = self.lines.get(id(mapping), {}).get(key)
+            if line is not None:
+                return line
+        return self.node_lines.get(id(mapping))
+
+
+def _parse_file(path: Path) -> tuple[Any, _Located]:
+    located = _Located(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", file=str(path)) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise ScenarioError(f"not valid YAML/JSON: {exc.problem}", file=str(path), line=line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML/JSON: {exc}", file=str(path)) from None
+    if node is None:
+        raise ScenarioError("the file is empty; expected a 'scenarios:' list", file=str(path))
+    return located.construct(node), located
+
+
+class _Reader:
+    """Typed access to one mapping, with errors that say where."""
+
+    def __init__(
+        self,
+        data: Any,
+        located: _Located | None,
+        *,
+        scenario: str | None,
+        prefix: str = "",
+        allowed: Iterable[str],
+    ) -> None:
+        self.located = located
+        self.scenario = scenario
+        self.prefix = prefix
+        if not isinstance(data, Mapping):
+            raise self.error(f"expected a mapping, got {type(data).__name__}", None, data)
+        self.data = data
+        allowed = tuple(allowed)
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(f"unknown field{hint}; known fields: {', '.join(sorted(allowed))}", key)
+
+    def error(self, message: str, key: str | None, data: Any = None) -> ScenarioError:
+        located = self.located
+        line = None
+        if located is not None:
+            line = located.line_of(self.data if data is None else data, key)
+        name = f"{self.prefix}{key}" if key is not None else (self.prefix.rstrip(".") or None)
+        return ScenarioError(
+            message,
+            file=located.file if located is not None else None,
+            line=line,
+            scenario=self.scenario,
+            field=name,
+        )
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def string(self, key: str, *, required: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.error("is required", key) if key in self.data else self._missing(key)
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.error(f"must be a non-empty string, got {value!r}", key)
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"must be a number, got {value!r}", key)
+        if value < minimum:
+            raise self.error(f"must be >= {minimum:g}, got {value!r}", key)
+        return float(value)
+
+    def integer(self, key: str, *, minimum: int | None = None) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"must be an integer, got {value!r}", key)
+        if minimum is not None and value < minimum:
+            raise self.error(f"must be >= {minimum}, got {value!r}", key)
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"must be true or false, got {value!r}", key)
+        return value
+
+    def _missing(self, key: str) -> ScenarioError:
+        return self.error(f"the field {key!r} is required", None)
+
+    def sub(self, key: str, allowed: Iterable[str]) -> _Reader:
+        return _Reader(
+            self.data[key],
+            self.located,
+            scenario=self.scenario,
+            prefix=f"{self.prefix}{key}.",
+            allowed=allowed,
+        )
+
+
+_SCENARIO_FIELDS = ("name", "match", "content", "timing", "seed", "faults", "finish_reason")
+_FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
+
+
+def _content(reader: _Reader) -> TokenSource:
+    kinds = [k for k in ("text", "faker", "echo") if reader.has(k)]
+    if len(kinds) != 1:
+        raise reader.error("give exactly one of 'text', 'faker' or 'echo'", None)
+    kind = kinds[0]
+    if kind == "text":
+        value = reader.get("text")
+        if not isinstance(value, str):
+            raise reader.error(f"must be a string, got {value!r}", "text")
+        return FixedText(value)
+    if kind == "echo":
+        value = reader.get("echo")
+        if value is True:
+            return EchoText()
+        if isinstance(value, Mapping):
+            echo = reader.sub("echo", ("prefix",))
+            return EchoText(prefix=echo.string("prefix") or "")
+        raise reader.error(f"must be true or a mapping, got {value!r}", "echo")
+    value = reader.get("faker")
+    if value is True or value is None:
+        return FakerText()
+    faker = reader.sub("faker", ("paragraphs", "sentences", "markdown", "code_probability"))
+    paragraphs = faker.integer("paragraphs", minimum=1)
+    sentences = faker.integer("sentences", minimum=1)
+    probability = faker.number("code_probability", 0.5)
+    if probability > 1:
+        raise faker.error("must be between 0 and 1", "code_probability")
+    return FakerText(
+        paragraphs=paragraphs if paragraphs is not None else 3,
+        sentences=sentences if sentences is not None else 3,
+        markdown=faker.boolean("markdown", False),
+        code_probability=probability,
+    )
+
+
+def scenario_from_dict(
+    data: Any,
+    *,
+    located: _Located | None = None,
+    index: int | None = None,
+) -> Scenario:
+    """Validate one scenario mapping (from a file, or scripted in code)."""
+    label = None
+    if isinstance(data, Mapping) and isinstance(data.get("name"), str):
+        label = data["name"]
+    elif index is not None:
+        label = f"#{index + 1}"
+    reader = _Reader(data, located, scenario=label, allowed=_SCENARIO_FIELDS)
+    name = reader.string("name", required=True)
+    assert name is not None
+
+    content: TokenSource = FixedText("Hello! How can I help you today?")
+    if reader.has("content"):
+        content = _content(reader.sub("content", ("text", "faker", "echo")))
+
+    timing = Timing()
+    if reader.has("timing"):
+        t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms"))
+        timing = Timing(
+            ttft_ms=t.number("ttft_ms", 0.0),
+            itl_ms=t.number("itl_ms", 0.0),
+            jitter_ms=t.number("jitter_ms", 0.0),
+            ttft_jitter_ms=t.number("ttft_jitter_ms", 0.0),
+        )
+
+    match = None
+    if reader.has("match"):
+        m = reader.sub("match", ("model", "prompt"))
+        prompt = m.string("prompt")
+        prompt_re = None
+        if prompt is not None:
+            try:
+                prompt_re = re.compile(prompt)
+            except re.error as exc:
+                raise m.error(f"not a valid regular expression: {exc}", "prompt") from None
+        match = Match(model=m.string("model"), prompt=prompt, _prompt_re=prompt_re)
+
+    faults: list[Fault] = []
+    if reader.has("faults"):
+        raw = reader.get("faults")
+        if not isinstance(raw, list):
+            raise reader.error(f"must be a list, got {type(raw).__name__}", "faults")
+        for i, item in enumerate(raw):
+            faults.append(_fault(item, reader, i))
+
+    finish = reader.string("finish_reason") or "stop"
+    if finish not in _FINISH_REASONS:
+        raise reader.error(f"must be one of {', '.join(_FINISH_REASONS)}", "finish_reason")
+
+    source = None
+    if located is not None and located.file is not None:
+        source = f"{located.file}:{located.line_of(data)}"
+    return Scenario(
+        name=name,
+        content=content,
+        timing=timing,
+        match=match,
+        seed=reader.integer("seed"),
+        faults=tuple(faults),
+        finish_reason=finish,
+        source=source,
+    )
+
+
+def _fault(item: Any, reader: _Reader, index: int) -> Fault:
+    located = reader.located
+    where = f"faults[{index}]"
+    try:
+        return parse_fault(item)
+    except ScenarioError as exc:
+        line = None
+        if located is not None:
+            line = located.line_of(item, exc.field) if isinstance(item, Mapping) else None
+            line = line or located.line_of(reader.data, "faults")
+        raise ScenarioError(
+            exc.reason,
+            file=located.file if located is not None else None,
+            line=line,
+            scenario=reader.scenario,
+            field=f"{where}.{exc.field}" if exc.field else where,
+        ) from None
+
+
+def load_scenario_file(path: Path) -> list[Scenario]:
+    data, located = _parse_file(path)
+    if isinstance(data, list):
+        items = data
+    elif isinstance(data, Mapping):
+        if "scenarios" not in data:
+            raise ScenarioError(
+                "expected a top-level 'scenarios:' list",
+                file=str(path),
+                line=located.line_of(data),
+            )
+        extra = [k for k in data if k != "scenarios"]
+        if extra:
+            raise ScenarioError(
+                f"unknown top-level field {extra[0]!r}; only 'scenarios' is allowed",
+                file=str(path),
+                line=located.line_of(data, extra[0]),
+                field=extra[0],
+            )
+        items = data["scenarios"]
+        if not isinstance(items, list):
+            raise ScenarioError(
+                "'scenarios' must be a list",
+                file=str(path),
+                line=located.line_of(data, "scenarios"),
+                field="scenarios",
+            )
+    else:
+        raise ScenarioError("expected a 'scenarios:' list", file=str(path))
+    return [scenario_from_dict(item, located=located, index=i) for i, item in enumerate(items)]
+
+
+def load_scenario_files(paths: Sequence[str | Path]) -> list[Scenario]:
+    """Load files and folders (a folder: every ``.yaml``, ``.yml`` and ``.json`` in it, sorted).
+    Names must be unique across everything loaded."""
+    scenarios: list[Scenario] = []
+    seen: dict[str, Scenario] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_FILE_SUFFIXES and p.is_file())
+        elif path.exists():
+            files = [path]
+        else:
+            raise ScenarioError("no such file or folder", file=str(path))
+        for file in files:
+            for scenario in load_scenario_file(file):
+                if scenario.name in seen:
+                    raise ScenarioError(
+                        f"duplicate scenario name (first defined at {seen[scenario.name].source})",
+                        file=str(file),
+                        line=_line(scenario),
+                        scenario=scenario.name,
+                        field="name",
+                    )
+                seen[scenario.name] = scenario
+                scenarios.append(scenario)
+    return scenarios
+
+
+def _line(scenario: Scenario) -> int | None:
+    if scenario.source and ":" in scenario.source:
+        tail = scenario.source.rsplit(":", 1)[1]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def default_scenario() -> Scenario:
+    """The embedded default: Faker markdown with realistic timing (ships inside the package)."""
+    text = resources.files("fakellm").joinpath("default_scenarios.yaml")
+    with resources.as_file(text) as path:
+        return load_scenario_file(path)[0]
+
+
+class ScenarioBook:
+    """The scenarios a server knows, and the rule that picks one for a request:
+    header ``X-FakeLLM-Scenario`` → a scenario named like the request's model → the first whose
+    ``match`` holds → the default (a loaded scenario named ``default``, else the embedded one)."""
+
+    def __init__(self, scenarios: Iterable[Scenario] = (), default: Scenario | None = None) -> None:
+        self.scenarios: list[Scenario] = list(scenarios)
+        self.by_name: dict[str, Scenario] = {s.name: s for s in self.scenarios}
+        self.default = self.by_name.get("default") or default or default_scenario()
+
+    def names(self) -> list[str]:
+        names = [s.name for s in self.scenarios]
+        if self.default.name not in self.by_name:
+            names.insert(0, self.default.name)
+        return names
+
+    def get(self, name: str) -> Scenario | None:
+        if name == self.default.name:
+            return self.default
+        return self.by_name.get(name)
+
+    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
+        if header is not None:
+            scenario = self.get(header)
+            if scenario is None:
+                raise RequestError(
+                    404,
+                    f"Unknown scenario {header!r} in X-FakeLLM-Scenario. "
+                    f"Known scenarios: {', '.join(self.names())}.",
+                    param="X-FakeLLM-Scenario",
+                    code="scenario_not_found",
+                )
+            return scenario
+        named = self.get(model)
+        if named is not None:
+            return named
+        for scenario in self.scenarios:
+            if scenario.match is not None and scenario.match.holds(model, prompt):
+                return scenario
+        return self.default

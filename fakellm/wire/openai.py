@@ -1,0 +1,328 @@
+"""OpenAI Chat Completions: ``chat.completion.chunk`` SSE frames and the ``chat.completion`` object.
+
+Byte-for-byte what the API sends (shared/wire.md §1.3): compact JSON, keys in OpenAI's order
+(``id, object, created, model, service_tier, system_fingerprint, choices, usage``), non-ASCII
+escaped as ``\\uXXXX``, ``data: <json>\\n\\n`` framing, ``data: [DONE]\\n\\n`` last.
+
+Everything that does not change between chunks (id, created, model, fingerprint, the ``usage``
+tail) is encoded once per stream; a content chunk costs one ``json.dumps`` of the token and three
+byte joins. The encoder knows nothing about sockets or timing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import RequestError
+from ..events import (
+    Event,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
+
+__all__ = ["ChatRequest", "OpenAIChatEncoder", "parse_chat_request", "usage_object"]
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def usage_object(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _dumps(value: Any, ascii_only: bool) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+class OpenAIChatEncoder:
+    """Encodes :mod:`fakellm.events` as ``chat.completion.chunk`` SSE frames for one stream."""
+
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        created: int,
+        model: str,
+        system_fingerprint: str,
+        include_usage: bool = False,
+        ascii_only: bool = True,
+    ) -> None:
+        self.id = id
+        self.created = created
+        self.model = model
+        self.system_fingerprint = system_fingerprint
+        self.include_usage = include_usage
+        self.ascii_only = ascii_only
+        head = (
+            f'data: {{"id":{_dumps(id, True)},"object":"chat.completion.chunk",'
+            f'"created":{created},"model":{_dumps(model, ascii_only)},"service_tier":"default",'
+            f'"system_fingerprint":{_dumps(system_fingerprint, True)},"choices":'
+        )
+        self._head = head.encode()
+        self._tail = (b',"usage":null}' if include_usage else b"}") + b"\n\n"
+        self._content_open = b'[{"index":0,"delta":{"content":'
+        self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
+
+    def encode(self, event: Event) -> bytes:
+        if type(event) is TextDelta:  # the hot path: one chunk per token
+            return b"".join(
+                (
+                    self._head,
+                    self._content_open,
+                    _dumps(event.text, self.ascii_only).encode(),
+                    self._content_close,
+                )
+            )
+        if isinstance(event, RoleStart):
+            choice = (
+                f'[{{"index":0,"delta":{{"role":{_dumps(event.role, True)},"content":"",'
+                f'"refusal":null}},"logprobs":null,"finish_reason":null}}]'
+            )
+            return self._head + choice.encode() + self._tail
+        if isinstance(event, Finish):
+            choice = f'[{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{event.reason}"}}]'
+            return self._head + choice.encode() + self._tail
+        if isinstance(event, Usage):
+            return self._head + b"[]," + b'"usage":' + _dumps(usage_object(event), True).encode() + b"}\n\n"
+        if isinstance(event, StreamError):
+            body = {
+                "error": {
+                    "message": event.message,
+                    "type": event.type,
+                    "param": event.param,
+                    "code": event.code,
+                }
+            }
+            return b"data: " + _dumps(body, self.ascii_only).encode() + b"\n\n"
+        if isinstance(event, Malformed):
+            return b"data: " + event.payload.encode() + b"\n\n"
+        if isinstance(event, StreamEnd):
+            return _DONE
+        if isinstance(event, Hold):
+            return b""
+        raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}")
+
+    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+        """The non-streaming ``chat.completion`` object for the same stream."""
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": text,
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+            ],
+            "usage": usage_object(usage),
+            "service_tier": "default",
+            "system_fingerprint": self.system_fingerprint,
+        }
+
+    def truncated_payload(self, event: Event) -> str:
+        """A realistic malformed payload: the encoded JSON of ``event`` cut in half."""
+        data = self.encode(event)[len(b"data: ") : -2]
+        return data[: max(1, len(data) // 2)].decode("utf-8", "ignore")
+
+
+# --------------------------------------------------------------------------------------------------
+# Requests
+
+
+class ChatRequest:
+    """A validated ``POST /v1/chat/completions`` body. Only the fields fakellm acts on are read;
+    the rest are accepted and ignored, as a real server would."""
+
+    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "stream")
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        model: str,
+        messages: list[dict[str, Any]],
+        stream: bool,
+        max_tokens: int | None,
+        include_usage: bool,
+    ) -> None:
+        self.body = body
+        self.model = model
+        self.messages = messages
+        self.stream = stream
+        self.max_tokens = max_tokens
+        self.include_usage = include_usage
+
+
+def _bad(message: str, param: str | None, code: str | None = None) -> RequestError:
+    return RequestError(400, message, param=param, code=code)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    """Validate a request body, raising :class:`RequestError` (400) with OpenAI's wording style."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(
+            f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a "
+            "JSON payload, but what was sent was not valid JSON.",
+            None,
+            "invalid_json",
+        ) from None
+    if not isinstance(body, dict):
+        raise _bad(
+            f"Invalid type for request body: expected an object, but got {_type_name(body)} instead.",
+            None,
+            "invalid_type",
+        )
+
+    model = body.get("model")
+    if model is None:
+        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
+    if not isinstance(model, str) or not model:
+        raise _bad(
+            f"Invalid type for 'model': expected a non-empty string, but got {_type_name(model)}.",
+            "model",
+            "invalid_type",
+        )
+
+    messages = body.get("messages")
+    if messages is None:
+        raise _bad("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
+    if not isinstance(messages, list):
+        raise _bad(
+            f"Invalid type for 'messages': expected an array, but got {_type_name(messages)} instead.",
+            "messages",
+            "invalid_type",
+        )
+    if not messages:
+        raise _bad(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
+            "empty array instead.",
+            "messages",
+            "empty_array",
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _bad(
+                f"Invalid type for 'messages[{i}]': expected an object, but got "
+                f"{_type_name(message)} instead.",
+                f"messages[{i}]",
+                "invalid_type",
+            )
+        role = message.get("role")
+        if role not in ("system", "developer", "user", "assistant", "tool", "function"):
+            raise _bad(
+                f"Invalid value for 'messages[{i}].role': {role!r}. Supported values are: "
+                "'system', 'developer', 'user', 'assistant', 'tool' and 'function'.",
+                f"messages[{i}].role",
+                "invalid_value",
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise _bad(
+                f"Invalid type for 'messages[{i}].content': expected a string or an array, but "
+                f"got {_type_name(content)} instead.",
+                f"messages[{i}].content",
+                "invalid_type",
+            )
+
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _bad(
+            f"Invalid type for 'stream': expected a boolean, but got {_type_name(stream)} instead.",
+            "stream",
+            "invalid_type",
+        )
+
+    max_tokens: int | None = None
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad(
+                f"Invalid type for '{key}': expected an integer, but got {_type_name(value)} instead.",
+                key,
+                "invalid_type",
+            )
+        if value < 1:
+            raise _bad(
+                f"Invalid '{key}': integer below minimum value. Expected a value >= 1, but got "
+                f"{value} instead.",
+                key,
+                "integer_below_min_value",
+            )
+        max_tokens = value if max_tokens is None else min(max_tokens, value)
+
+    n = body.get("n")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise _bad(f"Invalid 'n': expected an integer >= 1, but got {n!r}.", "n", "invalid_value")
+        if n > 1:
+            raise _bad(
+                "fakellm does not support n > 1 yet: only one choice can be generated per request.",
+                "n",
+                "unsupported_value",
+            )
+
+    include_usage = False
+    options = body.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise _bad(
+                f"Invalid type for 'stream_options': expected an object, but got "
+                f"{_type_name(options)} instead.",
+                "stream_options",
+                "invalid_type",
+            )
+        if not stream:
+            raise _bad(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "stream_options",
+                "invalid_value",
+            )
+        usage_flag = options.get("include_usage", False)
+        if not isinstance(usage_flag, bool):
+            raise _bad(
+                "Invalid type for 'stream_options.include_usage': expected a boolean, but got "
+                f"{_type_name(usage_flag)} instead.",
+                "stream_options.include_usage",
+                "invalid_type",
+            )
+        include_usage = usage_flag
+
+    return ChatRequest(body, model, messages, stream, max_tokens, include_usage)
