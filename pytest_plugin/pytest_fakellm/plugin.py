@@ -1,0 +1,1 @@
+"""The pytest entry point (registered through ``pytest11``)."""
