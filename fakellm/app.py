@@ -26,13 +26,13 @@ from werkzeug.exceptions import HTTPException
 from .config import ServerConfig
 from .errors import FaultSpecError, RequestError, error_body
 from .faults import Fault, parse_fault_spec
-from .journal import Journal, JournalEntry
+from .journal import Journal, JournalEntry, redact_headers
 from .pipeline import FaultCounters, plan_stream, prompt_of
 from .scenario import Scenario, ScenarioBook, Timing, load_scenario_files
-from .transport import ActiveStreams, DropConnection, reset_connection
+from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, reset_connection
 from .wire.openai import parse_chat_request
 
-__all__ = ["FakeLLMApp", "ServerState", "create_app"]
+__all__ = ["FakeLLMApp", "ServerState", "create_app", "install_common"]
 
 log = logging.getLogger("fakellm")
 
@@ -46,7 +46,7 @@ EXPOSED_HEADERS = (
     "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
-    "x-fakellm-scenario, x-fakellm-seed"
+    "x-should-retry, x-fakellm-scenario, x-fakellm-seed"
 )
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 
@@ -164,22 +164,10 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
-    config = config or ServerConfig()
-    state = ServerState(config)
-    quart = Quart("fakellm")
-    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
-    quart.config["BODY_TIMEOUT"] = 60
-    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-
-    def _open(status: int = 0) -> JournalEntry:
-        return state.journal.open(
-            time=time.time(),
-            method=request.method,
-            path=request.path,
-            status=status,
-            headers={k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"},
-        )
+def install_common(quart: Quart, state: ServerState) -> None:
+    """What every fakellm app answers the same way (the server, and the proxy in ``proxy.py``):
+    CORS on every response, preflights, and OpenAI-shaped errors."""
+    config = state.config
 
     @quart.before_request
     async def _preflight() -> Response | None:
@@ -241,6 +229,34 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             500,
         )
 
+
+def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
+    config = config or ServerConfig()
+    state = ServerState(config)
+    quart = Quart("fakellm")
+    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
+    quart.config["BODY_TIMEOUT"] = 60
+    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+
+    def _open(status: int = 0) -> JournalEntry:
+        return state.journal.open(
+            time=time.time(),
+            method=request.method,
+            path=request.path,
+            status=status,
+            headers=redact_headers(request.headers.items()),
+        )
+
+    install_common(quart, state)
+
+    @quart.before_request
+    async def _read_body() -> None:
+        # Read every request body before answering, even on a route that will 404 or 405: an
+        # unread body makes hypercorn close the keep-alive connection after the answer without
+        # saying so, and a pooled client's next request on it fails.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await request.get_data()
+
     @quart.post("/v1/chat/completions")
     async def chat_completions() -> Response:
         loop = asyncio.get_running_loop()
@@ -288,23 +304,44 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             entry.outcome = "http_error"
             entry.error = error.body()["error"]
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = (loop.time() - t0) * 1000.0
+            entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
             return _json(error.body(), error.status, {**headers, **error.headers})
         entry.status = 200
         if not chat.stream:
-            await asyncio.sleep(max(0.0, t0 + plan.completion_delay() - loop.time()))
+            try:
+                due = await state.streams.sleep_until(t0 + plan.completion_delay())
+            except asyncio.CancelledError:  # Quart cancels the handler when the client goes away
+                entry.outcome = "client_disconnected"
+                entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+                raise
+            if not due:
+                entry.status = 503
+                entry.outcome = "server_shutdown"
+                entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+                message = "The server is shutting down; the answer was not finished."
+                return _json(error_body(message, type="server_error"), 503, headers)
             body = plan.completion()
             entry.tokens_sent = len(plan.tokens)
             entry.text_parts = ["".join(plan.tokens)]
             entry.outcome = "completed"
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = (loop.time() - t0) * 1000.0
-            return _json(body, 200, headers)
+            entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+            response = _json(body, 200, headers)
+            # The whole answer goes out at once: its first byte is its last.
+            entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
+            entry.bytes_sent = len(await response.get_data())
+            return response
         response = Response(
             state.streams.send(plan.frames(), plan.ctx, entry, t0),
             status=200,
             content_type=plan.encoder.content_type,
-            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            # A replayed recording answers with the recorded headers too (fakellm's own win).
+            headers={
+                **(plan.source.headers if plan.source is not None else {}),
+                **headers,
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            },
         )
         response.timeout = None  # Quart's default would cut the stream at 60 s
         return response
@@ -350,8 +387,11 @@ class FakeLLMApp:
     def __init__(self, quart: Quart, state: ServerState) -> None:
         self.quart = quart
         self.state = state
+        self._sends: set[Any] = set()  # the ASGI ``send`` of every request in flight
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self._sends.add(send)
+        CONNECTION_SEND.set(send)  # for the transport's fast path; this task serves this request only
         try:
             await self.quart(scope, receive, send)
         except DropConnection as drop:
@@ -365,6 +405,24 @@ class FakeLLMApp:
                     await asyncio.sleep(0.005)
                 else:
                     log.warning("fakellm: could not reach the socket to reset; dropped with a FIN")
+        except Exception as error:
+            # A failure after the head was sent (in a stream stage) never reaches Quart's error
+            # handlers: record it like them, so the plugin fails the test, and drop the connection.
+            text = "".join(traceback.format_exception(error))
+            self.state.internal_errors.append(text)
+            log.error("fakellm internal error while streaming %s\n%s", scope.get("path"), text)
+        finally:
+            self._sends.discard(send)
 
     def shutdown_streams(self) -> None:
         self.state.streams.stop_all()
+
+    def abort_connections(self) -> int:
+        """Reset the connections of requests still in flight; returns how many were reached.
+
+        For the end of the shutdown grace period: a client that stopped reading holds its stream
+        in a socket write that no wake-up reaches, and hypercorn would wait for it forever."""
+        aborted = 0
+        for send in list(self._sends):
+            aborted += reset_connection(send)
+        return aborted

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Abort",
     "Event",
     "Finish",
     "Hold",
@@ -19,6 +20,7 @@ __all__ = [
     "StreamError",
     "TextDelta",
     "Usage",
+    "Verbatim",
 ]
 
 
@@ -80,4 +82,21 @@ class StreamEnd:
     """The format's end-of-stream sentinel (OpenAI: ``data: [DONE]``)."""
 
 
-Event = RoleStart | TextDelta | Finish | Usage | StreamError | Malformed | Hold | StreamEnd
+@dataclass(frozen=True, slots=True)
+class Verbatim:
+    """Bytes sent exactly as given, neither content nor the end of it: a proxied or recorded event
+    with no content (a role chunk, a comment, a provider's extra chunk). Proxied or recorded
+    content and closing events are the events above, subclassed to carry their own bytes
+    (``wire/passthrough.py``), so that faults find their positions in them."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """The connection closes abruptly, with no end of body: what a proxied or recorded upstream did."""
+
+
+Event = (
+    RoleStart | TextDelta | Finish | Usage | StreamError | Malformed | Hold | StreamEnd | Verbatim | Abort
+)

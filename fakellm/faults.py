@@ -9,18 +9,30 @@ stages, in a fixed order that :func:`order_faults` enforces whatever order they 
 3. ``frames``   — over encoded frames, after the encoder (byte-level faults): ``sse``, ``latency``,
    ``stall``, ``drop``, ``fragment``, ``bandwidth``.
 
-Positions: ``after_tokens: N`` fires after the N-th content token; ``after_ms: T`` fires at the
-first event due at or after T ms since the request arrived. A position the stream never reaches
-fires at the end of the content (before the finish chunk), so "error after 50 tokens" still errors
-on a 30-token answer; the journal records where it really fired.
+Transforms are pure: they move due times (seconds after the request arrived) and bytes as plain
+data, draw randomness only from RNGs forked from the stream seed, and never sleep. Only the
+transport turns due times into waits, so every fault is unit-tested without a clock or a socket.
 
-``probability`` is drawn once per stream (toxiproxy's per-connection toxicity) from an RNG derived
-from the stream seed; ``times: N`` applies the fault to the first N requests that carry it only.
+Positions: ``after_tokens: N`` fires after the N-th content token (no position: after 0, that is
+after the role chunk and before the first token); ``after_ms: T`` fires at T ms since the request
+arrived. A position the stream never reaches fires at the natural end of the content (before the
+finish chunk), so "error after 50 tokens" still errors on a 30-token answer; a fault whose position
+comes after an earlier fault already ended the stream (error event, truncation) does not fire. The
+journal records where each fault really fired.
+
+``probability`` is rolled once per request (toxiproxy's per-connection toxicity) from an RNG
+derived from the stream seed and the request's number, so a seeded run replays exactly while
+repeated requests still fire about ``probability`` of the time. ``times: N`` applies the fault to
+the first N requests that carry it, then the stream behaves normally (retry tests). Both are
+applied by ``pipeline.plan_stream``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -45,6 +57,7 @@ __all__ = [
     "Sse",
     "Stall",
     "Truncate",
+    "build_fault",
     "order_faults",
     "parse_fault",
     "parse_fault_spec",
@@ -61,21 +74,34 @@ class Fault:
     stage: ClassVar[Stage] = "frames"
     rank: ClassVar[int] = 0  # order inside the stage
     primary: ClassVar[str | None] = None  # the field a bare value sets in the compact spec
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}  # string fields with a fixed set of values
+    aliases: ClassVar[Mapping[str, tuple[str, Any]]] = {}  # bare words of the compact spec
 
     probability: float = 1.0
     times: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.probability <= 1.0:
-            raise ScenarioError("must be between 0 and 1", field="probability")
+            raise ScenarioError(f"must be between 0 and 1, got {self.probability!r}", field="probability")
         if self.times is not None and self.times < 0:
-            raise ScenarioError("must be >= 0", field="times")
+            raise ScenarioError(f"must be >= 0, got {self.times!r}", field="times")
+        for key, allowed in self.choices.items():
+            value = getattr(self, key)
+            if value not in allowed:
+                raise ScenarioError(f"must be one of {', '.join(allowed)}, got {value!r}", field=key)
 
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
         return events
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         return frames
+
+
+def _at_least(value: float | None, minimum: float, field: str, *, strict: bool = False) -> None:
+    if value is None:
+        return
+    if value < minimum or (strict and value == minimum):
+        raise ScenarioError(f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}", field=field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,41 +111,45 @@ class _Positioned(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        if self.after_tokens is not None and self.after_tokens < 0:
-            raise ScenarioError("must be >= 0", field="after_tokens")
-        if self.after_ms is not None and self.after_ms < 0:
-            raise ScenarioError("must be >= 0", field="after_ms")
+        _at_least(self.after_tokens, 0, "after_tokens")
+        _at_least(self.after_ms, 0, "after_ms")
+        if self.after_tokens is not None and self.after_ms is not None:
+            raise ScenarioError("give after_tokens or after_ms, not both", field="after_ms")
 
     def reached(self, tokens: int, due: float) -> bool:
         if self.after_ms is not None:
             return due * 1000.0 >= self.after_ms
         return tokens >= (self.after_tokens or 0)
 
+    def _when(self, due: float, last_due: float) -> float:
+        """The moment the fault takes effect: an ``after_ms`` between two events is exact."""
+        if self.after_ms is None:
+            return due
+        return max(last_due, min(due, self.after_ms / 1000.0))
+
 
 def _split_at(fault: _Positioned, events: Iterator[Timed]) -> Iterator[tuple[Timed | None, int, float]]:
-    """Walk ``events`` yielding ``(event, tokens_before, due)``; yields ``(None, tokens, due)`` once,
-    at the point where ``fault`` fires (before the event it precedes)."""
+    """Walk ``events`` yielding ``(event, tokens_before, due)``, and ``(None, tokens, due)`` once at
+    the point where ``fault`` fires (before the event it precedes): at its position, or at the
+    natural end of the content (finish, usage or sentinel) if the position is never reached. An
+    error event or a hold means an earlier fault ended the stream: then it never fires."""
     tokens = 0
-    fired = False
+    live = True
     last_due = 0.0
     for timed in events:
-        if not fired:
+        if live:
             ev = timed.event
-            if isinstance(ev, TextDelta | Finish | Usage | StreamEnd) and (
-                fault.reached(tokens, timed.due)
-                or not isinstance(ev, TextDelta)  # end of content: fire now at the latest
+            if isinstance(ev, StreamError | Hold):
+                live = False
+            elif (isinstance(ev, TextDelta) and fault.reached(tokens, timed.due)) or isinstance(
+                ev, Finish | Usage | StreamEnd
             ):
-                fired = True
-                at = timed.due
-                if fault.after_ms is not None:
-                    at = max(last_due, min(timed.due, fault.after_ms / 1000.0))
-                yield None, tokens, at
+                live = False
+                yield None, tokens, fault._when(timed.due, last_due)
         yield timed, tokens, timed.due
         last_due = timed.due
         if isinstance(timed.event, TextDelta):
             tokens += 1
-    if not fired:
-        yield None, tokens, last_due
 
 
 # --------------------------------------------------------------------------------------------------
@@ -170,7 +200,10 @@ def go_duration(ms: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class HttpError(Fault):
-    """Answer with an HTTP error before any stream byte."""
+    """Answer with an HTTP error before any stream byte, with OpenAI's error body. Rate-limit
+    headers only when asked (real 429s often carry none): ``retry_after_s`` → ``Retry-After``,
+    ``retry_after_ms`` → ``retry-after-ms``, ``ratelimit`` → the ``x-ratelimit-*`` set,
+    ``should_retry`` → ``x-should-retry`` (which overrides the SDKs' status-based retry rule)."""
 
     name: ClassVar[str] = "http_error"
     stage: ClassVar[Stage] = "request"
@@ -184,11 +217,16 @@ class HttpError(Fault):
     retry_after_s: float | None = None
     retry_after_ms: float | None = None
     ratelimit: bool = False
+    should_retry: bool | None = None
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
         if not 400 <= self.status <= 599:
-            raise ScenarioError("must be an HTTP error status (400-599)", field="status")
+            raise ScenarioError(
+                f"must be an HTTP error status (400-599), got {self.status!r}", field="status"
+            )
+        _at_least(self.retry_after_s, 0, "retry_after_s")
+        _at_least(self.retry_after_ms, 0, "retry_after_ms")
 
     def error(self) -> RequestError:
         default_type, default_message, default_code = _DEFAULT_ERRORS.get(
@@ -200,11 +238,13 @@ class HttpError(Fault):
             headers["retry-after"] = f"{self.retry_after_s:g}"
         if self.retry_after_ms is not None:
             headers["retry-after-ms"] = f"{self.retry_after_ms:g}"
+        if self.should_retry is not None:
+            headers["x-should-retry"] = "true" if self.should_retry else "false"
         if self.ratelimit:
             reset_ms = (
                 self.retry_after_ms
                 if self.retry_after_ms is not None
-                else (self.retry_after_s or 1.0) * 1000.0
+                else (self.retry_after_s if self.retry_after_s is not None else 1.0) * 1000.0
             )
             headers.update(
                 {
@@ -241,13 +281,21 @@ class SlowTokens(_Positioned):
 
     factor: float = 4.0
 
+    def __post_init__(self) -> None:
+        _Positioned.__post_init__(self)
+        _at_least(self.factor, 0, "factor", strict=True)
+
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
         anchor: float | None = None
+        previous = 0.0
         for timed, tokens, due in _split_at(self, events):
             if timed is None:
-                anchor = due
-                ctx.fire(self.name, at_token=tokens, detail=f"x{self.factor:g}")
+                # After N tokens: the gap before token N+1 is the first slow one. After T ms: time
+                # runs slow from T on.
+                anchor = due if self.after_ms is not None else min(previous, due)
+                ctx.fire(self.name, at_token=tokens, due=anchor, detail=f"x{self.factor:g}")
                 continue
+            previous = timed.due
             if anchor is not None and timed.due > anchor:
                 yield Timed(anchor + (timed.due - anchor) * self.factor, timed.event)
             else:
@@ -263,12 +311,12 @@ class MalformedChunk(_Positioned):
     rank: ClassVar[int] = 1
     primary: ClassVar[str | None] = "payload"
 
-    payload: str | None = None
+    payload: str | None = None  # default: the start of a chunk, cut off inside a JSON string
 
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
         for timed, tokens, due in _split_at(self, events):
             if timed is None:
-                ctx.fire(self.name, at_token=tokens)
+                ctx.fire(self.name, at_token=tokens, due=due)
                 payload = self.payload if self.payload is not None else '{"id":"chatcmpl-'
                 yield Timed(due, Malformed(payload))
                 continue
@@ -277,15 +325,15 @@ class MalformedChunk(_Positioned):
 
 @dataclass(frozen=True, slots=True)
 class ErrorEvent(_Positioned):
-    """An error inside the 200 stream (``data: {"error": {...}}``), then the body ends cleanly
-    (``then: close``), or ``[DONE]`` follows (``then: done``), or the connection stays open with
-    nothing more sent (``then: hold``)."""
+    """An error inside the 200 stream (``data: {"error": {...}}``, the form the openai SDKs raise
+    ``APIError`` on), then the body ends cleanly (``then: close``), or ``[DONE]`` follows
+    (``then: done``), or the connection stays open with nothing more sent (``then: hold``)."""
 
     name: ClassVar[str] = "error_event"
     stage: ClassVar[Stage] = "events"
     rank: ClassVar[int] = 2
     primary: ClassVar[str | None] = "then"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"then": ("close", "done", "hold")}
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"then": ("close", "done", "hold")}
 
     message: str = "The server had an error while processing your request. Sorry about that!"
     type: str = "server_error"
@@ -296,13 +344,12 @@ class ErrorEvent(_Positioned):
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
         for timed, tokens, due in _split_at(self, events):
             if timed is None:
-                ctx.fire(self.name, at_token=tokens)
+                ctx.fire(self.name, at_token=tokens, due=due, detail=f"then {self.then}")
                 ctx.ending = "error_event"
                 yield Timed(due, StreamError(self.message, self.type, self.param, self.code))
                 if self.then == "done":
                     yield Timed(due, StreamEnd())
                 elif self.then == "hold":
-                    ctx.ending = "error_event_then_hold"
                     yield Timed(due, Hold())
                 return
             yield timed
@@ -310,16 +357,17 @@ class ErrorEvent(_Positioned):
 
 @dataclass(frozen=True, slots=True)
 class Truncate(_Positioned):
-    """End the body cleanly after N tokens: no finish chunk, no usage, no ``[DONE]``."""
+    """End the body cleanly after N tokens: no finish chunk, no usage, no ``[DONE]`` (the failure
+    SDKs do not notice)."""
 
     name: ClassVar[str] = "truncate"
     stage: ClassVar[Stage] = "events"
     rank: ClassVar[int] = 3
 
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
-        for timed, tokens, _due in _split_at(self, events):
+        for timed, tokens, due in _split_at(self, events):
             if timed is None:
-                ctx.fire(self.name, at_token=tokens)
+                ctx.fire(self.name, at_token=tokens, due=due)
                 ctx.ending = "truncated"
                 return
             yield timed
@@ -330,42 +378,52 @@ class Truncate(_Positioned):
 
 
 def _frames_split_at(
-    fault: _Positioned, frames: Iterator[Frame]
+    fault: _Positioned, frames: Iterator[Frame], ctx: StreamContext
 ) -> Iterator[tuple[Frame | None, int, float]]:
-    """The frame-level twin of :func:`_split_at`: tokens are counted from ``Frame.text``; the end
-    of content is the first ``closing`` frame (finish, usage, sentinel or error)."""
+    """The frame-level twin of :func:`_split_at`: tokens are counted from ``Frame.tokens``; the end
+    of content is the first ``closing`` frame (finish, usage, sentinel, or an error event: the
+    events stage has set ``ctx.ending`` by the time an error frame arrives here, and then the fault
+    does not fire)."""
     tokens = 0
-    fired = False
+    live = True
     last_due = 0.0
     for frame in frames:
-        if not fired:
+        if live and not frame.action:
+            if frame.closing and ctx.ending is not None:
+                live = False
             # The role chunk (no token yet) never triggers a token position: "after 0 tokens"
             # means before the first token, after the role chunk.
-            fire = frame.closing or (
+            elif frame.closing or (
                 fault.reached(tokens, frame.due) and (frame.tokens > 0 or fault.after_ms is not None)
-            )
-            if fire:
-                fired = True
-                at = frame.due
-                if fault.after_ms is not None:
-                    at = max(last_due, min(frame.due, fault.after_ms / 1000.0))
-                yield None, tokens, at
+            ):
+                live = False
+                yield None, tokens, fault._when(frame.due, last_due)
+        elif live and frame.action:
+            live = False  # an earlier stage already ends the stream here (hold)
         yield frame, tokens, frame.due
         last_due = frame.due
         tokens += frame.tokens
-    if not fired:
-        yield None, tokens, last_due
+
+
+def _firing(fault: Fault, frames: Iterator[Frame], ctx: StreamContext, detail: str) -> Iterator[Frame]:
+    """``frames``, recording that a whole-stream fault fired when the first frame reaches it: so
+    the journal lists such faults in stage order (generators start from the outermost stage)."""
+    for i, frame in enumerate(frames):
+        if i == 0:
+            ctx.fire(fault.name, at_token=0, due=frame.due, detail=detail)
+        yield frame
 
 
 @dataclass(frozen=True, slots=True)
 class Sse(Fault):
-    """Spec-valid but unusual SSE framing (shared/wire.md §5.2): other line endings, comment lines,
-    a leading BOM, a ``retry:`` field, ``id:`` lines. A spec-correct parser sees the same events."""
+    """Spec-valid but unusual SSE framing (shared/wire.md §5.2): other line endings, comment lines
+    between events, a leading BOM, a ``retry:`` field, ``id:`` lines. A spec-correct parser sees
+    exactly the same events; naive parsers (and some SDKs, see docs/faults.md) do not."""
 
     name: ClassVar[str] = "sse"
     rank: ClassVar[int] = 0
     primary: ClassVar[str | None] = "line_endings"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"line_endings": ("lf", "crlf", "cr")}
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"line_endings": ("lf", "crlf", "cr")}
 
     line_endings: str = "lf"
     comments: bool = False
@@ -373,19 +431,26 @@ class Sse(Fault):
     retry_ms: int | None = None
     ids: bool = False
 
+    def __post_init__(self) -> None:
+        Fault.__post_init__(self)
+        _at_least(self.retry_ms, 0, "retry_ms")
+
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         eol = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}[self.line_endings]
-        ctx.fire(self.name, detail=self._detail())
         first = True
-        for n, frame in enumerate(frames):
+        n = 0
+        for frame in _firing(self, frames, ctx, self._detail()):
             if frame.action or not frame.data:
                 yield frame
                 continue
+            n += 1
             head = b""
             if first:
                 if self.bom:
                     head += b"\xef\xbb\xbf"
                 if self.retry_ms is not None:
+                    # In the first event's block, never alone: a retry-only block makes
+                    # openai-python dispatch an empty event (wire.md T16).
                     head += b"retry: %d\n" % self.retry_ms
                 first = False
             if self.comments:
@@ -401,13 +466,14 @@ class Sse(Fault):
         parts = [self.line_endings]
         parts += [k for k in ("comments", "bom", "ids") if getattr(self, k)]
         if self.retry_ms is not None:
-            parts.append(f"retry={self.retry_ms}")
+            parts.append(f"retry_ms={self.retry_ms}")
         return " ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
 class Latency(Fault):
-    """Shift the whole stream ``ms`` later (toxiproxy's ``latency``: throughput unchanged)."""
+    """Shift the whole body ``ms`` later (toxiproxy's ``latency``: throughput unchanged). The
+    response head is not delayed; for a slow first token use the scenario's ``ttft_ms``."""
 
     name: ClassVar[str] = "latency"
     rank: ClassVar[int] = 1
@@ -415,10 +481,13 @@ class Latency(Fault):
 
     ms: float = 500.0
 
+    def __post_init__(self) -> None:
+        Fault.__post_init__(self)
+        _at_least(self.ms, 0, "ms")
+
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         shift = self.ms / 1000.0
-        ctx.fire(self.name, at_token=0, detail=f"{self.ms:g}ms")
-        for frame in frames:
+        for frame in _firing(self, frames, ctx, f"{self.ms:g}ms"):
             yield dataclasses.replace(frame, due=frame.due + shift)
 
 
@@ -430,23 +499,29 @@ class Stall(_Positioned):
     name: ClassVar[str] = "stall"
     rank: ClassVar[int] = 2
     primary: ClassVar[str | None] = "duration_ms"
+    aliases: ClassVar[Mapping[str, tuple[str, Any]]] = {"forever": ("duration_ms", None)}
 
     duration_ms: float | None = 2000.0
     keepalive_ms: float | None = None
 
+    def __post_init__(self) -> None:
+        _Positioned.__post_init__(self)
+        _at_least(self.duration_ms, 0, "duration_ms")
+        _at_least(self.keepalive_ms, 0, "keepalive_ms", strict=True)
+
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         shift = 0.0
-        for frame, tokens, due in _frames_split_at(self, frames):
+        for frame, tokens, due in _frames_split_at(self, frames, ctx):
             if frame is None:
-                ctx.fire(self.name, at_token=tokens, detail=f"{self.duration_ms}ms")
+                length = "forever" if self.duration_ms is None else f"{self.duration_ms:g}ms"
+                ctx.fire(self.name, at_token=tokens, due=due, detail=length)
                 ctx.stalled = True
                 if self.keepalive_ms:
-                    step = self.keepalive_ms / 1000.0
-                    t = due + step
-                    end = due + (self.duration_ms or 0.0) / 1000.0
-                    while self.duration_ms is None or t < end:
-                        yield Frame(t, b": keep-alive\n\n")
-                        t += step
+                    # Forever with keep-alives: an endless, lazily produced run of comments.
+                    k = 1
+                    while self.duration_ms is None or k * self.keepalive_ms < self.duration_ms:
+                        yield Frame(due + k * self.keepalive_ms / 1000.0, b": keep-alive\n\n")
+                        k += 1
                 if self.duration_ms is None:
                     yield Frame(due, b"", action=HOLD)
                     return
@@ -463,14 +538,14 @@ class Drop(_Positioned):
     name: ClassVar[str] = "drop"
     rank: ClassVar[int] = 3
     primary: ClassVar[str | None] = "mode"
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"mode": ("fin", "rst")}
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"mode": ("fin", "rst")}
 
     mode: str = "fin"
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
-        for frame, tokens, due in _frames_split_at(self, frames):
+        for frame, tokens, due in _frames_split_at(self, frames, ctx):
             if frame is None:
-                ctx.fire(self.name, at_token=tokens, detail=self.mode)
+                ctx.fire(self.name, at_token=tokens, due=due, detail=self.mode)
                 yield Frame(due, b"", action=DROP_RST if self.mode == "rst" else DROP_FIN)
                 return
             yield frame
@@ -478,41 +553,66 @@ class Drop(_Positioned):
 
 @dataclass(frozen=True, slots=True)
 class Fragment(Fault):
-    """Cut every frame into writes of ``min_bytes``..``max_bytes`` (seeded), ``delay_ms`` apart, each
-    its own TCP write and HTTP chunk; cuts ignore SSE, JSON and UTF-8 boundaries on purpose. With
-    ``coalesce``, 2-4 consecutive events are first joined into one write."""
+    """Re-cut the encoded byte stream into writes of ``min_bytes``..``max_bytes`` (seeded), each its
+    own TCP write and HTTP chunk, at least ``delay_ms`` apart so that they arrive as separate reads.
+    Cuts ignore SSE, JSON and UTF-8 boundaries on purpose. Writes are serial, like a slow link:
+    a write never goes out before the previous one plus ``delay_ms``.
+
+    ``coalesce``: first join 2-4 consecutive events into one write (each batch goes out when its
+    last event is due). Alone, the joined writes are not cut; with sizes given as well, the joined
+    bytes are cut again, so writes straddle event boundaries. Sizes default to 1-7 bytes, and to
+    no cutting with ``coalesce``."""
 
     name: ClassVar[str] = "fragment"
     rank: ClassVar[int] = 4
 
-    min_bytes: int = 1
-    max_bytes: int = 7
+    min_bytes: int | None = None
+    max_bytes: int | None = None
     delay_ms: float = 1.0
     coalesce: bool = False
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        if self.min_bytes < 1:
-            raise ScenarioError("must be >= 1", field="min_bytes")
-        if self.max_bytes < self.min_bytes:
-            raise ScenarioError("must be >= min_bytes", field="max_bytes")
+        _at_least(self.min_bytes, 1, "min_bytes")
+        _at_least(self.max_bytes, 1, "max_bytes")
+        _at_least(self.delay_ms, 0, "delay_ms")
+        sizes = self.sizes()
+        if sizes is not None and sizes[1] < sizes[0]:
+            raise ScenarioError(
+                f"must be >= min_bytes ({sizes[0]}), got {sizes[1]}",
+                field="max_bytes" if self.max_bytes is not None else "min_bytes",
+            )
+
+    def sizes(self) -> tuple[int, int] | None:
+        """The write sizes in bytes, or None: joined events are not cut."""
+        if self.min_bytes is None and self.max_bytes is None:
+            return None if self.coalesce else (1, 7)
+        lo = self.min_bytes if self.min_bytes is not None else 1
+        hi = self.max_bytes if self.max_bytes is not None else max(lo, 7)
+        return lo, hi
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         rng = ctx.fork(self.name)
-        ctx.fire(self.name, detail=f"{self.min_bytes}-{self.max_bytes} bytes")
+        sizes = self.sizes()
+        detail = "coalesce" if self.coalesce else ""
+        if sizes is not None:
+            detail = f"{sizes[0]}-{sizes[1]} bytes {detail}".strip()
+        frames = _firing(self, frames, ctx, detail)
         source = _coalesce(frames, rng) if self.coalesce else frames
         gap = self.delay_ms / 1000.0
-        lo, hi = self.min_bytes, self.max_bytes
+        free_at = 0.0
         for frame in source:
             data = frame.data
-            if frame.action or len(data) <= lo:
-                yield frame
+            due = max(frame.due, free_at)
+            if frame.action or not data or sizes is None or len(data) <= sizes[0]:
+                yield dataclasses.replace(frame, due=due) if due != frame.due else frame
+                if data:
+                    free_at = due + gap
                 continue
             pos = 0
-            due = frame.due
             size = len(data)
             while pos < size:
-                end = min(size, pos + rng.randint(lo, hi))
+                end = min(size, pos + rng.randint(*sizes))
                 last = end == size
                 yield Frame(
                     due,
@@ -522,7 +622,8 @@ class Fragment(Fault):
                     closing=frame.closing,
                 )
                 pos = end
-                due += gap
+                free_at = due + gap
+                due = free_at
 
 
 def _coalesce(frames: Iterator[Frame], rng: Any) -> Iterator[Frame]:
@@ -546,7 +647,7 @@ def _coalesce(frames: Iterator[Frame], rng: Any) -> Iterator[Frame]:
 
 def _join(batch: list[Frame]) -> Frame:
     texts = [f.text for f in batch if f.text is not None]
-    # A joined write carries several tokens; the journal counts them from the joined text.
+    # One write, several tokens: the transport counts them all when the write goes out.
     return Frame(
         batch[-1].due,
         b"".join(f.data for f in batch),
@@ -558,7 +659,8 @@ def _join(batch: list[Frame]) -> Frame:
 
 @dataclass(frozen=True, slots=True)
 class Bandwidth(Fault):
-    """Cap the stream at ``bytes_per_s`` (toxiproxy's ``bandwidth``, in bytes rather than KB)."""
+    """Cap the stream at ``bytes_per_s`` (toxiproxy's ``bandwidth``, in bytes rather than KB):
+    writes of at most 100 ms worth of bytes, each due when the previous one has drained."""
 
     name: ClassVar[str] = "bandwidth"
     rank: ClassVar[int] = 5
@@ -568,15 +670,13 @@ class Bandwidth(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        if self.bytes_per_s <= 0:
-            raise ScenarioError("must be > 0", field="bytes_per_s")
+        _at_least(self.bytes_per_s, 0, "bytes_per_s", strict=True)
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
-        ctx.fire(self.name, detail=f"{self.bytes_per_s:g} B/s")
         rate = self.bytes_per_s
-        slice_size = max(1, int(rate / 10))  # at most 100 ms worth of bytes per write
+        slice_size = max(1, int(rate / 10))
         free_at = 0.0
-        for frame in frames:
+        for frame in _firing(self, frames, ctx, f"{self.bytes_per_s:g} B/s"):
             if frame.action:
                 yield dataclasses.replace(frame, due=max(frame.due, free_at))
                 continue
@@ -596,7 +696,7 @@ class Bandwidth(Fault):
 
 
 # --------------------------------------------------------------------------------------------------
-# registry, ordering, parsing
+# registry and ordering
 
 FAULTS: dict[str, type[Fault]] = {
     cls.name: cls
@@ -622,13 +722,48 @@ def order_faults(faults: typing.Iterable[Fault]) -> list[Fault]:
     return sorted(faults, key=lambda f: (_STAGE_ORDER[f.stage], f.rank))
 
 
+# --------------------------------------------------------------------------------------------------
+# settings from scenario files and from the compact spec
+
+
 def _fields(cls: type[Fault]) -> dict[str, Any]:
     hints = get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def _convert(cls: type[Fault], key: str, value: Any, hint: Any) -> Any:
-    """Check (and for the compact spec, convert from a string) one field value."""
+def _unit(key: str) -> str | None:
+    if key == "ms" or key.endswith("_ms"):
+        return "ms"
+    if key.endswith("_s") and not key.endswith("_per_s"):
+        return "s"
+    return None
+
+
+_DURATION = re.compile(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(ms|s)?")
+
+
+def _number(text: str, key: str) -> float:
+    """A number from text; for duration settings ``500ms`` and ``2s`` are converted to the
+    setting's own unit (so ``duration_ms=2s`` is 2000, ``retry_after_s=500ms`` is 0.5)."""
+    unit = _unit(key)
+    if key == "factor":
+        text = text.removeprefix("x").removesuffix("x")
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        return float(text)  # raises ValueError, or reads "inf"/"nan", refused by the caller
+    value = float(match.group(1))
+    given = match.group(2)
+    if given is None:
+        return value
+    if unit is None:
+        raise ValueError(text)
+    if given != unit:
+        value = value * 1000.0 if given == "s" else value / 1000.0
+    return value
+
+
+def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
+    """Check one setting's value (YAML-typed, or text from the compact spec) against its type."""
     from_text = isinstance(value, str)
     base = hint
     optional = False
@@ -636,84 +771,100 @@ def _convert(cls: type[Fault], key: str, value: Any, hint: Any) -> Any:
         args = [a for a in get_args(hint) if a is not type(None)]
         optional = len(args) < len(get_args(hint))
         base = args[0]
-    if value is None or (from_text and value.lower() in ("null", "none") and optional):
+    if value is None or (from_text and not quoted and value.lower() in ("null", "none")):
         if optional:
             return None
         raise ScenarioError("may not be null", field=key)
-    choices = getattr(cls, "choices", {}).get(key)
     try:
+        if base is str:
+            if not from_text:
+                raise ValueError
+            return value
         if base is bool:
+            if isinstance(value, bool):
+                return value
             if from_text and value.lower() in ("true", "yes", "on", "1"):
                 return True
             if from_text and value.lower() in ("false", "no", "off", "0"):
                 return False
-            if isinstance(value, bool):
-                return value
+            raise ValueError
+        if isinstance(value, bool):
             raise ValueError
         if base is int:
-            if isinstance(value, bool):
-                raise ValueError
             if from_text:
-                return int(value)
+                return int(value.strip())
             if isinstance(value, int):
                 return value
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             raise ValueError
         if base is float:
-            if isinstance(value, bool):
+            number = _number(value, key) if from_text else value
+            if not isinstance(number, int | float) or not math.isfinite(number):
                 raise ValueError
-            if from_text:
-                return float(value.removesuffix("ms").removesuffix("s"))
-            if isinstance(value, int | float):
-                return float(value)
-            raise ValueError
-        if base is str:
-            if not isinstance(value, str):
-                raise ValueError
-            if choices is not None and value not in choices:
-                raise ScenarioError(f"must be one of {', '.join(choices)}, got {value!r}", field=key)
-            return value
+            return float(number)
     except ValueError:
-        kind = {bool: "true or false", int: "an integer", float: "a number"}.get(base, "a string")
+        unit = _unit(key)
+        kind = {
+            bool: "true or false",
+            int: "an integer",
+            float: f"a number{f' of {unit} (or a duration like 500ms, 2s)' if unit else ''}",
+        }.get(base, "a string")
         raise ScenarioError(f"must be {kind}, got {value!r}", field=key) from None
-    raise ScenarioError(f"unsupported value {value!r}", field=key)
+    raise ScenarioError(f"unsupported value {value!r}", field=key)  # pragma: no cover
 
 
-def build_fault(kind: str, settings: Mapping[str, Any]) -> Fault:
+def _suggest(word: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def build_fault(kind: str, settings: Mapping[str, Any], *, prefix: str = "") -> Fault:
+    """A fault from its name and a mapping of settings. Errors name the field, with ``prefix``."""
     cls = FAULTS.get(kind)
     if cls is None:
         raise ScenarioError(
-            f"unknown fault {kind!r}; known faults: {', '.join(sorted(FAULTS))}", field="type"
+            f"unknown fault {kind!r}{_suggest(kind, FAULTS)}; known faults: {', '.join(sorted(FAULTS))}",
+            field="type" if not prefix else None,
         )
     fields = _fields(cls)
     values: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key not in fields:
-            raise ScenarioError(
-                f"unknown setting for {kind}; it takes: {', '.join(sorted(fields))}", field=key
-            )
-        values[key] = _convert(cls, key, value, fields[key])
     try:
+        for key, value in settings.items():
+            key = str(key)
+            if key not in fields:
+                raise ScenarioError(
+                    f"unknown setting for {kind}{_suggest(key, fields)}; it takes: "
+                    f"{', '.join(sorted(fields))}",
+                    field=key,
+                )
+            values[key] = _convert(key, value, fields[key])
         return cls(**values)
-    except ScenarioError:
-        raise
-    except TypeError as exc:  # pragma: no cover - guarded by the checks above
-        raise ScenarioError(str(exc)) from None
+    except ScenarioError as exc:
+        if not prefix:
+            raise
+        field = f"{prefix}{exc.field}" if exc.field else prefix.rstrip(".")
+        raise ScenarioError(exc.reason, field=field) from None
 
 
 def parse_fault(item: Any) -> Fault:
-    """A fault from a scenario file: ``{type: drop, after_tokens: 5, mode: rst}`` or the
-    one-key form ``{drop: {after_tokens: 5, mode: rst}}``."""
+    """A fault from a scenario file: ``{type: drop, after_tokens: 5, mode: rst}``, the one-key form
+    ``{drop: {after_tokens: 5, mode: rst}}``, or one compact spec string ``"drop@5 rst"``.
+    Errors are :class:`ScenarioError` naming the field (the scenario loader adds file and line)."""
     if isinstance(item, Fault):
         return item
     if isinstance(item, str):
-        faults = parse_fault_spec(item)
+        try:
+            faults = parse_fault_spec(item)
+        except FaultSpecError as exc:
+            raise ScenarioError(str(exc)) from None
         if len(faults) != 1:
-            raise ScenarioError("a string fault must hold exactly one fault")
+            raise ScenarioError(
+                f"a fault written as a string must hold exactly one fault, got {len(faults)}: {item!r}"
+            )
         return faults[0]
     if not isinstance(item, Mapping):
-        raise ScenarioError(f"a fault must be a mapping, got {type(item).__name__}")
+        raise ScenarioError(f"a fault must be a mapping or a string, got {type(item).__name__}")
     if "type" in item:
         kind = item["type"]
         if not isinstance(kind, str):
@@ -721,106 +872,176 @@ def parse_fault(item: Any) -> Fault:
         return build_fault(kind, {k: v for k, v in item.items() if k != "type"})
     if len(item) == 1:
         ((kind, settings),) = item.items()
+        kind = str(kind)
         if settings is None:
             settings = {}
         if not isinstance(settings, Mapping):
-            raise ScenarioError(f"the settings of {kind!r} must be a mapping", field=str(kind))
-        return build_fault(str(kind), settings)
-    raise ScenarioError("a fault needs a 'type' field (e.g. type: error_event)")
+            raise ScenarioError(
+                f"the settings of {kind!r} must be a mapping, got {type(settings).__name__}", field=kind
+            )
+        return build_fault(kind, settings, prefix=f"{kind}.")
+    raise ScenarioError(
+        "a fault needs a 'type' field (e.g. {type: drop, mode: rst}) or a single key naming it "
+        "(e.g. {drop: {mode: rst}})"
+    )
 
 
-# The compact spec of X-FakeLLM-Faults and --faults:
+# The compact spec of X-FakeLLM-Faults and --faults (docs/faults.md has the full reference):
 #
-#   spec     = fault *( ";" fault )
+#   spec     = [ fault ] *( ";" [ fault ] )
 #   fault    = name [ "@" position ] *( ws arg )
-#   position = INT                 after_tokens
-#            | NUMBER "ms"         after_ms
-#   arg      = key "=" value       any setting
-#            | INT "-" INT "bytes" min_bytes, max_bytes (fragment)
-#            | NUMBER ["ms"]       the fault's main setting (status, duration_ms, factor, ...)
-#            | WORD                a choice of the main setting (rst, crlf, done) or a flag (bom)
+#   position = INT                       after_tokens
+#            | NUMBER ( "ms" | "s" )      after_ms
+#   arg      = key "=" value             any setting
+#            | INT "-" INT [ "bytes" ]   min_bytes, max_bytes (fragment)
+#            | flag                      a true/false setting set to true (comments, bom, coalesce, ...)
+#            | value                     the fault's main setting (status, duration_ms, mode, ...)
+#   value    = WORD | '"' text '"'        quotes allow spaces and ';' (\" and \\ escape)
 #
-# Examples: "error_event@20", "fragment 1-7 bytes", "http_error 429 retry_after_s=1 times=1",
-#           "drop@5 rst", "stall@10 2000ms keepalive_ms=500", "sse crlf comments bom".
+# Durations: "500ms" or "2s" for any *_ms or *_s setting. Examples: "error_event@20",
+# "fragment 1-7 bytes", "http_error 429 retry_after_s=1 times=1", "drop@5 rst",
+# "stall@10 2s keepalive_ms=500", "sse crlf comments bom", 'error_event@3 message="Overloaded"'.
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    text: str
+    at: int  # offset in the spec
+    key: str | None = None  # set for key=value
+    quoted: bool = False
+
+
+def _words(spec: str) -> list[list[_Word]]:
+    """Split a spec into faults and words, keeping each word's offset, honouring quotes."""
+    faults: list[list[_Word]] = [[]]
+    i, n = 0, len(spec)
+    while i < n:
+        ch = spec[i]
+        if ch == ";":
+            faults.append([])
+            i += 1
+            continue
+        if ch.isspace():
+            i += 1
+            continue
+        start = i
+        buf: list[str] = []
+        key: str | None = None
+        quoted = False
+        while i < n and not spec[i].isspace() and spec[i] != ";":
+            ch = spec[i]
+            if ch == '"':
+                quoted = True
+                j = i + 1
+                while j < n and spec[j] != '"':
+                    if spec[j] == "\\" and j + 1 < n:
+                        j += 1
+                    buf.append(spec[j])
+                    j += 1
+                if j >= n:
+                    raise FaultSpecError("unterminated quote", spec=spec, position=i)
+                i = j + 1
+                continue
+            if ch == "=" and key is None and not quoted:
+                key = "".join(buf)
+                buf = []
+                i += 1
+                continue
+            buf.append(ch)
+            i += 1
+        faults[-1].append(_Word("".join(buf), start, key, quoted))
+    return [f for f in faults if f]
+
+
+_POSITION_TOKENS = re.compile(r"[0-9]+")
+_POSITION_TIME = re.compile(r"([0-9]*\.?[0-9]+)(ms|s)")
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)(?:bytes|b)?")
 
 
 def parse_fault_spec(spec: str) -> list[Fault]:
-    faults: list[Fault] = []
-    offset = 0
-    for part in spec.split(";"):
-        start = offset + (len(part) - len(part.lstrip()))
-        offset += len(part) + 1
-        if not part.strip():
-            continue
-        faults.append(_parse_one(part.strip(), spec, start))
-    return faults
+    """Parse a compact spec (``X-FakeLLM-Faults`` header, ``--faults``) into faults.
+
+    Raises :class:`FaultSpecError` saying what is wrong and at which character."""
+    return [_parse_one(words, spec) for words in _words(spec)]
 
 
-def _parse_one(text: str, spec: str, start: int) -> Fault:
-    words: list[tuple[str, int]] = []
-    pos = 0
-    for piece in text.split():
-        idx = text.index(piece, pos)
-        words.append((piece, start + idx))
-        pos = idx + len(piece)
-    head, head_at = words[0]
-    name, _, position = head.partition("@")
+def _parse_one(words: list[_Word], spec: str) -> Fault:
+    head = words[0]
+    name, at_sign, position = head.text.partition("@")
+    if head.key is not None or head.quoted or not name:
+        raise FaultSpecError(
+            f"expected a fault name (one of {', '.join(sorted(FAULTS))})", spec=spec, position=head.at
+        )
     cls = FAULTS.get(name)
     if cls is None:
         raise FaultSpecError(
-            f"unknown fault {name!r} (known: {', '.join(sorted(FAULTS))})",
+            f"unknown fault {name!r}{_suggest(name, FAULTS)}; known faults: {', '.join(sorted(FAULTS))}",
             spec=spec,
-            position=head_at,
+            position=head.at,
         )
     fields = _fields(cls)
     values: dict[str, Any] = {}
-    if position:
-        at = head_at + len(name) + 1
-        if "after_tokens" not in fields:
-            raise FaultSpecError(f"{name} takes no position", spec=spec, position=at)
+    where: dict[str, int] = {}
+
+    def fail(message: str, at: int, field: str | None = None) -> FaultSpecError:
+        return FaultSpecError(f"{name}{f' {field}' if field else ''}: {message}", spec=spec, position=at)
+
+    def put(key: str, value: Any, at: int) -> None:
+        if key in values:
+            raise fail(f"{key} is given twice", at)
+        values[key] = value
+        where[key] = at
+
+    if at_sign:
+        at = head.at + len(name) + 1
+        if not issubclass(cls, _Positioned):
+            positioned = sorted(k for k, c in FAULTS.items() if issubclass(c, _Positioned))
+            raise fail(f"takes no position (only {', '.join(positioned)} do)", at)
+        if _POSITION_TOKENS.fullmatch(position):
+            put("after_tokens", int(position), at)
+        elif match := _POSITION_TIME.fullmatch(position):
+            value = float(match.group(1))
+            put("after_ms", value * 1000.0 if match.group(2) == "s" else value, at)
+        else:
+            raise fail(f"bad position {position!r}: expected a token count (@20) or a time (@500ms, @2s)", at)
+
+    hints = get_type_hints(cls)
+    after_range = False
+    for word in words[1:]:
+        text = word.text
         try:
-            if position.endswith("ms"):
-                values["after_ms"] = float(position[:-2])
-            else:
-                values["after_tokens"] = int(position)
-        except ValueError:
-            raise FaultSpecError(
-                f"bad position {position!r}: expected a token count or a time like 500ms",
-                spec=spec,
-                position=at,
-            ) from None
-    i = 1
-    while i < len(words):
-        word, at = words[i]
-        i += 1
-        key, eq, value = word.partition("=")
-        try:
-            if eq:
-                if key not in fields:
+            if word.key is not None:
+                if word.key not in fields:
                     raise ScenarioError(
-                        f"unknown setting {key!r} for {name}; it takes: {', '.join(sorted(fields))}"
+                        f"unknown setting {word.key!r}{_suggest(word.key, fields)}; "
+                        f"{name} takes: {', '.join(sorted(fields))}"
                     )
-                values[key] = _convert(cls, key, value, fields[key])
+                put(word.key, _convert(word.key, text, fields[word.key], quoted=word.quoted), word.at)
+            elif not word.quoted and after_range and text in ("bytes", "b"):
+                pass
+            elif not word.quoted and (match := _RANGE.fullmatch(text)) and "min_bytes" in fields:
+                put("min_bytes", int(match.group(1)), word.at)
+                put("max_bytes", int(match.group(2)), word.at)
+                after_range = True
                 continue
-            if "-" in word and "min_bytes" in fields:
-                lo, _, hi = word.removesuffix("bytes").partition("-")
-                values["min_bytes"], values["max_bytes"] = int(lo), int(hi)
-                if i < len(words) and words[i][0] in ("bytes", "b"):
-                    i += 1
-                continue
-            if word in fields and get_type_hints(cls)[word] is bool:
-                values[word] = True
-                continue
-            primary = cls.primary
-            if primary is None:
-                raise ScenarioError(f"{name} has no main setting; use key=value")
-            values[primary] = _convert(cls, primary, word, fields[primary])
+            elif not word.quoted and text in cls.aliases:
+                key, value = cls.aliases[text]
+                put(key, value, word.at)
+            elif not word.quoted and text in fields and hints[text] in (bool, bool | None):
+                put(text, True, word.at)
+            elif cls.primary is not None:
+                put(
+                    cls.primary, _convert(cls.primary, text, fields[cls.primary], quoted=word.quoted), word.at
+                )
+            else:
+                raise ScenarioError(
+                    f"cannot read {text!r}: {name} has no main setting; use key=value "
+                    f"(it takes: {', '.join(sorted(fields))})"
+                )
         except ScenarioError as exc:
-            raise FaultSpecError(f"{name}: {exc.reason}", spec=spec, position=at) from None
-        except ValueError:
-            raise FaultSpecError(f"{name}: cannot read {word!r}", spec=spec, position=at) from None
+            raise fail(exc.reason, word.at, exc.field) from None
+        after_range = False
     try:
         return cls(**values)
     except ScenarioError as exc:
-        field = f" {exc.field}" if exc.field else ""
-        raise FaultSpecError(f"{name}{field}: {exc.reason}", spec=spec, position=head_at) from None
+        raise fail(exc.reason, where.get(exc.field or "", head.at), exc.field) from None

@@ -15,17 +15,27 @@ import random
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import RequestError
-from .events import Event, Finish, Hold, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from .events import Abort, Event, Finish, Hold, RoleStart, StreamEnd, StreamError, TextDelta, Usage
 from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
-from .stream import HOLD, Frame, StreamContext, Timed
+from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, last_user_text, tokenize
 from .wire.openai import ChatRequest, OpenAIChatEncoder
 
-__all__ = ["StreamPlan", "derive_seed", "plan_stream", "schedule"]
+__all__ = [
+    "Encoder",
+    "EventSource",
+    "PassthroughPlan",
+    "StreamPlan",
+    "compose",
+    "derive_seed",
+    "plan_passthrough",
+    "plan_stream",
+    "schedule",
+]
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -70,7 +80,30 @@ def schedule(
     yield Timed(t, StreamEnd())
 
 
-def _encode(events: Iterable[Timed], encoder: OpenAIChatEncoder) -> Iterator[Frame]:
+class Encoder(Protocol):
+    """A wire encoder: one event to its bytes (``wire/openai.py``, ``wire/passthrough.py``)."""
+
+    def encode(self, event: Event) -> bytes: ...
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """Scenario content that comes as whole timed events instead of text: a recorded stream
+    (``record.RecordedStream``). It is its own encoder (its events carry their bytes); faults
+    apply on top as to any stream. ``text`` serves the non-streaming answer's token count."""
+
+    headers: dict[str, str]
+
+    def text(self, request: dict[str, Any], rng: random.Random) -> str: ...
+
+    def timed_events(self) -> Iterator[Timed]: ...
+
+    def encode(self, event: Event) -> bytes: ...
+
+    def completion(self) -> dict[str, Any]: ...
+
+
+def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
     encode = encoder.encode
     for timed in events:
         event: Event = timed.event
@@ -80,10 +113,38 @@ def _encode(events: Iterable[Timed], encoder: OpenAIChatEncoder) -> Iterator[Fra
             yield Frame(timed.due, encode(event))
         elif isinstance(event, Finish | Usage | StreamEnd | StreamError):
             yield Frame(timed.due, encode(event), closing=True)
+        elif isinstance(event, TextDelta):  # a proxied or recorded chunk (wire/passthrough.py)
+            yield Frame(timed.due, encode(event), event.text, 1)
         elif isinstance(event, Hold):
             yield Frame(timed.due, b"", action=HOLD)
+        elif isinstance(event, Abort):
+            yield Frame(timed.due, b"", action=DROP_FIN)
         else:
             yield Frame(timed.due, encode(event))
+
+
+def _source_errors(events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
+    """An error event the source itself carries (a proxied or recorded upstream's) ends the stream
+    as an injected one does: the journal says ``error_event`` and later positions do not fire."""
+    for timed in events:
+        if isinstance(timed.event, StreamError) and ctx.ending is None:
+            ctx.ending = "error_event"
+        yield timed
+
+
+def compose(
+    events: Iterator[Timed], encoder: Encoder, faults: Sequence[Fault], ctx: StreamContext
+) -> Iterator[Frame]:
+    """Timed events → event faults → wire encoder → frame faults: the stream the transport sends.
+    The same composition serves generated, replayed and proxied streams."""
+    for fault in faults:
+        if fault.stage == "events":
+            events = fault.apply_events(events, ctx)
+    frames: Iterator[Frame] = _encode(events, encoder)
+    for fault in faults:
+        if fault.stage == "frames":
+            frames = fault.apply_frames(frames, ctx)
+    return frames
 
 
 @dataclass(slots=True)
@@ -101,12 +162,16 @@ class StreamPlan:
     request_id: str
     faults: list[Fault] = field(default_factory=list)
     http_error: RequestError | None = None
+    source: EventSource | None = None  # a recorded stream, replayed instead of the schedule
 
     @property
     def seed(self) -> int:
         return self.ctx.seed
 
     def frames(self) -> Iterator[Frame]:
+        if self.source is not None:
+            replayed = _source_errors(self.source.timed_events(), self.ctx)
+            return compose(replayed, self.source, self.faults, self.ctx)
         events: Iterator[Timed] = schedule(
             self.tokens,
             self.timing,
@@ -114,28 +179,28 @@ class StreamPlan:
             finish_reason=self.finish_reason,
             usage=self.usage if self.request.include_usage else None,
         )
-        for fault in self.faults:
-            if fault.stage == "events":
-                events = fault.apply_events(events, self.ctx)
-        frames: Iterator[Frame] = _encode(events, self.encoder)
-        for fault in self.faults:
-            if fault.stage == "frames":
-                frames = fault.apply_frames(frames, self.ctx)
-        return frames
+        return compose(events, self.encoder, self.faults, self.ctx)
 
     def completion(self) -> dict[str, Any]:
+        if self.source is not None:
+            return self.source.completion()
         return self.encoder.completion("".join(self.tokens), self.finish_reason, self.usage)
 
     def completion_delay(self) -> float:
         """When a non-streaming answer is due: when the stream's last token would have been."""
         last = 0.0
-        for timed in schedule(
-            self.tokens,
-            self.timing,
-            self.ctx.fork("timing"),
-            finish_reason=self.finish_reason,
-            usage=None,
-        ):
+        timeline = (
+            self.source.timed_events()
+            if self.source is not None
+            else schedule(
+                self.tokens,
+                self.timing,
+                self.ctx.fork("timing"),
+                finish_reason=self.finish_reason,
+                usage=None,
+            )
+        )
+        for timed in timeline:
             last = timed.due
         for fault in self.faults:
             if fault.name == "latency":
@@ -149,11 +214,13 @@ class FaultCounters:
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int, Fault], int] = {}
 
-    def take(self, scope: str, index: int, fault: Fault) -> bool:
+    def take(self, scope: str, index: int, fault: Fault) -> int | None:
+        """Count one more request carrying ``fault``: its 0-based number, or None once ``times``
+        is used up."""
         key = (scope, index, fault)
         count = self._counts.get(key, 0)
         self._counts[key] = count + 1
-        return fault.times is None or count < fault.times
+        return count if fault.times is None or count < fault.times else None
 
     def clear(self) -> None:
         self._counts.clear()
@@ -169,10 +236,13 @@ def _active_faults(
     active: list[Fault] = []
     for scope, faults in ((f"scenario:{scenario.name}", scenario.faults), (extra_scope, extra)):
         for index, fault in enumerate(faults):
-            if not counters.take(scope, index, fault):
+            number = counters.take(scope, index, fault)
+            if number is None:
                 continue
             if fault.probability < 1.0:
-                roll = ctx.fork(f"probability:{scope}:{index}").random()
+                # The request's number is part of the roll: with a fixed seed every stream has the
+                # same seed, and without it "probability: 0.3" would fire on all requests or none.
+                roll = ctx.fork(f"probability:{scope}:{index}:{number}").random()
                 if roll >= fault.probability:
                     continue
             active.append(fault)
@@ -224,13 +294,14 @@ def plan_stream(
             model=request.model,
             system_fingerprint=fingerprint,
             include_usage=request.include_usage,
-            ascii_only=ascii_only,
+            ascii_only=ascii_only and scenario.ascii_only,
         ),
         tokens=tokens,
         finish_reason=finish_reason,
         usage=usage,
         timing=timing or scenario.timing,
         request_id=request_id,
+        source=scenario.content if isinstance(scenario.content, EventSource) else None,
     )
     active = _active_faults(scenario, extra_faults, extra_scope, ctx, counters or FaultCounters())
     for fault in active:
@@ -244,3 +315,50 @@ def plan_stream(
 
 def prompt_of(request: ChatRequest) -> str:
     return last_user_text(request.messages)
+
+
+@dataclass(slots=True)
+class PassthroughPlan:
+    """The proxy's plan for one request: its seed and faults. The events come from the upstream as
+    it sends them (``proxy.py``); :meth:`frames` composes them like any other stream."""
+
+    scenario: Scenario
+    ctx: StreamContext
+    faults: list[Fault] = field(default_factory=list)
+    http_error: RequestError | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.ctx.seed
+
+    def frames(self, events: Iterator[Timed], encoder: Encoder) -> Iterator[Frame]:
+        return compose(_source_errors(events, self.ctx), encoder, self.faults, self.ctx)
+
+    def latency_s(self) -> float:
+        """The delay ``latency`` faults add, for an answer that is not a stream."""
+        return sum(getattr(f, "ms", 0.0) for f in self.faults if f.name == "latency") / 1000.0
+
+
+def plan_passthrough(
+    scenario: Scenario,
+    *,
+    server_seed: int | None = None,
+    header_seed: int | None = None,
+    extra_faults: Sequence[Fault] = (),
+    extra_scope: str = "header",
+    counters: FaultCounters | None = None,
+) -> PassthroughPlan:
+    """Seed and faults for a proxied request, chosen by the same rules as for a served one."""
+    seed = derive_seed(server_seed, scenario.seed, header_seed)
+    if seed is None:
+        seed = random.SystemRandom().getrandbits(63)
+    ctx = StreamContext.seeded(seed)
+    active = _active_faults(scenario, extra_faults, extra_scope, ctx, counters or FaultCounters())
+    plan = PassthroughPlan(scenario=scenario, ctx=ctx)
+    for fault in active:
+        if isinstance(fault, HttpError):
+            ctx.fire(fault.name, at_token=0, detail=str(fault.status))
+            plan.http_error = fault.error()
+            break
+    plan.faults = [f for f in active if f.stage != "request"]
+    return plan

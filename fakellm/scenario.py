@@ -2,14 +2,17 @@
 
 A scenario file is YAML or JSON holding a list under ``scenarios:``. Each entry is validated into a
 frozen :class:`Scenario`; every problem is reported as a :class:`ScenarioError` naming the file, the
-line, the scenario and the field. JSON files are read through the YAML composer too (JSON is
-YAML), so they get line numbers as well.
+line, the scenario and the field. JSON files are parsed by :mod:`json` (PyYAML, a YAML 1.1 reader,
+gets valid JSON wrong: ``1e3`` is a string to it, a tab indent a syntax error, ``"\\ud83d\\ude00"``
+two lone surrogates); the YAML composer only reads the same text alongside for the line numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +75,9 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     finish_reason: str = "stop"
     source: str | None = None  # "file:line" the scenario came from, for messages
+    # False: stream non-ASCII text as raw UTF-8 instead of OpenAI's \uXXXX escapes (so that byte-level
+    # faults such as fragment can cut inside a multi-byte character).
+    ascii_only: bool = True
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -85,6 +91,7 @@ class _Located:
         self.file = file
         self.lines: dict[int, dict[str, int]] = {}
         self.node_lines: dict[int, int] = {}
+        self.item_lines: dict[int, list[int]] = {}  # a list's id -> the line of each item
 
     def construct(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -102,9 +109,32 @@ class _Located:
         if isinstance(node, yaml.SequenceNode):
             items = [self.construct(v) for v in node.value]
             self.node_lines[id(items)] = node.start_mark.line + 1
+            self.item_lines[id(items)] = [v.start_mark.line + 1 for v in node.value]
             return items
         value = yaml.SafeLoader(" ").construct_object(node)  # scalars: SafeLoader's own typing
         return value
+
+    def index(self, node: yaml.Node | None, value: Any) -> None:
+        """Record the lines of ``value`` (parsed by :mod:`json`) from ``node``, the YAML composer's
+        reading of the same text: for valid JSON both trees have the same shape."""
+        if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
+            keys: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if isinstance(key, str) and key in value:
+                    keys[key] = key_node.start_mark.line + 1
+                    self.index(value_node, value[key])
+            self.lines[id(value)] = keys
+            self.node_lines[id(value)] = node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(value, list):
+            for item_node, item in zip(node.value, value, strict=False):
+                self.index(item_node, item)
+            self.node_lines[id(value)] = node.start_mark.line + 1
+            self.item_lines[id(value)] = [v.start_mark.line + 1 for v in node.value]
+
+    def item_line(self, items: Any, index: int) -> int | None:
+        lines = self.item_lines.get(id(items), [])
+        return lines[index] if index < len(lines) else self.node_lines.get(id(items))
 
     def line_of(self, mapping: Any, key: str | None = None) -> int | None:
         if key is not None:
@@ -120,6 +150,16 @@ def _parse_file(path: Path) -> tuple[Any, _Located]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the file: {exc}", file=str(path)) from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+        # Raw tabs can only be whitespace in valid JSON; YAML refuses them as indentation. Valid
+        # JSON that YAML still cannot read only costs the line numbers.
+        with contextlib.suppress(yaml.YAMLError):
+            located.index(yaml.compose(text.replace("\t", " "), Loader=yaml.SafeLoader), data)
+        return data, located
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -212,7 +252,14 @@ class _Reader:
         return value
 
     def _missing(self, key: str) -> ScenarioError:
-        return self.error(f"the field {key!r} is required", None)
+        error = self.error(f"the field {key!r} is required", None)
+        return ScenarioError(
+            error.reason,
+            file=error.file,
+            line=error.line,  # the mapping's own line: the key is not there to point at
+            scenario=error.scenario,
+            field=f"{self.prefix}{key}",
+        )
 
     def sub(self, key: str, allowed: Iterable[str]) -> _Reader:
         return _Reader(
@@ -224,7 +271,16 @@ class _Reader:
         )
 
 
-_SCENARIO_FIELDS = ("name", "match", "content", "timing", "seed", "faults", "finish_reason")
+_SCENARIO_FIELDS = (
+    "name",
+    "match",
+    "content",
+    "timing",
+    "seed",
+    "faults",
+    "finish_reason",
+    "ascii_only",
+)
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
 
@@ -329,6 +385,7 @@ def scenario_from_dict(
         faults=tuple(faults),
         finish_reason=finish,
         source=source,
+        ascii_only=reader.boolean("ascii_only", True),
     )
 
 
@@ -353,6 +410,11 @@ def _fault(item: Any, reader: _Reader, index: int) -> Fault:
 
 def load_scenario_file(path: Path) -> list[Scenario]:
     data, located = _parse_file(path)
+    if isinstance(data, Mapping) and "recording" in data:
+        # Another kind of document: a stream recorded by ``fakellm proxy --record`` (record.py).
+        from .record import recording_scenario
+
+        return [recording_scenario(data, located)]
     if isinstance(data, list):
         items = data
     elif isinstance(data, Mapping):
@@ -380,6 +442,15 @@ def load_scenario_file(path: Path) -> list[Scenario]:
             )
     else:
         raise ScenarioError("expected a 'scenarios:' list", file=str(path))
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ScenarioError(
+                f"each scenario must be a mapping with at least a 'name', got {type(item).__name__}",
+                file=str(path),
+                line=located.item_line(items, i),
+                scenario=f"#{i + 1}",
+                field=f"scenarios[{i}]",
+            )
     return [scenario_from_dict(item, located=located, index=i) for i, item in enumerate(items)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -33,16 +34,22 @@ __all__ = ["Server", "bind_socket", "serve_app"]
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except BaseException:
+        sock.close()  # a port in use must not also leak the socket
+        raise
     sock.set_inheritable(True)
     return sock
 
 
 def _hypercorn_config(sock: socket.socket, grace_s: float) -> HypercornConfig:
     config = HypercornConfig()
-    config.bind = [f"fd://{sock.fileno()}"]
+    # Hypercorn closes the socket it serves on; handing it a duplicate keeps ``sock`` ours to
+    # close, instead of closing an fd number that another thread may have reused by then.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.graceful_timeout = grace_s
     config.keep_alive_timeout = 75
     config.accesslog = None
@@ -66,15 +73,24 @@ async def serve_app(
 ) -> None:
     """Serve until ``shutdown`` is set; then end open streams and stop."""
 
+    timers: list[asyncio.TimerHandle] = []
+
     async def _trigger() -> None:
         await shutdown.wait()
         app.shutdown_streams()
+        # Hypercorn now waits grace_s for open connections, then cancels them and waits again,
+        # forever if a client stopped reading. Reset what is left just before that.
+        timers.append(asyncio.get_running_loop().call_later(grace_s * 0.9, app.abort_connections))
 
-    await hypercorn_serve(
-        app,
-        _hypercorn_config(sock, grace_s),
-        shutdown_trigger=_trigger,
-    )
+    try:
+        await hypercorn_serve(
+            app,
+            _hypercorn_config(sock, grace_s),
+            shutdown_trigger=_trigger,
+        )
+    finally:
+        for timer in timers:
+            timer.cancel()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -120,12 +136,16 @@ class Server:
                 faults=tuple(faults),
             )
         self.config = config
-        self.app = create_app(config)
+        self.app = self._create_app(config)
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
+
+    def _create_app(self, config: ServerConfig) -> FakeLLMApp:
+        """The app to serve (``proxy.ProxyServer`` serves the proxy's)."""
+        return create_app(config)
 
     # -- addresses ---------------------------------------------------------------------------
     @property

@@ -83,13 +83,19 @@ class StreamContext:
         digest = hashlib.blake2b(f"{self.seed}:{label}".encode(), digest_size=8).digest()
         return random.Random(int.from_bytes(digest, "big"))
 
-    def fire(self, fault: str, *, at_token: int | None = None, detail: str = "") -> None:
+    def fire(
+        self, fault: str, *, at_token: int | None = None, due: float | None = None, detail: str = ""
+    ) -> None:
+        """Record that ``fault`` fired. Stages run lazily, one frame ahead of the transport, so
+        ``bytes_sent`` is what had reached the socket when the fault took effect; ``due`` (seconds
+        after the request) is when its effect is scheduled, which is more exact than the time of
+        the last write."""
         self.fired.append(
             FaultFired(
                 fault=fault,
                 at_token=self.tokens_sent if at_token is None else at_token,
                 at_byte=self.bytes_sent,
-                at_ms=self.elapsed_ms,
+                at_ms=self.elapsed_ms if due is None else max(self.elapsed_ms, due * 1000.0),
                 detail=detail,
             )
         )

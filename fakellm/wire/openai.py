@@ -12,6 +12,7 @@ byte joins. The encoder knows nothing about sockets or timing.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 from ..errors import RequestError
@@ -81,17 +82,13 @@ class OpenAIChatEncoder:
         self._tail = (b',"usage":null}' if include_usage else b"}") + b"\n\n"
         self._content_open = b'[{"index":0,"delta":{"content":'
         self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
+        # What json.dumps does for a str, without building an encoder for every token.
+        self._content_head = self._head + self._content_open
+        self._quote = encode_basestring_ascii if ascii_only else encode_basestring
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta:  # the hot path: one chunk per token
-            return b"".join(
-                (
-                    self._head,
-                    self._content_open,
-                    _dumps(event.text, self.ascii_only).encode(),
-                    self._content_close,
-                )
-            )
+            return b"".join((self._content_head, self._quote(event.text).encode(), self._content_close))
         if isinstance(event, RoleStart):
             choice = (
                 f'[{{"index":0,"delta":{{"role":{_dumps(event.role, True)},"content":"",'
@@ -189,10 +186,42 @@ def _type_name(value: Any) -> str:
     )
 
 
+def _check_parts(parts: list[Any], where: str) -> None:
+    """Content parts are objects with a string ``type``; a text part's ``text`` is a string (the
+    tokeniser and the prompt matcher read it). Other part types are accepted as they are."""
+    for j, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise _bad(
+                f"Invalid type for '{where}[{j}]': expected an object, but got {_type_name(part)} instead.",
+                f"{where}[{j}]",
+                "invalid_type",
+            )
+        kind = part.get("type")
+        if not isinstance(kind, str):
+            raise _bad(
+                f"Missing required parameter: '{where}[{j}].type'.",
+                f"{where}[{j}].type",
+                "missing_required_parameter",
+            )
+        if kind == "text" and not isinstance(part.get("text"), str):
+            raise _bad(
+                f"Invalid type for '{where}[{j}].text': expected a string, but got "
+                f"{_type_name(part.get('text'))} instead.",
+                f"{where}[{j}].text",
+                "invalid_type",
+            )
+
+
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a request body, raising :class:`RequestError` (400) with OpenAI's wording style."""
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise _bad(
+            "We could not parse the JSON body of your request: it is nested too deeply.",
+            None,
+            "invalid_json",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad(
             f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a "
@@ -257,6 +286,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
                 f"messages[{i}].content",
                 "invalid_type",
             )
+        if isinstance(content, list):
+            _check_parts(content, f"messages[{i}].content")
 
     stream = body.get("stream", False)
     if stream is None:

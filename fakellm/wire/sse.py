@@ -17,13 +17,14 @@ __all__ = ["SSEDecoder", "ServerSentEvent", "encode_sse"]
 
 
 def encode_sse(data: str, *, event: str | None = None, id: str | None = None) -> bytes:
-    """One event as bytes. ``data`` may hold newlines; each line becomes its own ``data:`` line."""
+    """One event as bytes. ``data`` may hold line ends (LF, CRLF or CR: all three end a line on the
+    wire); each line becomes its own ``data:`` line."""
     lines = []
     if event is not None:
         lines.append(f"event: {event}\n")
     if id is not None:
         lines.append(f"id: {id}\n")
-    for line in data.split("\n"):
+    for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         lines.append(f"data: {line}\n")
     lines.append("\n")
     return "".join(lines).encode("utf-8")
@@ -42,7 +43,8 @@ class SSEDecoder:
     (it returns nothing: a pending event is discarded, as the spec says)."""
 
     def __init__(self) -> None:
-        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        # The spec's "UTF-8 decode": invalid bytes become U+FFFD, they never stop the stream.
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._started = False
         self._pending_cr = False
         self._line = ""
