@@ -1,0 +1,228 @@
+"""The OpenAI Chat Completions encoder, pinned byte for byte (wire.md §1.3), and request validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fakellm.errors import RequestError
+from fakellm.events import Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from fakellm.wire.openai import OpenAIChatEncoder, parse_chat_request
+
+ID = "chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0"
+HEAD = (
+    'data: {"id":"chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0","object":"chat.completion.chunk",'
+    '"created":1770933892,"model":"gpt-4.1-nano","service_tier":"default",'
+    '"system_fingerprint":"fp_de604bd877","choices":'
+)
+USAGE_JSON = (
+    '{"prompt_tokens":16,"completion_tokens":300,"total_tokens":316,'
+    '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'
+    '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
+    '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
+)
+
+
+def encoder(*, include_usage: bool = False, model: str = "gpt-4.1-nano", **kw: Any) -> OpenAIChatEncoder:
+    return OpenAIChatEncoder(
+        id=ID,
+        created=1770933892,
+        model=model,
+        system_fingerprint="fp_de604bd877",
+        include_usage=include_usage,
+        **kw,
+    )
+
+
+def chunk(choices: str, *, usage: bool) -> bytes:
+    return (HEAD + choices + (',"usage":null}' if usage else "}") + "\n\n").encode()
+
+
+@pytest.mark.parametrize("usage", [False, True], ids=["no-usage", "include-usage"])
+@pytest.mark.parametrize(
+    ("event", "choices"),
+    [
+        (
+            RoleStart(),
+            '[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},'
+            '"logprobs":null,"finish_reason":null}]',
+        ),
+        (TextDelta("**"), '[{"index":0,"delta":{"content":"**"},"logprobs":null,"finish_reason":null}]'),
+        (
+            TextDelta(" Holiday"),
+            '[{"index":0,"delta":{"content":" Holiday"},"logprobs":null,"finish_reason":null}]',
+        ),
+        (
+            TextDelta('say "hi"\n\\'),
+            '[{"index":0,"delta":{"content":"say \\"hi\\"\\n\\\\"},"logprobs":null,"finish_reason":null}]',
+        ),
+        (
+            TextDelta("\u2014caf\u00e9 \U0001f600"),
+            '[{"index":0,"delta":{"content":"\\u2014caf\\u00e9 \\ud83d\\ude00"},'
+            '"logprobs":null,"finish_reason":null}]',
+        ),
+        (Finish("stop"), '[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]'),
+        (Finish("length"), '[{"index":0,"delta":{},"logprobs":null,"finish_reason":"length"}]'),
+    ],
+    ids=["role", "token", "token-with-space", "escapes", "non-ascii", "finish-stop", "finish-length"],
+)
+def test_chunk_bytes(event: Any, choices: str, usage: bool) -> None:
+    assert encoder(include_usage=usage).encode(event) == chunk(choices, usage=usage)
+
+
+def test_usage_chunk_has_empty_choices_and_the_usage_object() -> None:
+    data = encoder(include_usage=True).encode(Usage(prompt_tokens=16, completion_tokens=300))
+    assert data == (HEAD + '[],"usage":' + USAGE_JSON + "}\n\n").encode()
+
+
+def test_done_sentinel() -> None:
+    assert encoder().encode(StreamEnd()) == b"data: [DONE]\n\n"
+
+
+def test_error_event_has_all_four_keys() -> None:
+    data = encoder().encode(StreamError("boom"))
+    assert data == b'data: {"error":{"message":"boom","type":"server_error","param":null,"code":null}}\n\n'
+
+
+def test_malformed_payload_is_sent_as_is() -> None:
+    assert encoder().encode(Malformed('{"id":"chat')) == b'data: {"id":"chat\n\n'
+
+
+def test_hold_encodes_to_nothing() -> None:
+    assert encoder().encode(Hold()) == b""
+
+
+def test_the_real_capture_sequence() -> None:
+    """wire.md §1.3: role, tokens, finish with delta {}, usage with choices [], [DONE]; every chunk
+    carries "usage":null except the usage chunk."""
+    enc = encoder(include_usage=True)
+    events = [
+        RoleStart(),
+        TextDelta("**"),
+        TextDelta("Holiday"),
+        Finish("stop"),
+        Usage(16, 300),
+        StreamEnd(),
+    ]
+    body = b"".join(enc.encode(e) for e in events)
+    frames = body.split(b"\n\n")
+    assert frames[-1] == b""
+    frames = frames[:-1]
+    assert frames[-1] == b"data: [DONE]"
+    payloads = [json.loads(f.removeprefix(b"data: ")) for f in frames[:-1]]
+    assert [list(p) for p in payloads] == [
+        ["id", "object", "created", "model", "service_tier", "system_fingerprint", "choices", "usage"]
+    ] * 5
+    assert [p["usage"] is None for p in payloads] == [True, True, True, True, False]
+    assert payloads[-1]["choices"] == []
+    assert payloads[3]["choices"][0]["delta"] == {}
+    assert b" " not in body.replace(b"data: ", b"")  # compact JSON: no spaces anywhere
+
+
+def test_model_is_escaped_like_everything_else() -> None:
+    enc = encoder(model='mödel"x')
+    assert enc.encode(StreamEnd()) == b"data: [DONE]\n\n"
+    assert b'"model":"m\\u00f6del\\"x"' in enc.encode(TextDelta("a"))
+
+
+def test_ascii_only_false_writes_utf8() -> None:
+    data = encoder(ascii_only=False).encode(TextDelta("café"))
+    assert '"content":"café"'.encode() in data
+
+
+def test_content_type() -> None:
+    assert encoder().content_type.split(";")[0] == "text/event-stream"
+
+
+def test_unknown_event_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        encoder().encode(object())  # type: ignore[arg-type]
+
+
+def test_completion_object_key_order_and_values() -> None:
+    body = encoder().completion("Hello there", "length", Usage(10, 2))
+    assert json.dumps(body, separators=(",", ":")) == (
+        '{"id":"chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0","object":"chat.completion","created":1770933892,'
+        '"model":"gpt-4.1-nano","choices":[{"index":0,"message":{"role":"assistant",'
+        '"content":"Hello there","refusal":null,"annotations":[]},"logprobs":null,'
+        '"finish_reason":"length"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,'
+        '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":'
+        '{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,'
+        '"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_de604bd877"}'
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Request validation
+
+MESSAGES = [{"role": "user", "content": "Hi"}]
+
+
+def body(**kw: Any) -> bytes:
+    data: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES}
+    data.update(kw)
+    return json.dumps({k: v for k, v in data.items() if v is not ...}).encode()
+
+
+def test_valid_request_fields() -> None:
+    request = parse_chat_request(
+        body(stream=True, max_tokens=50, max_completion_tokens=20, stream_options={"include_usage": True})
+    )
+    assert request.model == "gpt-4o"
+    assert request.messages == MESSAGES
+    assert request.stream is True
+    assert request.max_tokens == 20  # the smaller of the two limits
+    assert request.include_usage is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "code"),
+    [
+        (b"{not json", None, "invalid_json"),
+        (b"", None, "invalid_json"),
+        (b"\xff\xfe", None, "invalid_json"),
+        (b"[]", None, "invalid_type"),
+        (b'"text"', None, "invalid_type"),
+        (body(model=...), "model", "missing_required_parameter"),
+        (body(model=5), "model", "invalid_type"),
+        (body(model=""), "model", "invalid_type"),
+        (body(messages=...), "messages", "missing_required_parameter"),
+        (body(messages=[]), "messages", "empty_array"),
+        (body(messages="hi"), "messages", "invalid_type"),
+        (body(messages=["hi"]), "messages[0]", "invalid_type"),
+        (body(messages=[{"content": "x"}]), "messages[0].role", "invalid_value"),
+        (body(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role", "invalid_value"),
+        (body(messages=[{"role": "user", "content": 5}]), "messages[0].content", "invalid_type"),
+        (body(stream="yes"), "stream", "invalid_type"),
+        (body(stream=1), "stream", "invalid_type"),
+        (body(max_tokens=-1), "max_tokens", "integer_below_min_value"),
+        (body(max_tokens=0), "max_tokens", "integer_below_min_value"),
+        (body(max_tokens=1.5), "max_tokens", "invalid_type"),
+        (body(max_tokens=True), "max_tokens", "invalid_type"),
+        (body(max_completion_tokens="9"), "max_completion_tokens", "invalid_type"),
+        (body(n=2), "n", "unsupported_value"),
+        (body(n=0), "n", "invalid_value"),
+        (body(stream=True, stream_options=[]), "stream_options", "invalid_type"),
+        (body(stream_options={"include_usage": True}), "stream_options", "invalid_value"),
+        (
+            body(stream=True, stream_options={"include_usage": "yes"}),
+            "stream_options.include_usage",
+            "invalid_type",
+        ),
+    ],
+)
+def test_invalid_requests(raw: bytes, param: str | None, code: str) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_chat_request(raw)
+    error = info.value
+    assert error.status == 400
+    assert (error.param, error.code) == (param, code)
+    assert error.body()["error"]["type"] == "invalid_request_error"
+    assert error.message
+
+
+@pytest.mark.parametrize("extra", [{"n": 1}, {"n": None}, {"stream": None}, {"temperature": 0.2}])
+def test_accepted_variants(extra: dict[str, Any]) -> None:
+    assert parse_chat_request(body(**extra)).stream is False
