@@ -1,0 +1,388 @@
+"""``fakellm serve``: flags to config in-process, then real processes for what only a process shows
+(the printed URL, signals, exit codes, stderr without tracebacks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fakellm import Server, ServerConfig, parse_fault_spec, scenario_from_dict
+from fakellm.cli import build_parser, main, serve_config
+from tests.helpers import chat_body, content_of, raw_request
+
+BIN = Path(sys.executable).parent
+LISTENING = re.compile(r"fakellm listening on (http://127\.0\.0\.1:(\d+)/v1)\b")
+
+
+# -- flags → config (in-process) -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "field", "expected"),
+    [
+        ([], "host", "127.0.0.1"),
+        (["--host", "0.0.0.0"], "host", "0.0.0.0"),
+        ([], "port", 8000),
+        (["--port", "0"], "port", 0),
+        (["--port", "9123"], "port", 9123),
+        ([], "scenario_paths", ()),
+        (["--scenarios", "a.yaml"], "scenario_paths", ("a.yaml",)),
+        (["--scenarios", "a.yaml", "--scenarios", "more/"], "scenario_paths", ("a.yaml", "more/")),
+        ([], "seed", None),
+        (["--seed", "42"], "seed", 42),
+        ([], "faults", ()),
+        (
+            ["--faults", "error_event@20; fragment 1-7 bytes"],
+            "faults",
+            tuple(parse_fault_spec("error_event@20; fragment 1-7 bytes")),
+        ),
+    ],
+)
+def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any) -> None:
+    config = serve_config(build_parser().parse_args(["serve", *argv]))
+    assert isinstance(config, ServerConfig)
+    assert getattr(config, field) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "-1"], "port must be 0-65535"),
+        (["--port", "65536"], "port must be 0-65535"),
+        (["--port", "http"], "not a port number"),
+        (["--seed", "x"], "not an integer: 'x'"),
+        (["--seed", "-1"], "seed must be >= 0"),
+        (["--faults", "explode@3"], "unknown fault 'explode'"),
+        (["--faults", "drop@"], "--faults"),
+    ],
+)
+def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The parser, not main(): a flag that wrongly parsed would start a real server on port 8000.
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["serve", *argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--host", "--port", "--scenarios", "--seed", "--faults"):
+        assert flag in out
+
+
+def test_help_of_the_installed_command() -> None:
+    result = subprocess.run(
+        [str(BIN / "fakellm"), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "serve" in result.stdout
+    assert result.stderr == ""
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
+    assert "usage: fakellm" in capsys.readouterr().err
+
+
+# -- bad scenario files stop serve before it binds ---------------------------------------------
+BAD_SCENARIOS = {
+    "bad-yaml": ('scenarios:\n  - name: a\n    content: {text: "hi"\n', 4, None, None, "not valid YAML"),
+    "unknown-field": (
+        "scenarios:\n  - name: a\n    contnet: {text: hi}\n",
+        3,
+        "'a'",
+        "contnet",
+        "did you mean 'content'",
+    ),
+    "wrong-type": (
+        'scenarios:\n  - name: a\n    timing: {ttft_ms: "fast"}\n',
+        3,
+        "'a'",
+        "timing.ttft_ms",
+        "must be a number",
+    ),
+    "missing-name": ("scenarios:\n  - content: {text: hi}\n", 2, "'#1'", None, "'name' is required"),
+    "duplicate-name": (
+        "scenarios:\n  - name: a\n  - name: b\n  - name: a\n",
+        4,
+        "'a'",
+        "name",
+        "duplicate scenario name",
+    ),
+    "bad-regex": (
+        'scenarios:\n  - name: a\n    match: {prompt: "(unclosed"}\n',
+        3,
+        "'a'",
+        "match.prompt",
+        "not a valid regular expression",
+    ),
+    "bad-fault": (
+        "scenarios:\n  - name: a\n    faults:\n      - {type: drop, after_tokens: -3}\n",
+        4,
+        "'a'",
+        "faults[0].after_tokens",
+        "must be >= 0",
+    ),
+    "unknown-fault": (
+        "scenarios:\n  - name: a\n    faults:\n      - {type: explode}\n",
+        4,
+        "'a'",
+        "faults[0].type",
+        "unknown fault 'explode'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+def test_bad_scenario_file_stops_serve(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text, line, scenario, field, reason = BAD_SCENARIOS[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    code = main(["serve", "--port", "0", "--scenarios", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "fakellm listening" not in captured.out
+    err = captured.err
+    assert f"{path}:{line}" in err, err
+    if scenario is not None:
+        assert f"scenario {scenario}" in err, err
+    if field is not None:
+        assert f"field '{field}'" in err, err
+    assert reason in err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, "one line, not a log dump"
+
+
+def test_missing_scenario_path_stops_serve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(["serve", "--port", "0", "--scenarios", str(missing)]) == 2
+    assert f"{missing}: no such file or folder" in capsys.readouterr().err
+
+
+def test_bad_scenario_in_a_folder_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a-good.yaml").write_text("scenarios:\n  - name: good\n")
+    (tmp_path / "b-bad.json").write_text('{"scenarios": [\n  {"name": "x", "seed": "one"}\n]}\n')
+    assert main(["serve", "--port", "0", "--scenarios", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'b-bad.json'}:2, scenario 'x', field 'seed'" in err, err
+
+
+def test_port_in_use_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"fakellm: cannot listen on 127.0.0.1:{port}: Address already in use" in captured.err
+    assert "Traceback" not in captured.err
+    assert "fakellm listening" not in captured.out
+
+
+# -- real processes ------------------------------------------------------------------------------
+SCENARIOS = """\
+scenarios:
+  - name: default
+    content: {text: "One two three four five six seven eight nine ten eleven twelve."}
+    timing: {ttft_ms: 0, itl_ms: 1}
+  - name: slow
+    content: {faker: {paragraphs: 20}}
+    timing: {ttft_ms: 0, itl_ms: 40}
+"""
+
+
+def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """One line of stdout, or fail with what the process said (no blocking past ``timeout``)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    buf = b""
+    fd = proc.stdout.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(0.0, left))
+        if not ready:
+            proc.kill()
+            pytest.fail(f"no line from fakellm within {timeout}s; got {buf!r}")
+        data = os.read(fd, 1)
+        if not data:
+            proc.wait(10)
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            pytest.fail(f"fakellm exited ({proc.returncode}) before printing a line: {buf!r}\n{err}")
+        buf += data
+    return buf.decode()
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(SCENARIOS)
+    return path
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [
+        pytest.param([str(BIN / "fakellm")], signal.SIGTERM, id="fakellm-SIGTERM"),
+        pytest.param([sys.executable, "-m", "fakellm"], signal.SIGINT, id="python-m-SIGINT"),
+    ],
+)
+def test_serve_process_prints_url_streams_and_stops_cleanly(
+    command: list[str],
+    signum: signal.Signals,
+    scenario_file: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    proc = subprocess.Popen(
+        [*command, "serve", "--port", "0", "--seed", "7", "--scenarios", str(scenario_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    processes.append(proc)
+    line = _read_line(proc, timeout=60)
+    found = LISTENING.search(line)
+    assert found, line
+    base_url, port = found.group(1), int(found.group(2))
+    assert port != 0, "the real port, not the requested 0"
+
+    # A whole stream, byte-level, from the printed port; the seed makes it repeatable.
+    first = raw_request(port, chat_body(), timeout=30)
+    assert first.status == 200 and first.terminated
+    assert content_of(first.body) == "One two three four five six seven eight nine ten eleven twelve."
+    again = raw_request(port, chat_body(), timeout=30)
+    assert again.body == first.body, "--seed makes streams byte-identical"
+
+    # A stream that is still open when the signal comes must end, not hang the shutdown.
+    with (
+        httpx.Client(base_url=base_url, timeout=30) as client,
+        client.stream(
+            "POST", "/chat/completions", json=chat_body(), headers={"X-FakeLLM-Scenario": "slow"}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        received = b""
+        chunks = response.iter_raw()
+        while received.count(b"data: ") < 3:
+            received += next(chunks)
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        with pytest.raises(httpx.RemoteProtocolError):
+            for chunk in chunks:
+                received += chunk
+        ended = time.monotonic() - signalled
+    assert b"[DONE]" not in received, "a stream cut by shutdown must not look complete"
+    assert ended < 10
+
+    code = proc.wait(timeout=20)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == 0, err
+    assert out.strip().endswith("fakellm stopped"), out
+    assert "Traceback" not in err, err
+    assert "Error" not in err, err
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+
+
+def test_serve_process_with_bad_scenario_exits_without_traceback(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenarios:\n  - name: a\n    timing: {itl_ms: -5}\n")
+    result = subprocess.run(
+        [str(BIN / "fakellm"), "serve", "--port", "0", "--scenarios", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"fakellm: bad scenario: {bad}:3, scenario 'a', field 'timing.itl_ms'")
+    assert "Traceback" not in result.stderr
+
+
+def test_journal_of_a_served_process_is_json(
+    scenario_file: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The process serves the control routes too (what the proxy and other-language suites read)."""
+    proc = subprocess.Popen(
+        [str(BIN / "fakellm"), "serve", "--port", "0", "--scenarios", str(scenario_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    processes.append(proc)
+    found = LISTENING.search(_read_line(proc, timeout=60))
+    assert found
+    port = int(found.group(2))
+    raw_request(port, chat_body(), timeout=30)
+    journal = raw_request(port, method="GET", path="/_fakellm/journal", timeout=30)
+    assert journal.status == 200
+    entries = json.loads(journal.body)
+    entries = entries["entries"] if isinstance(entries, dict) else entries
+    assert entries[-1]["scenario"] == "default"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+
+
+def test_shutdown_does_not_wait_forever_for_a_client_that_stopped_reading() -> None:
+    """A client that stops reading leaves its stream blocked in a socket write, where no wake-up
+    reaches it; shutdown resets such connections at the end of the grace period."""
+    big = scenario_from_dict({"name": "default", "content": {"faker": {"paragraphs": 3000}}})
+    server = Server(config=ServerConfig(port=0, scenarios=(big,), shutdown_grace_s=0.5)).start()
+    with socket.socket() as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", server.port))
+        body = json.dumps(chat_body()).encode()
+        stuck.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 10
+        while server.journal.last is None or server.journal.last.bytes_sent == 0:
+            assert time.monotonic() < deadline, "the stream never started"
+            time.sleep(0.01)
+        time.sleep(0.3)  # let the server's send buffer fill up
+        thread = server._thread
+        assert thread is not None
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 5
+        assert not thread.is_alive()
+        stuck.settimeout(5)
+        with pytest.raises(ConnectionResetError):
+            while stuck.recv(65536):
+                pass
+    assert not server.app.state.internal_errors
