@@ -19,7 +19,10 @@ from .faults import (
     Truncate,
     parse_fault_spec,
 )
+from .inprocess import InProcess, StreamingASGITransport
 from .journal import Journal, JournalEntry
+from .proxy import ProxyServer
+from .record import Recording, load_recording
 from .scenario import Match, Scenario, Timing, load_scenario_files, scenario_from_dict
 from .server import Server
 from .wire.sse import ServerSentEvent, SSEDecoder
@@ -38,11 +41,14 @@ __all__ = [
     "FaultSpecError",
     "Fragment",
     "HttpError",
+    "InProcess",
     "Journal",
     "JournalEntry",
     "Latency",
     "MalformedChunk",
     "Match",
+    "ProxyServer",
+    "Recording",
     "RequestError",
     "SSEDecoder",
     "Scenario",
@@ -53,9 +59,11 @@ __all__ = [
     "SlowTokens",
     "Sse",
     "Stall",
+    "StreamingASGITransport",
     "Timing",
     "Truncate",
     "__version__",
+    "load_recording",
     "load_scenario_files",
     "parse_fault_spec",
     "scenario_from_dict",

@@ -1,3 +1,33 @@
-"""pytest-fakellm: a fake LLM for your test suite (see plugin.py)."""
+"""pytest-fakellm: a fake LLM for your test suite, and assertions that say what your streaming
+code got wrong.
 
-__all__: list[str] = []
+The fixtures (``fakellm``, ``fakellm_inprocess``, ``fakellm_server``), the marker
+``@pytest.mark.fakellm(...)`` and the options ``--fakellm-seed`` / ``--fakellm-mode`` come with
+``pip install fakellm`` (the ``pytest11`` entry point loads :mod:`pytest_fakellm.plugin`). Import
+the rest from here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .assertions import assert_accumulated, assert_error_event, assert_stream_completed, assert_ttft
+from .handle import FakeLLM, MarkerOptions, ScriptOptions
+from .recording import StreamRecording, arecord, record
+
+try:
+    __version__ = version("fakellm")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "FakeLLM",
+    "MarkerOptions",
+    "ScriptOptions",
+    "StreamRecording",
+    "__version__",
+    "arecord",
+    "assert_accumulated",
+    "assert_error_event",
+    "assert_stream_completed",
+    "assert_ttft",
+    "record",
+]

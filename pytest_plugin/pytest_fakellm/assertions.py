@@ -1,0 +1,268 @@
+"""Assertions on a :class:`StreamRecording`, compared with what fakellm really sent (the journal).
+
+Each one fails with an ``AssertionError`` that says what differs and, where fakellm knows it, why
+(the faults that fired on the stream). None of them is a bare ``assert x == y``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from fakellm import JournalEntry
+
+from .recording import StreamRecording
+
+__all__ = [
+    "assert_accumulated",
+    "assert_error_event",
+    "assert_stream_completed",
+    "assert_ttft",
+]
+
+# How a stream can end with an error the client should surface.
+_ERROR_OUTCOMES = ("error_event", "dropped", "reset", "http_error", "server_shutdown")
+_ERROR_FAULTS = ("error_event", "drop", "http_error")
+_HINTS = {
+    "fragment": "a client that parses each read on its own loses or breaks the events cut across reads",
+    "sse": "a client that only splits on '\\n' or expects 'data: ' exactly misreads valid SSE",
+    "malformed": "a chunk was not valid JSON; a client must not drop the text around it",
+    "truncate": "the body ended cleanly without a finish chunk or [DONE]",
+}
+
+
+def _settle(entry: JournalEntry, wait_s: float = 2.0) -> None:
+    """Let the server finish its bookkeeping: the client can see the last byte a moment before
+    the server records how the stream ended."""
+    deadline = time.monotonic() + wait_s
+    while entry.outcome == "streaming" and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _entry(recording: StreamRecording, what: str) -> JournalEntry:
+    if recording.entry is None:
+        raise AssertionError(
+            f"fakellm: {what}: no chat request reached fakellm before this recording's first item, so "
+            "there is nothing to compare with. Record with fakellm.record() / fakellm.arecord() (not "
+            "pytest_fakellm.record) and make the request through fakellm, or pass expected=."
+        )
+    _settle(recording.entry)
+    return recording.entry
+
+
+def _faults(entry: JournalEntry | None) -> str:
+    if entry is None or not entry.faults:
+        return "none"
+    return ", ".join(
+        f"{f.fault}{f' ({f.detail})' if f.detail else ''} at token {f.at_token}" for f in entry.faults
+    )
+
+
+def _server(entry: JournalEntry) -> str:
+    return (
+        f"server: {len(entry.text)} characters in {entry.tokens_sent} tokens, stream #{entry.index} "
+        f"(scenario {entry.scenario!r}, seed {entry.seed}), outcome {entry.outcome!r}, "
+        f"faults: {_faults(entry)}"
+    )
+
+
+def _around(text: str, pos: int, width: int = 30) -> str:
+    start = max(0, pos - width)
+    end = min(len(text), pos + width)
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(text) else "<end>"
+    return f"{head}{text[start:end]!r}{tail}"
+
+
+def _first_difference(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _line_col(text: str, pos: int) -> str:
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return f"line {line}, column {col}"
+
+
+def text_difference(expected: str, got: str, *, expected_label: str = "server sent") -> str:
+    """Where two texts first differ, with both shown around that point."""
+    pos = _first_difference(expected, got)
+    width = max(len(expected_label), len("client got")) + 1
+    lines = [
+        f"first difference at character {pos} ({_line_col(expected, pos)}):",
+        f"  {expected_label + ':':<{width}} {_around(expected, pos)}",
+        f"  {'client got:':<{width}} {_around(got, pos)}",
+    ]
+    if pos == len(got) < len(expected):
+        lines.append(f"  the client stopped early: the last {len(expected) - pos} characters are missing")
+    elif pos == len(expected) < len(got):
+        lines.append(f"  the client has {len(got) - pos} characters more than were sent")
+    return "\n".join(lines)
+
+
+def _hints(entry: JournalEntry | None) -> list[str]:
+    if entry is None:
+        return []
+    seen = []
+    for fired in entry.faults:
+        hint = _HINTS.get(fired.fault)
+        if hint and hint not in seen:
+            seen.append(f"  the stream had '{fired.fault}': {hint}")
+    return seen
+
+
+def assert_accumulated(recording: StreamRecording, expected: str | None = None) -> None:
+    """The client accumulated exactly the text the server sent (the journal's, when ``expected`` is
+    None): no token lost, duplicated or corrupted, whatever the faults did to the bytes."""
+    __tracebackhide__ = True
+    entry: JournalEntry | None = None
+    if expected is None:
+        entry = _entry(recording, "assert_accumulated")
+        expected = entry.text
+        label = "server sent"
+    else:
+        entry = recording.entry
+        label = "expected"
+    if recording.text == expected:
+        return
+    lines = [
+        "fakellm: the client's accumulated text is not what the server sent."
+        if label == "server sent"
+        else "fakellm: the client's accumulated text is not the expected text.",
+        text_difference(expected, recording.text, expected_label=label),
+        f"  client: {recording.summary()}",
+    ]
+    if entry is not None:
+        lines.append(f"  {_server(entry)}")
+    lines += _hints(entry)
+    raise AssertionError("\n".join(lines))
+
+
+def assert_ttft(recording: StreamRecording, max_ms: float | None = None, min_ms: float | None = None) -> None:
+    """The first item carrying text arrived within [``min_ms``, ``max_ms``] of the recording's start."""
+    __tracebackhide__ = True
+    if max_ms is None and min_ms is None:
+        raise TypeError("assert_ttft needs max_ms=, min_ms= or both")
+    ttft = recording.ttft_ms
+    server = ""
+    if recording.entry is not None and recording.entry.first_token_ms is not None:
+        first = recording.entry.first_token_ms
+        server = f" (the server sent its first token {first:.1f} ms after the request arrived)"
+    if ttft is None:
+        raise AssertionError(f"fakellm: no text arrived, so there is no TTFT: {recording.summary()}")
+    if max_ms is not None and ttft > max_ms:
+        raise AssertionError(f"fakellm: TTFT {ttft:.1f} ms is over max_ms={max_ms:g}{server}")
+    if min_ms is not None and ttft < min_ms:
+        raise AssertionError(f"fakellm: TTFT {ttft:.1f} ms is under min_ms={min_ms:g}{server}")
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in out:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def assert_error_event(
+    recording: StreamRecording,
+    *,
+    exception: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+    match: str | None = None,
+) -> None:
+    """The server ended the stream with an error (an error event, a drop or reset, or an HTTP error),
+    and the client surfaced it, as an exception or as an error value, after delivering exactly the
+    text sent before it: not swallowed, not a ``JSONDecodeError``, not a hang. ``exception`` and
+    ``match`` (a regex searched in ``str(error)``) narrow down what counts as surfacing it."""
+    __tracebackhide__ = True
+    entry = _entry(recording, "assert_error_event")
+    fired = [f for f in entry.faults if f.fault in _ERROR_FAULTS]
+    if not fired and entry.outcome not in _ERROR_OUTCOMES and entry.status < 400:
+        raise AssertionError(
+            "fakellm: the server did not end this stream with an error, so there was nothing to surface.\n"
+            f"  {_server(entry)}\n"
+            "  Script one, e.g. fakellm.script(text=..., faults=['error_event@5'])."
+        )
+    what = f"{fired[0].fault} at token {fired[0].at_token}" if fired else f"outcome {entry.outcome!r}"
+    if recording.timed_out:
+        raise AssertionError(
+            f"fakellm: the client hung: after the server's {what} it delivered nothing more and did not "
+            f"raise for {recording.timeout_s:g} s.\n  client: {recording.summary()}\n  {_server(entry)}"
+        )
+    failure = recording.failure
+    if failure is None:
+        raise AssertionError(
+            f"fakellm: the client swallowed the server's {what}: its stream ended normally.\n"
+            f"  client: {recording.summary()}\n  {_server(entry)}"
+        )
+    if isinstance(failure, BaseException):
+        decode = next((e for e in _chain(failure) if isinstance(e, json.JSONDecodeError)), None)
+        if decode is not None:
+            raise AssertionError(
+                f"fakellm: the client surfaced the server's {what} as a JSONDecodeError ({decode}): it "
+                "parsed something that is not a chunk as one, instead of reporting the error.\n"
+                f"  client: {recording.summary()}\n  {_server(entry)}"
+            )
+        if exception is not None and not isinstance(failure, exception):
+            raise AssertionError(
+                f"fakellm: the client raised {type(failure).__name__}: {failure}, not {_names(exception)}.\n"
+                f"  {_server(entry)}"
+            )
+    elif exception is not None:
+        raise AssertionError(
+            f"fakellm: the client yielded the error value {failure!r:.200} instead of raising "
+            f"{_names(exception)}"
+        )
+    if match is not None and re.search(match, _message(failure)) is None:
+        raise AssertionError(
+            f"fakellm: the client's error {_message(failure)!r:.300} does not match {match!r}.\n"
+            f"  {_server(entry)}"
+        )
+    if recording.text != entry.text:
+        raise AssertionError(
+            f"fakellm: the client surfaced the server's {what}, but its text before the error is not what "
+            "the server sent before it.\n"
+            f"{text_difference(entry.text, recording.text)}\n"
+            f"  client: {recording.summary()}\n  {_server(entry)}"
+        )
+
+
+def _names(exception: type[BaseException] | tuple[type[BaseException], ...]) -> str:
+    if isinstance(exception, tuple):
+        return " or ".join(e.__name__ for e in exception)
+    return exception.__name__
+
+
+def _message(failure: Any) -> str:
+    if isinstance(failure, BaseException):
+        return f"{type(failure).__name__}: {failure}"
+    return repr(failure)
+
+
+def assert_stream_completed(recording: StreamRecording) -> None:
+    """The stream ended normally on both sides: the client's iteration finished with no error
+    and, when fakellm served it, the server completed it (not truncated, dropped or errored)."""
+    __tracebackhide__ = True
+    if recording.timed_out or recording.failure is not None:
+        raise AssertionError(f"fakellm: the stream did not complete: {recording.summary()}")
+    entry = recording.entry
+    if entry is not None:
+        _settle(entry)
+        if entry.outcome not in ("completed", "stalled_then_completed"):
+            raise AssertionError(
+                f"fakellm: the client finished without an error, but the server did not complete the "
+                f"stream (outcome {entry.outcome!r}): the client could not tell.\n"
+                f"  client: {recording.summary()}\n  {_server(entry)}"
+            )
+    if recording.kind in ("chunks", "sse") and recording.finish_reason is None:
+        raise AssertionError(
+            f"fakellm: the stream ended without a finish_reason: {recording.summary()}"
+            + (f"\n  {_server(entry)}" if entry is not None else "")
+        )

@@ -1,0 +1,413 @@
+"""The ``fakellm`` fixture's handle: one test's view of a fake LLM (a socket server, or the app in
+process), with scripting, clients, the journal, the recorder and the teardown checks.
+
+Seeds: the session has one seed (``--fakellm-seed``, random when not given, printed in the report
+header); every test derives its own from it and its node id, so a single failing test replays with
+the same seed whether or not the rest of the suite runs. A scripted response without ``seed=`` gets
+one derived from the test's seed and its position in the script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import difflib
+import functools
+import hashlib
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import httpx
+
+from fakellm import (
+    InProcess,
+    Journal,
+    Match,
+    Scenario,
+    ScenarioError,
+    Server,
+    Timing,
+    parse_fault_spec,
+    scenario_from_dict,
+)
+from fakellm.app import ServerState
+from fakellm.scenario import ScenarioBook, default_scenario
+
+from .recording import Kind, StreamRecording, arecord, record
+
+__all__ = ["FakeLLM", "MarkerOptions", "ScriptOptions"]
+
+DEFAULT_NAME = "fakellm-default"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ScriptOptions:
+    """One scripted response: the fields of a scenario file, flattened (``ttft_ms`` rather than
+    ``timing: {ttft_ms}``). Content is one of ``text``, ``faker`` (True or its settings) or ``echo``;
+    without one, the test default (Faker markdown). ``faults`` is a list of fault mappings, compact
+    spec strings or fault objects, or one compact spec string (``"error_event@5; fragment 1-7 bytes"``)."""
+
+    text: str | None = None
+    faker: bool | Mapping[str, Any] | None = None
+    echo: bool | Mapping[str, Any] | None = None
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    jitter_ms: float | None = None
+    ttft_jitter_ms: float | None = None
+    faults: str | Sequence[Any] = ()
+    seed: int | None = None
+    match: Mapping[str, str] | Match | None = None
+    finish_reason: str | None = None
+    ascii_only: bool | None = None
+    name: str | None = None
+
+    def scenario(self, *, name: str, seed: int, default: Scenario) -> Scenario:
+        label = self.name or name
+        data: dict[str, Any] = {"name": label}
+        given = (("text", self.text), ("faker", self.faker), ("echo", self.echo))
+        contents = {k: v for k, v in given if v is not None}
+        if len(contents) > 1:
+            both = " and ".join(contents)
+            raise ScenarioError(f"give one of text=, faker= or echo=, not {both}", scenario=label)
+        if contents:
+            data["content"] = contents
+        timing = {
+            k: getattr(self, k)
+            for k in ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms")
+            if getattr(self, k) is not None
+        }
+        if timing:
+            data["timing"] = timing
+        if isinstance(self.faults, str):
+            try:
+                data["faults"] = list(parse_fault_spec(self.faults))
+            except Exception as exc:
+                raise ScenarioError(str(exc), scenario=label, field="faults") from None
+        elif self.faults:
+            data["faults"] = list(self.faults)
+        if self.match is not None:
+            match = self.match
+            data["match"] = (
+                {k: v for k, v in (("model", match.model), ("prompt", match.prompt)) if v is not None}
+                if isinstance(match, Match)
+                else dict(match)
+            )
+        data["seed"] = self.seed if self.seed is not None else seed
+        if self.finish_reason is not None:
+            data["finish_reason"] = self.finish_reason
+        if self.ascii_only is not None:
+            data["ascii_only"] = self.ascii_only
+        try:
+            scenario = scenario_from_dict(data)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.reason, scenario=label, field=_flat(exc.field)) from None
+        if not contents:
+            scenario = replace(scenario, content=default.content)
+        return scenario
+
+
+def _flat(field_name: str | None) -> str | None:
+    """``timing.ttft_ms`` -> ``ttft_ms``: name the keyword the user wrote."""
+    if field_name is None:
+        return None
+    for prefix in ("timing.", "content."):
+        if field_name.startswith(prefix):
+            return field_name[len(prefix) :]
+    return field_name
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MarkerOptions(ScriptOptions):
+    """``@pytest.mark.fakellm(...)``: the same keywords as :meth:`FakeLLM.script` (a list of
+    responses as the one positional argument), plus the teardown checks to relax."""
+
+    responses: Sequence[Any] | None = None
+    assert_all_requested: bool = True
+    assert_no_internal_errors: bool = True
+
+    def script_fields(self) -> dict[str, Any]:
+        names = {f.name for f in dataclasses.fields(ScriptOptions)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name in names and getattr(self, f.name) != f.default
+        }
+
+
+def check_keywords(cls: type[Any], kwargs: Mapping[str, Any], where: str) -> None:
+    """Fail with the unknown keyword named (pytest_httpx's habit, with a suggestion)."""
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"{where} got an unknown keyword {key!r}{hint}; it takes: {', '.join(known)}")
+
+
+def derive(seed: int, *parts: object) -> int:
+    digest = hashlib.blake2b(repr((seed, *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+@functools.cache
+def _embedded_default() -> Scenario:
+    return default_scenario()
+
+
+@dataclass
+class _Script:
+    scenarios: list[Scenario] = field(default_factory=list)
+    sequence: bool = False
+
+
+class FakeLLM:
+    """A fake LLM for one test (the ``fakellm`` fixture). ``mode`` is ``"socket"`` (a real server
+    on 127.0.0.1) or ``"inprocess"`` (the app, reached through a streaming ASGI transport)."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        server: Server | None = None,
+        inprocess: InProcess | None = None,
+    ) -> None:
+        if (server is None) == (inprocess is None):
+            raise TypeError("give a server or an in-process app")
+        self.server = server
+        self.inprocess = inprocess
+        self.mode = "socket" if server is not None else "inprocess"
+        self.seed = seed
+        self.assert_all_requested = True
+        self.assert_no_internal_errors = True
+        self._script = _Script()
+        self._clients: list[Any] = []
+        self._async_clients: list[tuple[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]]] = []
+        owner: Any = server if server is not None else inprocess
+        self.state: ServerState = owner.state
+        # Unscripted requests: Faker markdown at full speed, seeded by the test.
+        self.default = replace(
+            _embedded_default(), name=DEFAULT_NAME, timing=Timing(), seed=derive(seed, "default")
+        )
+
+    def __repr__(self) -> str:
+        return f"<FakeLLM {self.mode} {self.base_url} seed={self.seed}>"
+
+    # -- where it is -----------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (socket), ``http://fakellm.invalid/v1`` (in process)."""
+        if self.server is not None:
+            return self.server.base_url
+        return InProcess.base_url
+
+    @property
+    def journal(self) -> Journal:
+        """The requests served during this test: ``.last``, ``len()``, iteration, ``[i]``."""
+        journal: Journal = self.state.journal
+        return journal
+
+    # -- clients ---------------------------------------------------------------------------------
+    def openai_client(self, **kwargs: Any) -> Any:
+        """``openai.OpenAI`` pointed at this fake (closed at teardown)."""
+        if self.inprocess is not None:
+            client = self.inprocess.openai_client(**kwargs)
+        else:
+            import openai
+
+            kwargs.setdefault("base_url", self.base_url)
+            kwargs.setdefault("api_key", "fakellm")
+            client = openai.OpenAI(**kwargs)
+        self._clients.append(client)
+        return client
+
+    def async_openai_client(self, **kwargs: Any) -> Any:
+        """``openai.AsyncOpenAI`` pointed at this fake (closed at teardown when made inside the
+        test's event loop; ``async with`` it to be sure)."""
+        if self.inprocess is not None:
+            return self._track_async(self.inprocess.async_openai_client(**kwargs), "close")
+        import openai
+
+        kwargs.setdefault("base_url", self.base_url)
+        kwargs.setdefault("api_key", "fakellm")
+        return self._track_async(openai.AsyncOpenAI(**kwargs), "close")
+
+    def httpx_client(self, **kwargs: Any) -> httpx.Client:
+        """``httpx.Client`` with ``base_url`` set (closed at teardown)."""
+        if self.inprocess is not None:
+            client = self.inprocess.httpx_client(**kwargs)
+        else:
+            kwargs.setdefault("base_url", self.base_url)
+            client = httpx.Client(**kwargs)
+        self._clients.append(client)
+        return client
+
+    def async_httpx_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """``httpx.AsyncClient`` with ``base_url`` set (closed at teardown like the async openai
+        client)."""
+        if self.inprocess is not None:
+            client = self.inprocess.async_httpx_client(**kwargs)
+        else:
+            kwargs.setdefault("base_url", self.base_url)
+            client = httpx.AsyncClient(**kwargs)
+        return self._track_async(client, "aclose")
+
+    def _track_async(self, client: _T, close: str) -> _T:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return client  # made outside a loop: the caller closes it
+        self._async_clients.append((loop, getattr(client, close)))
+        return client
+
+    # -- scripting -------------------------------------------------------------------------------
+    def script(self, responses: Sequence[Any] | None = None, /, **fields: Any) -> None:
+        """Set what this test's requests get, replacing any earlier script:
+
+        - keywords (``text=``, ``faker=``, ``ttft_ms=``, ``itl_ms=``, ``jitter_ms=``, ``faults=``,
+          ``seed=``, ``match=``, ...): one scenario; without ``match`` it answers every request;
+        - a list of responses (each a dict of those keywords, a ``str`` as the text, or a
+          ``Scenario``): served in order, one per request; requests after the last get the default.
+        """
+        check_keywords(ScriptOptions, fields, "fakellm.script()")
+        if responses is not None:
+            if fields:
+                raise TypeError("fakellm.script() takes a list of responses or keywords, not both")
+            if isinstance(responses, str | bytes | Mapping) or not isinstance(responses, Sequence):
+                raise TypeError(
+                    "fakellm.script() takes a list of responses as its positional argument, got "
+                    f"{type(responses).__name__}; for one response use keywords: script(text=...)"
+                )
+            scenarios = [self._scenario(item, i) for i, item in enumerate(responses)]
+            self._apply(_Script(scenarios, sequence=True))
+            return
+        options = ScriptOptions(**fields)
+        scenario = options.scenario(name="scripted", seed=derive(self.seed, 0), default=self.default)
+        self._apply(_Script([scenario]))
+
+    def _scenario(self, item: Any, index: int) -> Scenario:
+        name = f"scripted-{index + 1}"
+        seed = derive(self.seed, index)
+        if isinstance(item, Scenario):
+            return item
+        if isinstance(item, str):
+            item = {"text": item}
+        if isinstance(item, ScriptOptions):
+            return item.scenario(name=name, seed=seed, default=self.default)
+        if isinstance(item, Mapping):
+            check_keywords(ScriptOptions, item, f"fakellm.script() response #{index + 1}")
+            return ScriptOptions(**item).scenario(name=name, seed=seed, default=self.default)
+        raise TypeError(
+            f"fakellm.script() response #{index + 1}: expected a dict of scenario fields, a str or a "
+            f"Scenario, got {type(item).__name__}"
+        )
+
+    def _apply(self, script: _Script) -> None:
+        state = self.state
+        self._script = script
+        if script.sequence:
+            state.script(script.scenarios, sequence=True)
+            # After the last scripted response: the test default, not the server's slow one.
+            state.book = ScenarioBook(state.base_scenarios, default=self.default)
+        else:
+            state.script([*script.scenarios, self.default])
+
+    def reset(self) -> None:
+        """Forget the journal, the script and the fault counters (done before every test)."""
+        self.state.reset()
+        self._script = _Script()
+        self.state.script([self.default])
+
+    # -- recording -------------------------------------------------------------------------------
+    def record(
+        self,
+        iterable: Iterable[Any],
+        *,
+        kind: Kind = "auto",
+        timeout_s: float | None = 30.0,
+        started: float | None = None,
+    ) -> StreamRecording:
+        """Consume ``iterable`` (text pieces, openai chunks or raw SSE lines) and record what it
+        delivered and when; see :class:`~pytest_fakellm.StreamRecording`."""
+        return record(iterable, kind=kind, timeout_s=timeout_s, started=started, journal=self.journal)
+
+    async def arecord(
+        self,
+        iterable: AsyncIterable[Any],
+        *,
+        kind: Kind = "auto",
+        timeout_s: float | None = 30.0,
+        started: float | None = None,
+    ) -> StreamRecording:
+        """The async twin of :meth:`record`."""
+        return await arecord(iterable, kind=kind, timeout_s=timeout_s, started=started, journal=self.journal)
+
+    # -- teardown --------------------------------------------------------------------------------
+    def unrequested(self) -> list[str]:
+        """The scripted responses that no request got."""
+        script = self._script
+        if script.sequence:
+            left = list(self.state.sequence)
+            first = len(script.scenarios) - len(left)
+            total = len(script.scenarios)
+            return [f"response #{first + i + 1} of {total} ({_describe(s)})" for i, s in enumerate(left)]
+        served = {entry.scenario for entry in self.journal}
+        missing = []
+        for scenario in script.scenarios:
+            name = scenario.name if scenario.match is not None else "default"
+            if name not in served:
+                missing.append(f"{scenario.name!r} ({_describe(scenario)})")
+        return missing
+
+    def close(self) -> None:
+        """End what the test left open: streams, clients (the sync ones)."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.close()
+        self.close_async()
+        if self.inprocess is not None:
+            self.inprocess.end_requests()
+        elif self.server is not None:
+            self.server.call_in_loop(self.server.app.shutdown_streams)
+
+    def close_async(self) -> None:
+        """Close the async clients made during the test, and end its async in-process requests, on
+        the test's event loop. Called right after the test function: pytest-asyncio closes the loop
+        before fixtures are torn down, and an unclosed client leaves sockets to the garbage collector
+        (a ResourceWarning: an error under filterwarnings=error)."""
+        async_clients, self._async_clients = self._async_clients, []
+        for loop, aclose in async_clients:
+            if not loop.is_closed() and not loop.is_running():
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(aclose())
+        if self.inprocess is not None:
+            self.inprocess.end_tasks()
+
+    def report(self) -> str:
+        """The journal in short, for a failed test's report."""
+        lines = [f"test seed {self.seed} (mode {self.mode}, {self.base_url})"]
+        for entry in self.journal:
+            faults = ", ".join(f"{f.fault}@{f.at_token}" for f in entry.faults) or "no faults"
+            lines.append(
+                f"#{entry.index} {entry.method} {entry.path} -> {entry.status} {entry.outcome}: "
+                f"scenario {entry.scenario!r}, seed {entry.seed}, {entry.tokens_sent} tokens, "
+                f"{entry.bytes_sent} bytes, {faults}; text {entry.text[:80]!r}"
+                + ("…" if len(entry.text) > 80 else "")
+            )
+        if len(lines) == 1:
+            lines.append("no requests reached fakellm")
+        return "\n".join(lines)
+
+
+def _describe(scenario: Scenario) -> str:
+    content = scenario.content
+    value = getattr(content, "value", None)
+    what = f"text {value[:40]!r}" if isinstance(value, str) else type(content).__name__
+    if scenario.match is not None:
+        what += f", match model={scenario.match.model!r} prompt={scenario.match.prompt!r}"
+    if scenario.faults:
+        what += ", faults " + ", ".join(f.name for f in scenario.faults)
+    return what

@@ -1,0 +1,319 @@
+"""The recorder: consume what the code under test yields, and keep what it delivered and when.
+
+Three kinds of item are understood, decided from the first item unless ``kind`` says so:
+
+- ``"text"``: text pieces (``str``), e.g. what an app's ``stream_answer()`` generator yields;
+- ``"chunks"``: openai SDK chunks (anything with ``.choices``, or dicts shaped like the wire JSON);
+  the text is ``choices[0].delta.content``, and ``finish_reason`` is read too;
+- ``"sse"``: raw SSE, as ``str`` lines (``response.iter_lines()``) or ``bytes`` reads
+  (``response.iter_bytes()``), decoded by fakellm's spec-correct decoder.
+
+Whatever the kind, an exception *yielded* as a value, or a mapping with an ``"error"`` key, is an
+error value (``error_item``); an exception *raised* by the iteration is ``error``.
+
+A sync iterable is driven on a worker thread so that a client that hangs does not hang the test:
+after ``timeout_s`` with no item the recording ends with ``timed_out``. Async iterables are read in
+the caller's task (under ``asyncio.timeout``), so cancel scopes and context stay where they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import re
+import threading
+import time
+from collections.abc import AsyncIterable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fakellm import Journal, JournalEntry, SSEDecoder
+
+__all__ = ["Kind", "StreamRecording", "arecord", "record"]
+
+Kind = Literal["auto", "text", "chunks", "sse"]
+
+_SSE_LINE = re.compile(r"^(?:data|event|id|retry)(?::|$)|^:")
+
+
+@dataclass
+class StreamRecording:
+    """What the code under test delivered, with timings in milliseconds since the recording
+    started (which should be when the request is made: pass an iterable that makes the request
+    lazily, such as a generator, or ``started`` taken before the call)."""
+
+    kind: str = "auto"
+    text: str = ""
+    items: list[Any] = field(default_factory=list)
+    times_ms: list[float] = field(default_factory=list)  # arrival of every item
+    ttft_ms: float | None = None  # to the first item carrying text
+    gaps_ms: list[float] = field(default_factory=list)  # between items carrying text
+    finish_reason: str | None = None
+    error: BaseException | None = None  # what the iteration raised
+    error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
+    completed: bool = False  # the iteration ended by itself, with no error raised or yielded
+    timed_out: bool = False  # no item for ``timeout_s``: the client hung
+    timeout_s: float | None = None
+    done: bool = False  # "sse": the [DONE] sentinel was seen
+    duration_ms: float = 0.0
+    entry: JournalEntry | None = None  # the stream fakellm served for this recording, if known
+    _text_items: int = 0
+
+    @property
+    def text_items(self) -> int:
+        """How many items carried text."""
+        return self._text_items
+
+    @property
+    def failure(self) -> BaseException | Any | None:
+        """The error, raised or yielded."""
+        return self.error if self.error is not None else self.error_item
+
+    def summary(self) -> str:
+        if self.timed_out:
+            end = f"hung: no item for {self.timeout_s:g} s"
+        elif self.error is not None:
+            end = f"raised {type(self.error).__name__}: {self.error}"
+        elif self.error_item is not None:
+            end = f"yielded an error value {self.error_item!r}"
+        else:
+            end = "completed"
+        kind = f", kind {self.kind!r}" if self.kind != "auto" else ""
+        return (
+            f"{len(self.items)} items ({self._text_items} with text{kind}), "
+            f"{len(self.text)} characters, then {end}"
+        )
+
+
+class _Decoder:
+    """Turns items into text, finish reason and errors for one recording."""
+
+    def __init__(self, recording: StreamRecording, kind: Kind) -> None:
+        self.rec = recording
+        self.kind: Kind = kind
+        self.sse: SSEDecoder | None = None
+
+    def _decide(self, item: Any) -> None:
+        if isinstance(item, bytes | bytearray):
+            self.kind = "sse"
+        elif isinstance(item, str):
+            if item == "":
+                return  # an empty text piece or a blank SSE line: not enough to tell
+            self.kind = "sse" if _SSE_LINE.match(item) else "text"
+        elif isinstance(item, Mapping) or hasattr(item, "choices"):
+            self.kind = "chunks"
+        self.rec.kind = self.kind
+
+    def feed(self, item: Any) -> str:
+        """The text ``item`` carries ('' if none)."""
+        if isinstance(item, BaseException):
+            self._error_value(item)
+            return ""
+        if self.kind == "auto":
+            self._decide(item)
+        if self.kind == "text":
+            if isinstance(item, str):
+                return item
+            if isinstance(item, Mapping) and "error" in item:
+                self._error_value(item)
+                return ""
+            raise TypeError(f"fakellm.record(kind='text') expects str pieces, got {type(item).__name__}")
+        if self.kind == "chunks":
+            return self._chunk(item)
+        if self.kind == "sse":
+            return self._sse(item)
+        if isinstance(item, str):  # still undecided: only empty strings so far
+            return item
+        raise TypeError(
+            "fakellm.record() understands text pieces (str), openai chunks (objects with .choices, "
+            "or dicts), raw SSE lines (str starting with 'data:') or reads (bytes), and exceptions "
+            f"yielded as values; got {type(item).__name__}: {item!r:.80}"
+        )
+
+    def _error_value(self, value: Any) -> None:
+        if self.rec.error_item is None:
+            self.rec.error_item = value
+
+    def _chunk(self, chunk: Any) -> str:
+        if isinstance(chunk, Mapping):
+            if chunk.get("error"):
+                self._error_value(chunk)
+                return ""
+            choices = chunk.get("choices") or []
+            if not choices:
+                return ""
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            reason = choice.get("finish_reason")
+            content = delta.get("content")
+        else:
+            choices = getattr(chunk, "choices", None)
+            if choices is None:
+                raise TypeError(f"fakellm.record(kind='chunks') expects chunks with .choices: {chunk!r:.80}")
+            if not choices:
+                return ""
+            choice = choices[0]
+            delta = getattr(choice, "delta", None)
+            reason = getattr(choice, "finish_reason", None)
+            content = getattr(delta, "content", None) if delta is not None else None
+        if reason:
+            self.rec.finish_reason = reason
+        return content if isinstance(content, str) else ""
+
+    def _sse(self, item: Any) -> str:
+        if self.sse is None:
+            self.sse = SSEDecoder()
+        if isinstance(item, str):
+            data = item.encode("utf-8")
+            if not item.endswith(("\n", "\r")):
+                data += b"\n"  # a line from iter_lines(): its end was stripped
+        elif isinstance(item, bytes | bytearray):
+            data = bytes(item)
+        else:
+            raise TypeError(f"fakellm.record(kind='sse') expects str lines or bytes, got {item!r:.80}")
+        text = []
+        for event in self.sse.feed(data):
+            if event.data.startswith("[DONE]"):
+                self.rec.done = True
+                continue
+            try:
+                payload = json.loads(event.data)
+            except json.JSONDecodeError:
+                continue  # not the client's text: the recorder reads like a spec-correct client
+            if isinstance(payload, Mapping):
+                text.append(self._chunk(payload))
+        return "".join(text)
+
+
+class _Clock:
+    def __init__(self, recording: StreamRecording, started: float | None) -> None:
+        self.rec = recording
+        self.t0 = time.perf_counter() if started is None else started
+        self.wall0 = time.time() - (time.perf_counter() - self.t0)
+        self.last_text: float | None = None
+        self.first_item_wall: float | None = None
+
+    def item(self, item: Any, at: float, text: str) -> None:
+        rec = self.rec
+        ms = (at - self.t0) * 1000.0
+        if self.first_item_wall is None:
+            self.first_item_wall = self.wall0 + (at - self.t0)
+        rec.items.append(item)
+        rec.times_ms.append(ms)
+        if text:
+            rec.text += text
+            rec._text_items += 1
+            if rec.ttft_ms is None:
+                rec.ttft_ms = ms
+            elif self.last_text is not None:
+                rec.gaps_ms.append(ms - self.last_text)
+            self.last_text = ms
+
+    def finish(self, journal: Journal | None) -> StreamRecording:
+        rec = self.rec
+        rec.duration_ms = (time.perf_counter() - self.t0) * 1000.0
+        rec.completed = rec.error is None and rec.error_item is None and not rec.timed_out
+        if journal is not None:
+            rec.entry = _entry_for(journal, self.first_item_wall or time.time())
+        return rec
+
+
+def _entry_for(journal: Journal, before: float) -> JournalEntry | None:
+    """The last chat request that had arrived when the first item did."""
+    best = None
+    for entry in journal.entries():
+        if entry.path.endswith("/chat/completions") and entry.time <= before + 0.001:
+            best = entry
+    return best
+
+
+_ITEM, _END, _RAISED = 0, 1, 2
+
+
+def record(
+    iterable: Iterable[Any],
+    *,
+    kind: Kind = "auto",
+    timeout_s: float | None = 30.0,
+    started: float | None = None,
+    journal: Journal | None = None,
+) -> StreamRecording:
+    """Consume ``iterable`` and record it (see the module docstring). ``started`` is a
+    ``time.perf_counter()`` value to measure from (default: now)."""
+    rec = StreamRecording(kind=kind, timeout_s=timeout_s)
+    decoder = _Decoder(rec, kind)
+    clock = _Clock(rec, started)
+    if timeout_s is None:
+        iterator = iter(iterable)
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except Exception as exc:
+                rec.error = exc
+                break
+            clock.item(item, time.perf_counter(), decoder.feed(item))
+        return clock.finish(journal)
+
+    inbox: queue.SimpleQueue[tuple[int, Any, float]] = queue.SimpleQueue()
+
+    def pump() -> None:
+        try:
+            for item in iterable:
+                inbox.put((_ITEM, item, time.perf_counter()))
+        except BaseException as exc:
+            inbox.put((_RAISED, exc, time.perf_counter()))
+        else:
+            inbox.put((_END, None, time.perf_counter()))
+
+    threading.Thread(target=pump, name="fakellm-record", daemon=True).start()
+    while True:
+        try:
+            what, value, at = inbox.get(timeout=timeout_s)
+        except queue.Empty:
+            rec.timed_out = True
+            break
+        if what == _END:
+            break
+        if what == _RAISED:
+            if not isinstance(value, Exception):
+                raise value
+            rec.error = value
+            break
+        clock.item(value, at, decoder.feed(value))
+    return clock.finish(journal)
+
+
+async def arecord(
+    iterable: AsyncIterable[Any],
+    *,
+    kind: Kind = "auto",
+    timeout_s: float | None = 30.0,
+    started: float | None = None,
+    journal: Journal | None = None,
+) -> StreamRecording:
+    """The async twin of :func:`record`."""
+    rec = StreamRecording(kind=kind, timeout_s=timeout_s)
+    decoder = _Decoder(rec, kind)
+    clock = _Clock(rec, started)
+    iterator = aiter(iterable)
+    while True:
+        deadline = asyncio.timeout(timeout_s)
+        try:
+            async with deadline:
+                item = await anext(iterator)
+        except StopAsyncIteration:
+            break
+        except TimeoutError as exc:
+            if deadline.expired():
+                rec.timed_out = True
+            else:
+                rec.error = exc  # the code under test's own timeout
+            break
+        except Exception as exc:
+            rec.error = exc
+            break
+        clock.item(item, time.perf_counter(), decoder.feed(item))
+    return clock.finish(journal)
