@@ -97,6 +97,4 @@ class Abort:
     """The connection closes abruptly, with no end of body: what a proxied or recorded upstream did."""
 
 
-Event = (
-    RoleStart | TextDelta | Finish | Usage | StreamError | Malformed | Hold | StreamEnd | Verbatim | Abort
-)
+Event = RoleStart | TextDelta | Finish | Usage | StreamError | Malformed | Hold | StreamEnd | Verbatim | Abort

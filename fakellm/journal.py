@@ -37,6 +37,7 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Request headers as the journal keeps them: lower-cased names, credentials redacted."""
     return {k.lower(): redact(v) if k.lower() in SECRET_HEADERS else v for k, v in headers}
 
+
 # How a stream ended.
 OUTCOMES = (
     "streaming",

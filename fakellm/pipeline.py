@@ -232,9 +232,17 @@ def _active_faults(
     extra_scope: str,
     ctx: StreamContext,
     counters: FaultCounters,
+    global_faults: Sequence[Fault] = (),
 ) -> list[Fault]:
     active: list[Fault] = []
-    for scope, faults in ((f"scenario:{scenario.name}", scenario.faults), (extra_scope, extra)):
+    # Each source counts `times` on its own: the scenario's faults, the server-wide --faults, and
+    # each distinct X-FakeLLM-Faults header value.
+    groups = (
+        (f"scenario:{scenario.name}", scenario.faults),
+        ("global", global_faults),
+        (extra_scope, extra),
+    )
+    for scope, faults in groups:
         for index, fault in enumerate(faults):
             number = counters.take(scope, index, fault)
             if number is None:
@@ -257,6 +265,7 @@ def plan_stream(
     header_seed: int | None = None,
     extra_faults: Sequence[Fault] = (),
     extra_scope: str = "header",
+    global_faults: Sequence[Fault] = (),
     timing: Timing | None = None,
     counters: FaultCounters | None = None,
     ascii_only: bool = True,
@@ -303,7 +312,9 @@ def plan_stream(
         request_id=request_id,
         source=scenario.content if isinstance(scenario.content, EventSource) else None,
     )
-    active = _active_faults(scenario, extra_faults, extra_scope, ctx, counters or FaultCounters())
+    active = _active_faults(
+        scenario, extra_faults, extra_scope, ctx, counters or FaultCounters(), global_faults
+    )
     for fault in active:
         if isinstance(fault, HttpError):
             ctx.fire(fault.name, at_token=0, detail=str(fault.status))
@@ -346,6 +357,7 @@ def plan_passthrough(
     header_seed: int | None = None,
     extra_faults: Sequence[Fault] = (),
     extra_scope: str = "header",
+    global_faults: Sequence[Fault] = (),
     counters: FaultCounters | None = None,
 ) -> PassthroughPlan:
     """Seed and faults for a proxied request, chosen by the same rules as for a served one."""
@@ -353,7 +365,9 @@ def plan_passthrough(
     if seed is None:
         seed = random.SystemRandom().getrandbits(63)
     ctx = StreamContext.seeded(seed)
-    active = _active_faults(scenario, extra_faults, extra_scope, ctx, counters or FaultCounters())
+    active = _active_faults(
+        scenario, extra_faults, extra_scope, ctx, counters or FaultCounters(), global_faults
+    )
     plan = PassthroughPlan(scenario=scenario, ctx=ctx)
     for fault in active:
         if isinstance(fault, HttpError):

@@ -431,7 +431,8 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             scenario,
             server_seed=state.config.seed,
             header_seed=header_seed,
-            extra_faults=[*state.global_faults, *extra],
+            global_faults=state.global_faults,
+            extra_faults=extra,
             extra_scope=f"header:{request.headers.get(FAULTS_HEADER, '')}",
             counters=state.counters,
         )

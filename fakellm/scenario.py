@@ -504,7 +504,7 @@ class ScenarioBook:
     def __init__(self, scenarios: Iterable[Scenario] = (), default: Scenario | None = None) -> None:
         self.scenarios: list[Scenario] = list(scenarios)
         self.by_name: dict[str, Scenario] = {s.name: s for s in self.scenarios}
-        self.default = self.by_name.get("default") or default or default_scenario()
+        self.default = default or self.by_name.get("default") or default_scenario()
 
     def names(self) -> list[str]:
         names = [s.name for s in self.scenarios]

@@ -1,6 +1,7 @@
 """How-to: async code (pytest-asyncio, strict or auto mode): `await fakellm.arecord(...)`."""
 
 import pytest
+
 from pytest_fakellm import assert_accumulated, assert_stream_completed
 
 

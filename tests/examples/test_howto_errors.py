@@ -2,6 +2,7 @@
 
 import openai
 import pytest
+
 from pytest_fakellm import assert_error_event
 
 

@@ -4,6 +4,7 @@ import contextlib
 import json
 
 import pytest
+
 from pytest_fakellm import assert_accumulated
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": True}

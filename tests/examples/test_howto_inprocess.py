@@ -3,6 +3,7 @@ in the test process; code that builds its own httpx client for api.openai.com is
 
 import httpx
 import pytest
+
 from pytest_fakellm import assert_accumulated, assert_ttft
 
 

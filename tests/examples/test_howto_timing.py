@@ -1,6 +1,7 @@
 """How-to: script the time to first token and the pace, and assert on what the user saw."""
 
 import pytest
+
 from pytest_fakellm import assert_ttft
 
 

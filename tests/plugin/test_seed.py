@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from pytest_fakellm.handle import derive
 
 from .helpers import run_suite

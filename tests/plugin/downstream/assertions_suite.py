@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 import pytest
+
 from pytest_fakellm import (
     FakeLLM,
     assert_accumulated,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
 from pytest_fakellm import FakeLLM, assert_accumulated, assert_stream_completed, assert_ttft
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": True}

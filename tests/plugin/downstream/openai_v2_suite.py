@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
 from pytest_fakellm import FakeLLM, assert_accumulated, assert_error_event, assert_ttft
 
 TEXT = "one two three four five"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pytest_fakellm import FakeLLM
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": True}

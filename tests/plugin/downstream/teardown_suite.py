@@ -9,9 +9,9 @@ from typing import Any
 
 import openai
 import pytest
-from pytest_fakellm import FakeLLM, assert_error_event
 
 from fakellm import Scenario
+from pytest_fakellm import FakeLLM, assert_error_event
 
 TEXT = "one two three four five six"
 
