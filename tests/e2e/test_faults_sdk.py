@@ -27,6 +27,9 @@ TEXT = "Hello there, world! Ça va? 😀 All good."
 TOKENS = tokenize(TEXT)
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi"}]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openai-sdk-faults.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_START = "<!-- sdk-table:start -->"
+README_END = "<!-- sdk-table:end -->"
 
 
 @pytest.fixture
@@ -276,8 +279,9 @@ def render(rows: list[tuple[Row, Outcome, int]], baseline: Outcome) -> str:
         "wrap them, so `drop` raises a raw `httpx.RemoteProtocolError` (incomplete chunked read),",
         "`drop … rst` a raw `httpx.ReadError` (connection reset by peer), and a stall past the read",
         "timeout a raw `httpx.ReadTimeout`, where 3.x raises `openai.APIConnectionError` and",
-        "`openai.APITimeoutError`. It honours `Retry-After` only up to 60 s (3.x: up to 120 s, and it does",
-        "not retry at all above that). Everything else is the same: `openai.APIError` for an error event,",
+        "`openai.APITimeoutError`. Current 2.x honours `Retry-After` up to 120 s and does not retry above",
+        "that, like 3.x (releases before 2.25 stopped at 60 s). Everything else is the same:",
+        "`openai.APIError` for an error event,",
         "a bare `json.JSONDecodeError` for a malformed chunk, silent truncation, and a lost first event",
         "after a BOM.",
         "",
@@ -308,3 +312,13 @@ def test_sdk_fault_table_in_the_docs_is_current(table_server: Server) -> None:
     current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
     hint = "regenerate it with FAKELLM_UPDATE_DOCS=1 pytest tests/e2e/test_faults_sdk.py"
     assert current == text, f"{DOC} is stale: {hint}\n\n{text}"
+    # The README carries the same table, between markers.
+    table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    readme = README.read_text(encoding="utf-8")
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    assert start and end, f"README.md lacks the {README_START} ... {README_END} markers"
+    if os.environ.get("FAKELLM_UPDATE_DOCS") == "1":
+        README.write_text(f"{head}{start}\n{table}\n{end}{tail}", encoding="utf-8")
+        rest = f"\n{table}\n{end}{tail}"
+    assert rest.partition(README_END)[0].strip() == table, f"README.md's SDK table is stale: {hint}"
