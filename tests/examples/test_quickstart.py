@@ -1,6 +1,8 @@
 """The README's ten-line example."""
 
-from pytest_fakellm import assert_accumulated
+import pytest
+
+from pytest_fakellm import assert_accumulated, assert_error_event
 
 
 def answer(client, question):  # the code under test: yields the answer as it streams
@@ -17,3 +19,9 @@ def test_answer_streams_every_token(fakellm):
     recording = fakellm.record(answer(fakellm.openai_client(), "Capital of France?"))
     assert recording.text == "Paris is the capital of France."
     assert_accumulated(recording)  # nothing lost, duplicated or corrupted on the way
+
+
+@pytest.mark.fakellm(text="one two three four five", faults="error_event@3")
+def test_mid_stream_error_reaches_the_user(fakellm):
+    recording = fakellm.record(answer(fakellm.openai_client(), "Hi"))
+    assert_error_event(recording)  # raised after exactly the first 3 tokens: not swallowed, no hang
