@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +32,7 @@ from .scenario import Scenario, ScenarioBook, Timing, load_scenario_files
 from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, reset_connection
 from .wire.openai import parse_chat_request
 
-__all__ = ["FakeLLMApp", "ServerState", "create_app", "install_common"]
+__all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry"]
 
 log = logging.getLogger("fakellm")
 
@@ -164,16 +164,40 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def install_common(quart: Quart, state: ServerState) -> None:
-    """What every fakellm app answers the same way (the server, and the proxy in ``proxy.py``):
-    CORS on every response, preflights, and OpenAI-shaped errors."""
+def open_entry(state: ServerState) -> JournalEntry:
+    """The journal entry of the request being served (its status is set once it is known)."""
+    return state.journal.open(
+        time=time.time(),
+        method=request.method,
+        path=request.path,
+        status=0,
+        headers=redact_headers(request.headers.items()),
+    )
+
+
+def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None = None) -> Quart:
+    """A Quart app with what every fakellm app does the same way (the server, and the proxy in
+    ``proxy.py``): CORS on every response, preflights, request bodies read, OpenAI-shaped errors,
+    and the ``/_fakellm`` control routes (``health`` adds fields to the health answer)."""
     config = state.config
+    quart = Quart(name)
+    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
+    quart.config["BODY_TIMEOUT"] = 60
+    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
     @quart.before_request
     async def _preflight() -> Response | None:
         if request.method == "OPTIONS":
             return Response("", status=204)
         return None
+
+    @quart.before_request
+    async def _read_body() -> None:
+        # Read every request body before answering, even on a route that will 404 or 405: an
+        # unread body makes hypercorn close the keep-alive connection after the answer without
+        # saying so, and a pooled client's next request on it fails.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await request.get_data()
 
     @quart.after_request
     async def _cors(response: Response) -> Response:
@@ -229,39 +253,32 @@ def install_common(quart: Quart, state: ServerState) -> None:
             500,
         )
 
+    @quart.get("/_fakellm/journal")
+    async def get_journal() -> Response:
+        return _json(state.journal.as_json())
+
+    @quart.delete("/_fakellm/journal")
+    async def clear_journal() -> Response:
+        state.journal.clear()
+        return Response("", status=204)
+
+    @quart.get("/_fakellm/health")
+    async def get_health() -> Response:
+        return _json({"status": "ok", "streams": len(state.streams), **(health or {})})
+
+    return quart
+
 
 def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     config = config or ServerConfig()
     state = ServerState(config)
-    quart = Quart("fakellm")
-    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
-    quart.config["BODY_TIMEOUT"] = 60
-    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-
-    def _open(status: int = 0) -> JournalEntry:
-        return state.journal.open(
-            time=time.time(),
-            method=request.method,
-            path=request.path,
-            status=status,
-            headers=redact_headers(request.headers.items()),
-        )
-
-    install_common(quart, state)
-
-    @quart.before_request
-    async def _read_body() -> None:
-        # Read every request body before answering, even on a route that will 404 or 405: an
-        # unread body makes hypercorn close the keep-alive connection after the answer without
-        # saying so, and a pooled client's next request on it fails.
-        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            await request.get_data()
+    quart = new_quart("fakellm", state)
 
     @quart.post("/v1/chat/completions")
     async def chat_completions() -> Response:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        entry = _open()
+        entry = open_entry(state)
         try:
             raw = await request.get_data()
             chat = parse_chat_request(raw if isinstance(raw, bytes) else raw.encode())
@@ -361,19 +378,6 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
                 code="model_not_found",
             )
         return _json(_model(model_id))
-
-    @quart.get("/_fakellm/journal")
-    async def get_journal() -> Response:
-        return _json(state.journal.as_json())
-
-    @quart.delete("/_fakellm/journal")
-    async def clear_journal() -> Response:
-        state.journal.clear()
-        return Response("", status=204)
-
-    @quart.get("/_fakellm/health")
-    async def health() -> Response:
-        return _json({"status": "ok", "streams": len(state.streams)})
 
     return FakeLLMApp(quart, state)
 

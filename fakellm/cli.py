@@ -8,18 +8,21 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
 
 if TYPE_CHECKING:
+    from .app import FakeLLMApp
     from .proxy import ProxyConfig
 
 __all__ = ["main"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _port(text: str) -> int:
@@ -50,6 +53,18 @@ def _faults(text: str) -> list[Fault]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _server_flags(
+    parser: argparse.ArgumentParser, *, port: int, scenarios: str, seed: str, faults: str
+) -> None:
+    """The flags of a :class:`ServerConfig`, which ``serve`` and ``proxy`` share (with their own
+    default port and help texts)."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=port, help=f"port (default {port}; 0: any free port)")
+    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH", help=scenarios)
+    parser.add_argument("--seed", type=_seed, default=None, help=seed)
+    parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=faults)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakellm",
@@ -58,24 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve the fake OpenAI API")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: any free port)")
-    serve.add_argument(
-        "--scenarios",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a scenario file or a folder of them (repeatable)",
+    _server_flags(
+        serve,
+        port=8000,
+        scenarios="a scenario file or a folder of them (repeatable)",
+        seed="seed every stream deterministically",
+        faults='faults for every request, e.g. "error_event@20; fragment 1-7 bytes"',
     )
-    serve.add_argument("--seed", type=_seed, default=None, help="seed every stream deterministically")
-    serve.add_argument(
-        "--faults",
-        type=_faults,
-        default=[],
-        metavar="SPEC",
-        help='faults for every request, e.g. "error_event@20; fragment 1-7 bytes"',
-    )
-    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
 
     proxy = sub.add_parser(
         "proxy", help="forward to a real OpenAI-compatible API, with faults on its streams"
@@ -86,57 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the API to forward to, as a client's base_url (e.g. https://api.openai.com/v1)",
     )
-    proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    proxy.add_argument("--port", type=_port, default=8001, help="port (default 8001; 0: any free port)")
-    proxy.add_argument(
-        "--scenarios",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="scenario files whose faults (and match rules) apply to proxied requests (repeatable)",
-    )
-    proxy.add_argument("--seed", type=int, default=None, help="seed every stream's faults")
-    proxy.add_argument(
-        "--faults",
-        type=_faults,
-        default=[],
-        metavar="SPEC",
-        help='faults for every proxied request, e.g. "drop@20; fragment 1-7 bytes"',
+    _server_flags(
+        proxy,
+        port=8001,
+        scenarios="scenario files whose faults (and match rules) apply to proxied requests (repeatable)",
+        seed="seed every stream's faults",
+        faults='faults for every proxied request, e.g. "drop@20; fragment 1-7 bytes"',
     )
     proxy.add_argument(
         "--record", default=None, metavar="DIR", help="write every stream to DIR as a replayable recording"
     )
-    proxy.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    proxy.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
     return parser
-
-
-async def _serve(config: ServerConfig) -> int:
-    from .app import create_app
-    from .server import base_url, bind_socket, serve_app
-
-    app = create_app(config)  # scenario errors surface here, before the socket is bound
-    try:
-        sock = bind_socket(config.host, config.port)
-    except OSError as exc:
-        print(
-            f"fakellm: cannot listen on {config.host}:{config.port}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM"):
-        with contextlib.suppress(NotImplementedError, AttributeError):
-            loop.add_signal_handler(getattr(signal, name), stop.set)
-    names = ", ".join(app.state.book.names())
-    seed = "" if config.seed is None else f", seed {config.seed}"
-    print(f"fakellm listening on {base_url(sock)} (scenarios: {names}{seed})", flush=True)
-    try:
-        await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
-    finally:
-        sock.close()
-    print("fakellm stopped", flush=True)
-    return 0
 
 
 def serve_config(args: argparse.Namespace) -> ServerConfig:
@@ -157,57 +123,68 @@ def proxy_config(args: argparse.Namespace) -> ProxyConfig:
     parse_upstream(args.upstream)
     return ProxyConfig(
         upstream=args.upstream,
-        server=ServerConfig(
-            host=args.host,
-            port=args.port,
-            scenario_paths=tuple(args.scenarios),
-            seed=args.seed,
-            faults=tuple(args.faults),
-        ),
+        server=serve_config(args),
         record_dir=Path(args.record) if args.record is not None else None,
     )
 
 
-async def _proxy(config: ProxyConfig) -> int:
-    from .proxy import create_proxy_app, parse_upstream, shown_url
+async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], str], goodbye: str) -> int:
+    """Bind, print ``hello(base_url)``, serve until SIGINT or SIGTERM, print ``goodbye``."""
     from .server import base_url, bind_socket, serve_app
 
-    app = create_proxy_app(config)  # scenario errors surface here, before the socket is bound
-    server = config.server
     try:
-        sock = bind_socket(server.host, server.port)
+        sock = bind_socket(config.host, config.port)
     except OSError as exc:
-        print(f"fakellm: cannot listen on {server.host}:{server.port}: {exc.strerror}", file=sys.stderr)
+        print(f"fakellm: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for name in ("SIGINT", "SIGTERM"):
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(getattr(signal, name), stop.set)
-    upstream = shown_url(parse_upstream(config.upstream))
-    print(f"fakellm proxy listening on {base_url(sock)} -> {upstream}", flush=True)
-    if config.record_dir is not None:
-        print(f"fakellm proxy recording streams to {config.record_dir}", flush=True)
+    print(hello(base_url(sock)), flush=True)
     try:
-        await serve_app(app, sock, stop, grace_s=server.shutdown_grace_s)
+        await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
     finally:
         sock.close()
-    print("fakellm proxy stopped", flush=True)
+    print(goodbye, flush=True)
     return 0
 
 
-def _run_proxy(args: argparse.Namespace) -> int:
-    try:
-        config = proxy_config(args)
-    except ValueError as exc:
-        print(f"fakellm: --upstream: {exc}", file=sys.stderr)
-        return 2
+async def _serve(config: ServerConfig) -> int:
+    from .app import create_app
+
+    app = create_app(config)  # scenario errors surface here, before the socket is bound
+    names = ", ".join(app.state.book.names())
+    seed = "" if config.seed is None else f", seed {config.seed}"
+    return await _listen(
+        app, config, lambda url: f"fakellm listening on {url} (scenarios: {names}{seed})", "fakellm stopped"
+    )
+
+
+async def _proxy(config: ProxyConfig) -> int:
+    from .proxy import create_proxy_app, parse_upstream, shown_url
+
+    app = create_proxy_app(config)  # scenario errors surface here, before the socket is bound
+    upstream = shown_url(parse_upstream(config.upstream))
+
+    def hello(url: str) -> str:
+        lines = [f"fakellm proxy listening on {url} -> {upstream}"]
+        if config.record_dir is not None:
+            lines.append(f"fakellm proxy recording streams to {config.record_dir}")
+        return "\n".join(lines)
+
+    return await _listen(app, config.server, hello, "fakellm proxy stopped")
+
+
+def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run a subcommand on a new event loop; a bad configuration is one line on stderr, exit 2."""
     from .server import _new_loop
 
     try:
         loop = _new_loop()
         try:
-            return loop.run_until_complete(_proxy(config))
+            return loop.run_until_complete(command())
         finally:
             loop.close()
     except ScenarioError as exc:
@@ -225,22 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(message)s")
     if args.command == "serve":
         config = serve_config(args)
-        try:
-            from .server import _new_loop
-
-            loop = _new_loop()
-            try:
-                return loop.run_until_complete(_serve(config))
-            finally:
-                loop.close()
-        except ScenarioError as exc:
-            print(f"fakellm: bad scenario: {exc}", file=sys.stderr)
-            return 2
-        except FakeLLMError as exc:
-            print(f"fakellm: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            return 130
+        return _run(lambda: _serve(config))
     if args.command == "proxy":
-        return _run_proxy(args)
+        try:
+            proxy = proxy_config(args)
+        except ValueError as exc:
+            print(f"fakellm: --upstream: {exc}", file=sys.stderr)
+            return 2
+        return _run(lambda: _proxy(proxy))
     return 2  # pragma: no cover - argparse requires a command

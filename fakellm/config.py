@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .faults import Fault
-from .scenario import Scenario
+from .scenario import Scenario, scenario_from_dict
 
-__all__ = ["ServerConfig"]
+__all__ = ["ServerConfig", "server_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,4 +24,25 @@ class ServerConfig:
     journal_size: int = 1000
     cors_origins: tuple[str, ...] = ("*",)
     shutdown_grace_s: float = 3.0
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+def server_config(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    scenarios: Sequence[Scenario | Mapping[str, Any]] = (),
+    scenario_paths: Sequence[str | Path] = (),
+    seed: int | None = None,
+    faults: Sequence[Fault] = (),
+) -> ServerConfig:
+    """A :class:`ServerConfig` from the keywords that :class:`~fakellm.Server`,
+    :class:`~fakellm.ProxyServer` and :class:`~fakellm.InProcess` take: scenarios as objects or as
+    mappings in the scenario-file shape, and port 0 (any free port) by default."""
+    return ServerConfig(
+        host=host,
+        port=port,
+        scenario_paths=tuple(scenario_paths),
+        scenarios=tuple(s if isinstance(s, Scenario) else scenario_from_dict(s) for s in scenarios),
+        seed=seed,
+        faults=tuple(faults),
+    )

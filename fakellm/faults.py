@@ -1005,7 +1005,6 @@ def _parse_one(words: list[_Word], spec: str) -> Fault:
         else:
             raise fail(f"bad position {position!r}: expected a token count (@20) or a time (@500ms, @2s)", at)
 
-    hints = get_type_hints(cls)
     after_range = False
     for word in words[1:]:
         text = word.text
@@ -1027,7 +1026,7 @@ def _parse_one(words: list[_Word], spec: str) -> Fault:
             elif not word.quoted and text in cls.aliases:
                 key, value = cls.aliases[text]
                 put(key, value, word.at)
-            elif not word.quoted and text in fields and hints[text] in (bool, bool | None):
+            elif not word.quoted and text in fields and fields[text] in (bool, bool | None):
                 put(text, True, word.at)
             elif cls.primary is not None:
                 put(

@@ -39,8 +39,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .app import FakeLLMApp, create_app
-from .config import ServerConfig
+from .app import FakeLLMApp, ServerState, create_app
+from .config import ServerConfig, server_config
+from .journal import Journal
 
 try:  # openai >= 3 sends through httpx2, a fork of httpx with the same transport API
     import httpx2
@@ -178,12 +179,10 @@ class _Library:
     """The classes of httpx or httpx2 that a transport has to hand back."""
 
     response: Callable[..., Any]
+    stream: Callable[[_Body], Any]  # the response body
     remote_protocol_error: Callable[..., Exception]
     read_error: Callable[..., Exception]
     read_timeout: Callable[..., Exception]
-
-
-_HTTPX = _Library(httpx.Response, httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout)
 
 
 class _LoopThread:
@@ -309,7 +308,10 @@ class _Body:
             self._aclose = None
 
 
-class _HttpxBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+class _BodyStream:
+    """A :class:`_Body` as a response's byte stream. httpx and httpx2 have the same stream API in
+    different classes: each gets a subclass of this and of its own base classes."""
+
     def __init__(self, body: _Body) -> None:
         self._body = body
 
@@ -326,21 +328,26 @@ class _HttpxBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         await self._body.aclose()
 
 
-def _httpx_stream(body: _Body) -> _HttpxBody:
-    return _HttpxBody(body)
+class _HttpxBody(_BodyStream, httpx.SyncByteStream, httpx.AsyncByteStream):
+    pass
+
+
+_HTTPX = _Library(httpx.Response, _HttpxBody, httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout)
 
 
 class _Engine:
     """Sends requests into the app: on the caller's loop (async) or on a background one (sync)."""
 
-    def __init__(self, owner: InProcess, library: _Library, wrap: Callable[[_Body], Any]) -> None:
+    def __init__(self, owner: InProcess, library: _Library) -> None:
         self.owner = owner
         self.library = library
-        self.wrap = wrap
 
-    def _response(self, request: Any, body: _Body) -> Any:
-        head = body.head
-        return self.library.response(head.status, headers=head.headers, stream=self.wrap(body))
+    def _response(self, request: Any, exchange: _Exchange, first: object, **io: Any) -> Any:
+        """The response whose head is ``first`` (the app's first message), its body read through
+        ``io`` (the sync or the async queue's get and close)."""
+        head = self._head(first, request)
+        body = _Body(self.owner, self.library, request, exchange, head, **io)
+        return self.library.response(head.status, headers=head.headers, stream=self.library.stream(body))
 
     def send(self, request: Any) -> Any:
         owner = self.owner
@@ -369,10 +376,9 @@ class _Engine:
         except queue.Empty:
             close()
             raise self.library.read_timeout("timed out", request=request) from None
-        head = self._first(first, request)
-        body = _Body(owner, self.library, request, exchange, head, get=get, close=close)
+        response = self._response(request, exchange, first, get=get, close=close)
         owner.track(future, close)
-        return self._response(request, body)
+        return response
 
     async def asend(self, request: Any) -> Any:
         owner = self.owner
@@ -400,12 +406,11 @@ class _Engine:
         except TimeoutError:
             await aclose()
             raise self.library.read_timeout("timed out", request=request) from None
-        head = self._first(first, request)
-        body = _Body(owner, self.library, request, exchange, head, aget=aget, aclose=aclose)
+        response = self._response(request, exchange, first, aget=aget, aclose=aclose)
         owner.track_task(task, exchange)
-        return self._response(request, body)
+        return response
 
-    def _first(self, message: object, request: Any) -> _Head:
+    def _head(self, message: object, request: Any) -> _Head:
         if isinstance(message, _Head):
             return message
         if isinstance(message, _Failed):
@@ -420,7 +425,7 @@ class StreamingASGITransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ``httpx.Client`` and ``httpx.AsyncClient``). Get one from :meth:`InProcess.transport`."""
 
     def __init__(self, owner: InProcess) -> None:
-        self._engine = _Engine(owner, _HTTPX, _httpx_stream)
+        self._engine = _Engine(owner, _HTTPX)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response: httpx.Response = self._engine.send(request)
@@ -432,29 +437,19 @@ class StreamingASGITransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 if httpx2 is not None:
-    _HTTPX2 = _Library(httpx2.Response, httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout)
 
-    class _Httpx2Body(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-        def __init__(self, body: _Body) -> None:
-            self._body = body
+    class _Httpx2Body(_BodyStream, httpx2.SyncByteStream, httpx2.AsyncByteStream):
+        pass
 
-        def __iter__(self) -> Iterator[bytes]:
-            return self._body.iter()
-
-        def __aiter__(self) -> AsyncIterator[bytes]:
-            return self._body.aiter()
-
-        def close(self) -> None:
-            self._body.close()
-
-        async def aclose(self) -> None:
-            await self._body.aclose()
+    _HTTPX2 = _Library(
+        httpx2.Response, _Httpx2Body, httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.ReadTimeout
+    )
 
     class StreamingASGITransport2(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         """The same transport for ``httpx2`` clients (what openai >= 3 sends through)."""
 
         def __init__(self, owner: InProcess) -> None:
-            self._engine = _Engine(owner, _HTTPX2, _Httpx2Body)
+            self._engine = _Engine(owner, _HTTPX2)
 
         def handle_request(self, request: httpx2.Request) -> httpx2.Response:
             response: httpx2.Response = self._engine.send(request)
@@ -500,12 +495,7 @@ class InProcess:
         seed: int | None = None,
     ) -> None:
         if app is None:
-            if config is None:
-                from .scenario import Scenario, scenario_from_dict
-
-                built = tuple(s if isinstance(s, Scenario) else scenario_from_dict(s) for s in scenarios)
-                config = ServerConfig(port=0, scenarios=built, seed=seed)
-            app = create_app(config)
+            app = create_app(config or server_config(scenarios=scenarios, seed=seed))
         self.app = app
         self.loop_thread = _LoopThread()
         self.problems: list[str] = []  # what in-process mode could not do (see the module docstring)
@@ -514,11 +504,11 @@ class InProcess:
         self._clients: list[Any] = []
 
     @property
-    def state(self) -> Any:
+    def state(self) -> ServerState:
         return self.app.state
 
     @property
-    def journal(self) -> Any:
+    def journal(self) -> Journal:
         return self.app.state.journal
 
     # -- transports and clients -------------------------------------------------------------------
@@ -712,7 +702,7 @@ def _inside_async_respx() -> bool:
         if frame is None:
             break
         code = frame.f_code
-        if code.co_name in ("aresolve", "resolve") and code.co_filename.endswith(("router.py",)):
+        if code.co_name in ("aresolve", "resolve") and code.co_filename.endswith("router.py"):
             return code.co_name == "aresolve"
         frame = frame.f_back  # type: ignore[assignment]
     try:

@@ -41,8 +41,7 @@ import json
 import logging
 import queue
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,13 +59,14 @@ from .app import (
     _header_faults,
     _int_header,
     _json,
-    install_common,
+    new_quart,
+    open_entry,
 )
-from .config import ServerConfig
+from .config import ServerConfig, server_config
 from .errors import RequestError, error_body
 from .events import Abort, Verbatim
 from .faults import Fault
-from .journal import JournalEntry, redact_headers
+from .journal import JournalEntry
 from .pipeline import PassthroughPlan, plan_passthrough
 from .record import Capture, Recorder, recordable_headers
 from .scenario import Scenario
@@ -317,30 +317,31 @@ class ProxyApp(FakeLLMApp):
             stream.wake()
 
 
+def _end_to_end(
+    items: Iterable[tuple[str, str]], connection: str, drop: frozenset[str]
+) -> list[tuple[str, str]]:
+    """The headers that cross the proxy: not hop-by-hop (nor named by ``connection``, the
+    Connection header), not in ``drop``, and not fakellm's own: a request's X-FakeLLM-* headers are
+    instructions to the proxy, and an upstream fakellm's give way to the proxy's."""
+    listed = {t.strip().lower() for t in connection.split(",") if t.strip()}
+    return [
+        (key, value)
+        for key, value in items
+        if (name := key.lower()) not in HOP_BY_HOP
+        and name not in listed
+        and name not in drop
+        and not name.startswith("x-fakellm-")
+    ]
+
+
 def _forward_headers(headers: Any) -> list[tuple[str, str]]:
-    listed = {t.strip().lower() for t in headers.get("Connection", "").split(",") if t.strip()}
-    out = []
-    for key, value in headers.items():
-        name = key.lower()
-        if name in HOP_BY_HOP or name in listed or name in _REQUEST_DROP or name.startswith("x-fakellm-"):
-            continue
-        out.append((key, value))
+    forwarded = _end_to_end(headers.items(), headers.get("Connection", ""), _REQUEST_DROP)
     # The proxy reads the SSE it forwards: ask for it uncompressed.
-    out.append(("Accept-Encoding", "identity"))
-    return out
+    return [*forwarded, ("Accept-Encoding", "identity")]
 
 
 def _response_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
-    listed = {t.strip().lower() for t in headers.get("connection", "").split(",") if t.strip()}
-    # An upstream fakellm's own x-fakellm-* headers give way to the proxy's.
-    return [
-        (key, value)
-        for key, value in headers.multi_items()
-        if key.lower() not in HOP_BY_HOP
-        and key.lower() not in listed
-        and key.lower() not in _RESPONSE_DROP
-        and not key.lower().startswith("x-fakellm-")
-    ]
+    return _end_to_end(headers.multi_items(), headers.get("connection", ""), _RESPONSE_DROP)
 
 
 def _is_stream(response: httpx.Response) -> bool:
@@ -351,25 +352,21 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
     upstream = parse_upstream(config.upstream)
     base_path = upstream.raw_path.rstrip(b"/")
     state = ServerState(config.server)
-    quart = Quart("fakellm-proxy")
-    quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
-    quart.config["BODY_TIMEOUT"] = 60
-    quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    quart = new_quart("fakellm-proxy", state, health={"upstream": shown_url(upstream)})
     app = ProxyApp(quart, state, config)
     recorder = Recorder(config.record_dir) if config.record_dir is not None else None
     clients: list[httpx.AsyncClient] = []
 
-    install_common(quart, state)
+    def _new_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(config.connect_timeout_s, read=config.read_timeout_s, pool=None),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            follow_redirects=False,
+        )
 
     @quart.before_serving
     async def _open_client() -> None:
-        clients.append(
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(config.connect_timeout_s, read=config.read_timeout_s, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
-                follow_redirects=False,
-            )
-        )
+        clients.append(_new_client())
 
     @quart.after_serving
     async def _close_client() -> None:
@@ -381,7 +378,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
 
     def _client() -> httpx.AsyncClient:
         if not clients:  # served without the lifespan protocol
-            clients.append(httpx.AsyncClient(timeout=httpx.Timeout(config.connect_timeout_s)))
+            clients.append(_new_client())
         return clients[0]
 
     def _upstream_error(status: int, message: str, code: str, entry: JournalEntry, t0: float) -> Response:
@@ -407,13 +404,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         model = named if isinstance(named, str) else ""
         messages = fields.get("messages")
         prompt = last_user_text(messages) if isinstance(messages, list) else ""
-        entry = state.journal.open(
-            time=time.time(),
-            method=request.method,
-            path=request.path,
-            status=0,
-            headers=redact_headers(request.headers.items()),
-        )
+        entry = open_entry(state)
         entry.request = body
         entry.model = model or None
         entry.stream = fields.get("stream") is True
@@ -550,19 +541,6 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         response.timeout = None  # Quart's default would cut the stream at 60 s
         return response
 
-    @quart.get("/_fakellm/journal")
-    async def get_journal() -> Response:
-        return _json(state.journal.as_json())
-
-    @quart.delete("/_fakellm/journal")
-    async def clear_journal() -> Response:
-        state.journal.clear()
-        return Response("", status=204)
-
-    @quart.get("/_fakellm/health")
-    async def health() -> Response:
-        return _json({"status": "ok", "streams": len(state.streams), "upstream": shown_url(upstream)})
-
     return app
 
 
@@ -596,15 +574,13 @@ class ProxyServer(Server):
         connect_timeout_s: float = 10.0,
         read_timeout_s: float | None = 600.0,
     ) -> None:
-        from .scenario import scenario_from_dict
-
-        server = ServerConfig(
+        server = server_config(
             host=host,
             port=port,
-            scenario_paths=tuple(scenario_paths),
-            scenarios=tuple(s if isinstance(s, Scenario) else scenario_from_dict(s) for s in scenarios),
+            scenarios=scenarios,
+            scenario_paths=scenario_paths,
             seed=seed,
-            faults=tuple(faults),
+            faults=faults,
         )
         self.proxy_config = ProxyConfig(
             upstream=upstream,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -489,6 +490,7 @@ def _line(scenario: Scenario) -> int | None:
     return None
 
 
+@functools.cache  # read once: every ScenarioBook without a default of its own needs it
 def default_scenario() -> Scenario:
     """The embedded default: Faker markdown with realistic timing (ships inside the package)."""
     text = resources.files("fakellm").joinpath("default_scenarios.yaml")

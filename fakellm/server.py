@@ -22,8 +22,8 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
-from .app import FakeLLMApp, create_app
-from .config import ServerConfig
+from .app import FakeLLMApp, ServerState, create_app
+from .config import ServerConfig, server_config
 from .faults import Fault
 from .journal import Journal
 from .scenario import Scenario
@@ -124,16 +124,14 @@ class Server:
         faults: Sequence[Fault] = (),
         config: ServerConfig | None = None,
     ) -> None:
-        from .scenario import scenario_from_dict
-
         if config is None:
-            config = ServerConfig(
+            config = server_config(
                 host=host,
                 port=port,
-                scenario_paths=tuple(scenario_paths),
-                scenarios=tuple(s if isinstance(s, Scenario) else scenario_from_dict(s) for s in scenarios),
+                scenarios=scenarios,
+                scenario_paths=scenario_paths,
                 seed=seed,
-                faults=tuple(faults),
+                faults=faults,
             )
         self.config = config
         self.app = self._create_app(config)
@@ -176,7 +174,7 @@ class Server:
         return self.app.state.journal
 
     @property
-    def state(self) -> Any:
+    def state(self) -> ServerState:
         return self.app.state
 
     # -- lifecycle ---------------------------------------------------------------------------

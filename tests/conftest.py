@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from fakellm import Server
+from fakellm import ProxyServer, Server
 
 
 @pytest.fixture
@@ -21,6 +21,21 @@ def make_server() -> Iterator[Callable[..., Server]]:
     yield _make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def make_proxy() -> Iterator[Callable[..., ProxyServer]]:
+    """Start chaos proxies (``make_proxy(upstream_url, **kwargs)``); all are stopped at teardown."""
+    proxies: list[ProxyServer] = []
+
+    def _make(upstream: str, **kwargs: Any) -> ProxyServer:
+        proxy = ProxyServer(upstream, **kwargs).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield _make
+    for proxy in proxies:
+        proxy.stop()
 
 
 FAST_TEXT = "Hello there, world! Café ünïcode 😀 done."

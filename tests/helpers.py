@@ -6,9 +6,14 @@ reset), so the byte-level tests speak HTTP over a plain socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +111,45 @@ def raw_request(
     return response
 
 
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One whole response with a Content-Length from a keep-alive connection: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:]
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        body += chunk
+    return head, body
+
+
+def refuse_body_then_get(port: int, method: str, path: str, then: str) -> bytes:
+    """Send ``method path`` with a JSON body that arrives after the head, for a route that refuses
+    it (404 or 405), then ``GET then`` on the same connection: the refused body must not break
+    keep-alive (clients pool connections). Returns the body of the second answer."""
+    body = json.dumps(chat_body()).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        time.sleep(0.1)
+        sock.sendall(body)
+        head, _ = read_response(sock)
+        assert head.split(b" ")[1] in (b"404", b"405")
+        assert b"connection: close" not in head.lower()
+        sock.sendall(f"GET {then} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head, answer = read_response(sock)
+        assert head.startswith(b"HTTP/1.1 200")
+        return answer
+
+
 def _parse_chunks(raw: bytes, response: RawResponse) -> bool:
     """Decode a chunked body; True when the terminator has arrived."""
     chunks = []
@@ -137,13 +181,69 @@ def sse_data(body: bytes) -> list[str]:
     return [e.data for e in decoder.feed(body)]
 
 
-def content_of(body: bytes) -> str:
-    """The assistant text carried by an OpenAI chunk stream."""
-    text = []
+def tokens_of(body: bytes) -> list[str]:
+    """The content tokens of an OpenAI chunk stream, one per chunk that carries content."""
+    tokens = []
     for data in sse_data(body):
         if data == "[DONE]":
             break
-        chunk = json.loads(data)
-        for choice in chunk.get("choices", []):
-            text.append(choice["delta"].get("content") or "")
-    return "".join(text)
+        for choice in json.loads(data).get("choices", []):
+            if choice["delta"].get("content"):
+                tokens.append(choice["delta"]["content"])
+    return tokens
+
+
+def content_of(body: bytes) -> str:
+    """The assistant text carried by an OpenAI chunk stream."""
+    return "".join(tokens_of(body))
+
+
+def sdk_tokens_before_error(
+    base_url: str, faults: str, *, match: str | None = None, api_key: str = "sk-x"
+) -> list[str]:
+    """Stream a chat through the openai SDK with ``X-FakeLLM-Faults: faults``: the content tokens
+    it yielded before it raised ``APIError`` (the test fails if it does not raise)."""
+    import openai
+    import pytest
+
+    client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Hello"}],
+        stream=True,
+        extra_headers={"X-FakeLLM-Faults": faults},
+    )
+    seen: list[str] = []
+    with pytest.raises(openai.APIError, match=match):
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                seen.append(chunk.choices[0].delta.content)
+    return seen
+
+
+@dataclass
+class FakellmProcess:
+    process: subprocess.Popen[str]
+    first_line: str = ""  # what it printed first (where it listens)
+    out: str = ""  # the rest of stdout, once it has stopped
+    err: str = ""
+
+
+@contextlib.contextmanager
+def fakellm_process(*args: str) -> Iterator[FakellmProcess]:
+    """``python -m fakellm ARGS`` with its first line of output read; stopped with SIGINT when the
+    block ends, which sets ``out``, ``err`` and ``process.returncode``."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "fakellm", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        running = FakellmProcess(process)
+        try:
+            assert process.stdout is not None
+            running.first_line = process.stdout.readline()
+            yield running
+        finally:
+            process.send_signal(signal.SIGINT)
+            running.out, running.err = process.communicate(timeout=10)

@@ -228,6 +228,9 @@ class EventSplitter:
         self._block.clear()
         data = self._data[0] if self._data else None
         self._data.clear()
+        # The decoder keeps every comment it reads; over a long stream (keep-alives through the
+        # proxy) they would pile up, and the comments are in ``raw`` already.
+        self._decoder.comments.clear()
         return raw, data
 
 

@@ -51,7 +51,6 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._last_id = ""
-        self._retry: int | None = None
         self.last_event_id = ""
         self.retry: int | None = None
         self.comments: list[str] = []
@@ -107,8 +106,7 @@ class SSEDecoder:
         elif name == "id" and "\x00" not in value:
             self._last_id = value
         elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-            self.retry = self._retry
+            self.retry = int(value)
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:
         self.last_event_id = self._last_id
@@ -120,7 +118,7 @@ class SSEDecoder:
                 data="\n".join(self._data),
                 event=self._event or "message",
                 id=self._last_id,
-                retry=self._retry,
+                retry=self.retry,
             )
         )
         self._data = []

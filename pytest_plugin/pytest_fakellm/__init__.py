@@ -7,16 +7,11 @@ The fixtures (``fakellm``, ``fakellm_inprocess``, ``fakellm_server``), the marke
 the rest from here.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from fakellm import __version__  # one distribution ships both packages
 
 from .assertions import assert_accumulated, assert_error_event, assert_stream_completed, assert_ttft
 from .handle import FakeLLM, MarkerOptions, ScriptOptions
 from .recording import StreamRecording, arecord, record
-
-try:
-    __version__ = version("fakellm")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "FakeLLM",

@@ -109,12 +109,13 @@ def text_difference(expected: str, got: str, *, expected_label: str = "server se
 def _hints(entry: JournalEntry | None) -> list[str]:
     if entry is None:
         return []
-    seen = []
+    lines: list[str] = []
     for fired in entry.faults:
         hint = _HINTS.get(fired.fault)
-        if hint and hint not in seen:
-            seen.append(f"  the stream had '{fired.fault}': {hint}")
-    return seen
+        line = f"  the stream had '{fired.fault}': {hint}"
+        if hint and line not in lines:
+            lines.append(line)
+    return lines
 
 
 def assert_accumulated(recording: StreamRecording, expected: str | None = None) -> None:

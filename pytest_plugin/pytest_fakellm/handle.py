@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import difflib
-import functools
 import hashlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -152,11 +151,6 @@ def derive(seed: int, *parts: object) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-@functools.cache
-def _embedded_default() -> Scenario:
-    return default_scenario()
-
-
 @dataclass
 class _Script:
     scenarios: list[Scenario] = field(default_factory=list)
@@ -185,11 +179,12 @@ class FakeLLM:
         self._script = _Script()
         self._clients: list[Any] = []
         self._async_clients: list[tuple[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]]] = []
-        owner: Any = server if server is not None else inprocess
+        owner = server if server is not None else inprocess
+        assert owner is not None  # one of the two, checked above
         self.state: ServerState = owner.state
         # Unscripted requests: Faker markdown at full speed, seeded by the test.
         self.default = replace(
-            _embedded_default(), name=DEFAULT_NAME, timing=Timing(), seed=derive(seed, "default")
+            default_scenario(), name=DEFAULT_NAME, timing=Timing(), seed=derive(seed, "default")
         )
 
     def __repr__(self) -> str:
@@ -206,8 +201,7 @@ class FakeLLM:
     @property
     def journal(self) -> Journal:
         """The requests served during this test: ``.last``, ``len()``, iteration, ``[i]``."""
-        journal: Journal = self.state.journal
-        return journal
+        return self.state.journal
 
     # -- clients ---------------------------------------------------------------------------------
     def openai_client(self, **kwargs: Any) -> Any:

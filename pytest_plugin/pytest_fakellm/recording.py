@@ -186,15 +186,19 @@ class _Decoder:
         return "".join(text)
 
 
-class _Clock:
-    def __init__(self, recording: StreamRecording, started: float | None) -> None:
-        self.rec = recording
+class _Session:
+    """One recording being made: each item decoded and timed as it arrives."""
+
+    def __init__(self, kind: Kind, timeout_s: float | None, started: float | None) -> None:
+        self.rec = StreamRecording(kind=kind, timeout_s=timeout_s)
+        self.decoder = _Decoder(self.rec, kind)
         self.t0 = time.perf_counter() if started is None else started
         self.wall0 = time.time() - (time.perf_counter() - self.t0)
         self.last_text: float | None = None
         self.first_item_wall: float | None = None
 
-    def item(self, item: Any, at: float, text: str) -> None:
+    def item(self, item: Any, at: float) -> None:
+        text = self.decoder.feed(item)
         rec = self.rec
         ms = (at - self.t0) * 1000.0
         if self.first_item_wall is None:
@@ -241,9 +245,8 @@ def record(
 ) -> StreamRecording:
     """Consume ``iterable`` and record it (see the module docstring). ``started`` is a
     ``time.perf_counter()`` value to measure from (default: now)."""
-    rec = StreamRecording(kind=kind, timeout_s=timeout_s)
-    decoder = _Decoder(rec, kind)
-    clock = _Clock(rec, started)
+    session = _Session(kind, timeout_s, started)
+    rec = session.rec
     if timeout_s is None:
         iterator = iter(iterable)
         while True:
@@ -254,8 +257,8 @@ def record(
             except Exception as exc:
                 rec.error = exc
                 break
-            clock.item(item, time.perf_counter(), decoder.feed(item))
-        return clock.finish(journal)
+            session.item(item, time.perf_counter())
+        return session.finish(journal)
 
     inbox: queue.SimpleQueue[tuple[int, Any, float]] = queue.SimpleQueue()
 
@@ -282,8 +285,8 @@ def record(
                 raise value
             rec.error = value
             break
-        clock.item(value, at, decoder.feed(value))
-    return clock.finish(journal)
+        session.item(value, at)
+    return session.finish(journal)
 
 
 async def arecord(
@@ -295,9 +298,8 @@ async def arecord(
     journal: Journal | None = None,
 ) -> StreamRecording:
     """The async twin of :func:`record`."""
-    rec = StreamRecording(kind=kind, timeout_s=timeout_s)
-    decoder = _Decoder(rec, kind)
-    clock = _Clock(rec, started)
+    session = _Session(kind, timeout_s, started)
+    rec = session.rec
     iterator = aiter(iterable)
     while True:
         deadline = asyncio.timeout(timeout_s)
@@ -315,5 +317,5 @@ async def arecord(
         except Exception as exc:
             rec.error = exc
             break
-        clock.item(item, time.perf_counter(), decoder.feed(item))
-    return clock.finish(journal)
+        session.item(item, time.perf_counter())
+    return session.finish(journal)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from fakellm import Server
-from tests.helpers import RawResponse, chat_body, content_of, raw_request
+from tests.helpers import RawResponse, chat_body, content_of, raw_request, refuse_body_then_get
 
 from ..conftest import FAST_TEXT
 
@@ -226,23 +225,6 @@ def test_bad_requests_on_one_keep_alive_connection_then_a_stream(server: Server)
     assert server.state.internal_errors == []
 
 
-def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"the server closed the connection: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(
-        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:]
-    )
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return head, body
-
-
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -255,21 +237,8 @@ def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
 def test_an_unread_body_does_not_break_keep_alive(server: Server, method: str, path: str) -> None:
     """The body of a request that is refused by route or method arrives after its head: the
     connection must still serve the next request (clients pool connections)."""
-    body = json.dumps(chat_body()).encode()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(
-            f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-        )
-        time.sleep(0.1)
-        sock.sendall(body)
-        head, _ = _read_response(sock)
-        assert head.split(b" ")[1] in (b"404", b"405")
-        assert b"connection: close" not in head.lower()
-        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
-        head, models = _read_response(sock)
-        assert head.startswith(b"HTTP/1.1 200")
-        assert json.loads(models)["object"] == "list"
+    models = refuse_body_then_get(server.port, method, path, then="/v1/models")
+    assert json.loads(models)["object"] == "list"
 
 
 def test_rejections_are_journaled(server: Server) -> None:

@@ -7,13 +7,10 @@ import itertools
 import json
 import logging
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +20,20 @@ import pytest
 
 from fakellm import ProxyServer, Server, parse_fault_spec
 from fakellm.cli import build_parser, main, proxy_config
-from tests.helpers import RawResponse, chat_body, content_of, raw_request, sse_data
+from tests.helpers import (
+    RawResponse,
+    chat_body,
+    content_of,
+    fakellm_process,
+    raw_request,
+    refuse_body_then_get,
+    sdk_tokens_before_error,
+    tokens_of,
+)
 
 from ..conftest import FAST_TEXT
 
 KEY = "sk-test-0123456789abcdef-9z8y"
-
-
-@pytest.fixture
-def make_proxy() -> Iterator[Callable[..., ProxyServer]]:
-    proxies: list[ProxyServer] = []
-
-    def _make(upstream: str, **kwargs: Any) -> ProxyServer:
-        proxy = ProxyServer(upstream, **kwargs).start()
-        proxies.append(proxy)
-        return proxy
-
-    yield _make
-    for proxy in proxies:
-        proxy.stop()
 
 
 UPSTREAM_SCENARIOS = [
@@ -71,17 +63,6 @@ def upstream(make_server: Callable[..., Server]) -> Server:
 @pytest.fixture
 def proxy(make_proxy: Callable[..., ProxyServer], upstream: Server) -> ProxyServer:
     return make_proxy(upstream.base_url)
-
-
-def tokens_of(body: bytes) -> list[str]:
-    out = []
-    for data in sse_data(body):
-        if data == "[DONE]":
-            break
-        for choice in json.loads(data).get("choices", []):
-            if choice["delta"].get("content"):
-                out.append(choice["delta"]["content"])
-    return out
 
 
 def faulted(port: int, spec: str, **body: Any) -> RawResponse:
@@ -144,18 +125,9 @@ def test_drop_counts_upstream_events(proxy: ProxyServer, upstream: Server) -> No
 
 
 def test_an_injected_error_event_is_raised_by_the_openai_sdk(proxy: ProxyServer, upstream: Server) -> None:
-    client = openai.OpenAI(base_url=proxy.base_url, api_key=KEY, max_retries=0)
-    stream = client.chat.completions.create(
-        model="gpt-4o",
-        messages=[{"role": "user", "content": "Hello"}],
-        stream=True,
-        extra_headers={"X-FakeLLM-Faults": "error_event@3 message=upstream_overloaded"},
+    seen = sdk_tokens_before_error(
+        proxy.base_url, "error_event@3 message=upstream_overloaded", match="upstream_overloaded", api_key=KEY
     )
-    seen: list[str] = []
-    with pytest.raises(openai.APIError, match="upstream_overloaded"):
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                seen.append(chunk.choices[0].delta.content)
     assert seen == tokens_of(raw_request(upstream.port, chat_body()).body)[:3]
     entry = proxy.journal.last
     assert entry is not None
@@ -310,6 +282,13 @@ def test_a_request_cannot_redirect_the_proxy(proxy: ProxyServer, upstream: Serve
     assert len(upstream.journal) == 1
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/_fakellm/journal"), ("POST", "/nope")])
+def test_an_unread_body_does_not_break_keep_alive(proxy: ProxyServer, method: str, path: str) -> None:
+    """The proxy reads a refused body too, so that the connection serves the next request."""
+    health = refuse_body_then_get(proxy.port, method, path, then="/_fakellm/health")
+    assert json.loads(health)["status"] == "ok"
+
+
 # -- upstream failures ---------------------------------------------------------------------------------
 
 
@@ -448,28 +427,16 @@ def test_an_endless_fault_is_composed_lazily(proxy: ProxyServer) -> None:
 
 
 def test_the_proxy_command(upstream: Server) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "fakellm", "proxy", "--upstream", upstream.base_url, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.fullmatch(
-                r"fakellm proxy listening on (http://127\.0\.0\.1:(\d+)/v1) -> (\S+)\n", line
-            )
-            assert match, line
-            assert match.group(3) == upstream.base_url
-            response = raw_request(int(match.group(2)), chat_body(), headers={"X-FakeLLM-Faults": "drop@2"})
-            assert len(tokens_of(response.body)) == 2
-            assert not response.terminated
-        finally:
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out.endswith("fakellm proxy stopped\n")
+    with fakellm_process("proxy", "--upstream", upstream.base_url, "--port", "0") as proxy:
+        line = proxy.first_line
+        match = re.fullmatch(r"fakellm proxy listening on (http://127\.0\.0\.1:(\d+)/v1) -> (\S+)\n", line)
+        assert match, line
+        assert match.group(3) == upstream.base_url
+        response = raw_request(int(match.group(2)), chat_body(), headers={"X-FakeLLM-Faults": "drop@2"})
+        assert len(tokens_of(response.body)) == 2
+        assert not response.terminated
+    assert proxy.process.returncode == 0, proxy.err
+    assert proxy.out.endswith("fakellm proxy stopped\n")
 
 
 @pytest.mark.parametrize(
@@ -496,3 +463,9 @@ def test_the_proxy_flags() -> None:
     assert (config.server.host, config.server.port, config.server.seed) == ("0.0.0.0", 0, 5)
     assert config.server.scenario_paths == ("a.yaml",)
     assert config.server.faults == tuple(parse_fault_spec("drop@3"))
+
+
+def test_the_proxy_seed_is_checked_like_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["proxy", "--upstream", "http://u:1/v1", "--seed", "-1"])
+    assert "seed must be >= 0" in capsys.readouterr().err

@@ -6,11 +6,8 @@ import hashlib
 import itertools
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +15,18 @@ import openai
 import pytest
 
 from fakellm import ProxyServer, Server, load_recording
-from tests.helpers import RawResponse, _parse_chunks, chat_body, raw_request, sse_data
+from tests.helpers import (
+    RawResponse,
+    _parse_chunks,
+    chat_body,
+    fakellm_process,
+    raw_request,
+    sdk_tokens_before_error,
+    tokens_of,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
 TEXT = "Recorded once, replayed byte for byte, with the same rhythm."
-
-
-@pytest.fixture
-def make_proxy() -> Iterator[Callable[..., ProxyServer]]:
-    proxies: list[ProxyServer] = []
-
-    def _make(upstream: str, **kwargs: Any) -> ProxyServer:
-        proxy = ProxyServer(upstream, **kwargs).start()
-        proxies.append(proxy)
-        return proxy
-
-    yield _make
-    for proxy in proxies:
-        proxy.stop()
 
 
 @pytest.fixture
@@ -48,6 +39,12 @@ def upstream(make_server: Callable[..., Server]) -> Server:
             {"name": "breaks", "content": {"text": TEXT}, "timing": {"itl_ms": 5}, "faults": ["drop@4"]},
         ],
     )
+
+
+@pytest.fixture
+def recorder(tmp_path: Path, make_proxy: Callable[..., ProxyServer], upstream: Server) -> ProxyServer:
+    """A proxy in front of ``upstream`` that records every stream into ``tmp_path``."""
+    return make_proxy(upstream.base_url, record_dir=tmp_path)
 
 
 def wait_for(path: Path, timeout: float = 5.0) -> Path:
@@ -75,28 +72,14 @@ def arrivals(response: RawResponse, ends: list[int]) -> list[float]:
     return out
 
 
-def tokens_of(body: bytes) -> list[str]:
-    out = []
-    for data in sse_data(body):
-        if data == "[DONE]":
-            break
-        for choice in json.loads(data).get("choices", []):
-            out.append(choice["delta"].get("content") or "")
-    return [t for t in out if t]
-
-
 # -- the round trip ------------------------------------------------------------------------------------
 
 
 def test_record_then_replay_reproduces_the_bytes_and_the_rhythm(
-    tmp_path: Path,
-    make_proxy: Callable[..., ProxyServer],
-    make_server: Callable[..., Server],
-    upstream: Server,
+    tmp_path: Path, recorder: ProxyServer, make_server: Callable[..., Server]
 ) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
     recorded = record(
-        proxy,
+        recorder,
         "tests/e2e/test_record_replay.py::test_round_trip",
         model="timed",
         stream_options={"include_usage": True},
@@ -137,6 +120,7 @@ def test_speed_scales_the_recorded_timing(
     make_server: Callable[..., Server],
     upstream: Server,
 ) -> None:
+    # Into a folder that does not exist yet: the recorder makes it.
     proxy = make_proxy(upstream.base_url, record_dir=tmp_path / "rec")
     record(proxy, "fast", model="timed")
     path = wait_for(tmp_path / "rec" / "fast.json")
@@ -151,27 +135,11 @@ def test_speed_scales_the_recorded_timing(
 
 
 def test_faults_apply_on_top_of_a_replay(
-    tmp_path: Path,
-    make_proxy: Callable[..., ProxyServer],
-    make_server: Callable[..., Server],
-    upstream: Server,
+    tmp_path: Path, recorder: ProxyServer, make_server: Callable[..., Server]
 ) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
-    recorded = record(proxy, "faulted")
+    recorded = record(recorder, "faulted")
     replay = make_server(scenario_paths=[wait_for(tmp_path / "faulted.json")])
-    client = openai.OpenAI(base_url=replay.base_url, api_key="sk-x", max_retries=0)
-    stream = client.chat.completions.create(
-        model="gpt-4o",
-        messages=[{"role": "user", "content": "Hello"}],
-        stream=True,
-        extra_headers={"X-FakeLLM-Faults": "error_event@2"},
-    )
-    seen = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                seen.append(chunk.choices[0].delta.content)
-    assert seen == tokens_of(recorded.body)[:2]
+    assert sdk_tokens_before_error(replay.base_url, "error_event@2") == tokens_of(recorded.body)[:2]
     cut = raw_request(replay.port, chat_body(), headers={"X-FakeLLM-Faults": "drop@3; fragment 1-9 bytes"})
     assert not cut.terminated
     assert recorded.body.startswith(cut.body)
@@ -179,13 +147,9 @@ def test_faults_apply_on_top_of_a_replay(
 
 
 def test_an_upstream_drop_is_recorded_and_replayed_as_a_drop(
-    tmp_path: Path,
-    make_proxy: Callable[..., ProxyServer],
-    make_server: Callable[..., Server],
-    upstream: Server,
+    tmp_path: Path, recorder: ProxyServer, make_server: Callable[..., Server]
 ) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
-    recorded = record(proxy, "breaks", model="breaks")
+    recorded = record(recorder, "breaks", model="breaks")
     assert not recorded.terminated
     recording = load_recording(wait_for(tmp_path / "breaks.json"))
     assert recording.end == "dropped"
@@ -197,11 +161,10 @@ def test_an_upstream_drop_is_recorded_and_replayed_as_a_drop(
 
 
 def test_the_whole_upstream_stream_is_recorded_even_when_a_fault_cuts_the_client_short(
-    tmp_path: Path, make_proxy: Callable[..., ProxyServer], upstream: Server
+    tmp_path: Path, recorder: ProxyServer
 ) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
     cut = raw_request(
-        proxy.port, chat_body(), headers={"X-FakeLLM-Test-Id": "cut", "X-FakeLLM-Faults": "drop@1"}
+        recorder.port, chat_body(), headers={"X-FakeLLM-Test-Id": "cut", "X-FakeLLM-Faults": "drop@1"}
     )
     assert not cut.terminated
     recording = load_recording(wait_for(tmp_path / "cut.json"))
@@ -213,14 +176,10 @@ def test_the_whole_upstream_stream_is_recorded_even_when_a_fault_cuts_the_client
 
 
 def test_a_recording_answers_its_request_and_its_name(
-    tmp_path: Path,
-    make_proxy: Callable[..., ProxyServer],
-    make_server: Callable[..., Server],
-    upstream: Server,
+    tmp_path: Path, recorder: ProxyServer, make_server: Callable[..., Server]
 ) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
     question = [{"role": "user", "content": "What is recorded?"}]
-    recorded = record(proxy, "by-request", messages=question)
+    recorded = record(recorder, "by-request", messages=question)
     wait_for(tmp_path / "by-request.json")
     replay = make_server(
         scenario_paths=[tmp_path], scenarios=[{"name": "default", "content": {"text": "other"}}]
@@ -237,16 +196,13 @@ def test_a_recording_answers_its_request_and_its_name(
     assert completion.choices[0].message.content == TEXT
 
 
-def test_file_names_are_stable_and_readable(
-    tmp_path: Path, make_proxy: Callable[..., ProxyServer], upstream: Server
-) -> None:
-    proxy = make_proxy(upstream.base_url, record_dir=tmp_path)
-    record(proxy, "tests/test_a.py::test_twice")
-    record(proxy, "tests/test_a.py::test_twice")
+def test_file_names_are_stable_and_readable(tmp_path: Path, recorder: ProxyServer) -> None:
+    record(recorder, "tests/test_a.py::test_twice")
+    record(recorder, "tests/test_a.py::test_twice")
     wait_for(tmp_path / "tests-test_a.py--test_twice.json")
     wait_for(tmp_path / "tests-test_a.py--test_twice-2.json")
-    record(proxy, None)
-    record(proxy, None)  # the same request: the same name, written again
+    record(recorder, None)
+    record(recorder, None)  # the same request: the same name, written again
     deadline = time.monotonic() + 5
     while len(list(tmp_path.glob("gpt-4o-*.json"))) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -330,26 +286,14 @@ def test_the_shipped_refusal_parses_with_the_openai_sdk(shipped: Server) -> None
 
 
 def test_fakellm_serve_replays_the_shipped_folder() -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "fakellm", "serve", "--scenarios", str(FIXTURES), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.match(r"fakellm listening on http://127\.0\.0\.1:(\d+)/v1 \(scenarios: (.*)\)", line)
-            assert match, line
-            assert {"openai-text-usage", "openai-tool-call", "openai-refusal"} <= set(
-                match.group(2).split(", ")
-            )
-            response = raw_request(int(match.group(1)), chat_body(model="openai-tool-call"))
-            assert hashlib.sha256(response.body).hexdigest().startswith("2018feb66ae1")
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=10)
-    assert process.returncode == 0
+    with fakellm_process("serve", "--scenarios", str(FIXTURES), "--port", "0") as served:
+        line = served.first_line
+        match = re.match(r"fakellm listening on http://127\.0\.0\.1:(\d+)/v1 \(scenarios: (.*)\)", line)
+        assert match, line
+        assert {"openai-text-usage", "openai-tool-call", "openai-refusal"} <= set(match.group(2).split(", "))
+        response = raw_request(int(match.group(1)), chat_body(model="openai-tool-call"))
+        assert hashlib.sha256(response.body).hexdigest().startswith("2018feb66ae1")
+    assert served.process.returncode == 0, served.err
 
 
 def test_the_shipped_folder_is_tidy() -> None:

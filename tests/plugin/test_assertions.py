@@ -69,3 +69,17 @@ def test_assertions_suite(pytester: pytest.Pytester) -> None:
     assert all(name.startswith("test_fails_") for name in failed), failed
     assert not any(name.startswith("test_fails_") for name in passed), passed
     result.assert_outcomes(passed=6, failed=12)
+
+
+def test_a_fault_that_fired_twice_is_hinted_once() -> None:
+    from fakellm import JournalEntry
+    from fakellm.stream import FaultFired
+    from pytest_fakellm import StreamRecording, assert_accumulated
+
+    entry = JournalEntry(index=0, time=0.0, method="POST", path="/v1/chat/completions", status=200)
+    entry.outcome = "completed"
+    entry.text_parts = ["one two"]
+    entry.faults = [FaultFired("malformed", 1, 0, 0.0), FaultFired("malformed", 2, 0, 0.0)]
+    with pytest.raises(AssertionError) as failed:
+        assert_accumulated(StreamRecording(text="one", entry=entry))
+    assert str(failed.value).count("the stream had 'malformed'") == 1
