@@ -69,15 +69,21 @@ class ServerState:
         self._lock = threading.Lock()
 
     # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
-    def script(self, scenarios: Sequence[Scenario], *, sequence: bool = False) -> None:
+    def script(
+        self,
+        scenarios: Sequence[Scenario],
+        *,
+        sequence: bool = False,
+        default: Scenario | None = None,
+    ) -> None:
         """Serve ``scenarios`` from now on: as extra scenarios chosen by the usual rules (the
         first one without a ``match`` becomes the default), or with ``sequence`` one per request,
-        in order."""
+        in order, and ``default`` (else the server's own) after the last."""
         with self._lock:
             self.counters.clear()
             if sequence:
                 self.sequence = deque(scenarios)
-                self.book = ScenarioBook(self.base_scenarios)
+                self.book = ScenarioBook(self.base_scenarios, default=default)
                 return
             self.sequence = deque()
             default = next((s for s in scenarios if s.match is None), None)

@@ -32,7 +32,7 @@ from fakellm import (
     scenario_from_dict,
 )
 from fakellm.app import ServerState
-from fakellm.scenario import ScenarioBook, default_scenario
+from fakellm.scenario import default_scenario
 
 from .recording import Kind, StreamRecording, arecord, record
 
@@ -302,9 +302,8 @@ class FakeLLM:
         state = self.state
         self._script = script
         if script.sequence:
-            state.script(script.scenarios, sequence=True)
             # After the last scripted response: the test default, not the server's slow one.
-            state.book = ScenarioBook(state.base_scenarios, default=self.default)
+            state.script(script.scenarios, sequence=True, default=self.default)
         else:
             state.script([*script.scenarios, self.default])
 
