@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +36,11 @@ from .wire.openai import parse_chat_request
 __all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry"]
 
 log = logging.getLogger("fakellm")
+
+# When the request reached the app (event-loop time), set by the ASGI wrapper: a stream's schedule
+# starts there, not after Quart has built the request and dispatched it to the route (under load,
+# tenths of a millisecond that every token would otherwise be late by; benchmarks/README.md).
+_ARRIVED: ContextVar[float] = ContextVar("fakellm_arrived")
 
 SCENARIO_HEADER = "X-FakeLLM-Scenario"
 SEED_HEADER = "X-FakeLLM-Seed"
@@ -283,7 +289,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     @quart.post("/v1/chat/completions")
     async def chat_completions() -> Response:
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        t0 = _ARRIVED.get(loop.time())
         entry = open_entry(state)
         try:
             raw = await request.get_data()
@@ -402,7 +408,8 @@ class FakeLLMApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self._sends.add(send)
-        CONNECTION_SEND.set(send)  # for the transport's fast path; this task serves this request only
+        _ARRIVED.set(asyncio.get_running_loop().time())  # this task serves this request only
+        CONNECTION_SEND.set(send)  # for the transport's fast path
         try:
             await self.quart(scope, receive, send)
         except DropConnection as drop:

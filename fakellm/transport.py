@@ -65,11 +65,48 @@ def _release(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+class _MillisecondTicks:
+    """Deadline wake-ups on a loop whose timers tick in whole milliseconds (uvloop, whose
+    ``call_at`` fires at the millisecond nearest the deadline): every stream due in the same tick
+    shares one timer. They would all have woken at that tick anyway; what is saved is a timer per
+    chunk, about 8% of the server's CPU per chunk at 150 streams (``benchmarks/``). Loops with
+    finer timers (asyncio's own) keep one exact timer per wait."""
+
+    __slots__ = ("due", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[int, list[asyncio.Future[None]]] = {}
+
+    @staticmethod
+    def of(loop: asyncio.AbstractEventLoop, current: _MillisecondTicks | None) -> _MillisecondTicks | None:
+        if current is not None and current.loop is loop:
+            return current
+        return _MillisecondTicks(loop) if type(loop).__module__.startswith("uvloop") else None
+
+    def future(self, deadline: float) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = self.loop.create_future()
+        tick = round(deadline * 1000.0)
+        waiting = self.due.get(tick)
+        if waiting is None:
+            self.due[tick] = [fut]
+            self.loop.call_at(tick / 1000.0, self._fire, tick)
+        else:
+            waiting.append(fut)
+        return fut
+
+    def _fire(self, tick: int) -> None:
+        for fut in self.due.pop(tick, ()):
+            if not fut.done():  # a stream that was cancelled or woken for shutdown meanwhile
+                fut.set_result(None)
+
+
 class ActiveStreams:
     """The streams in flight, so that shutdown can end every one of them at once."""
 
     def __init__(self) -> None:
         self._runs: set[_Run] = set()
+        self._ticks: _MillisecondTicks | None = None
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -118,17 +155,23 @@ class ActiveStreams:
         entry.faults = ctx.fired
         # Looked up here, at the first frame: the response head has been sent by now.
         direct = _DirectWriter.of(CONNECTION_SEND.get())
+        ticks = self._ticks = _MillisecondTicks.of(loop, self._ticks)
         try:
             async for frame in frames if isinstance(frames, AsyncIterator) else _ahead(frames):
                 deadline = t0 + frame.due
                 if deadline > loop.time() and not run.stopping:
-                    fut = loop.create_future()
-                    handle = loop.call_at(deadline, _release, fut)
+                    handle = None
+                    if ticks is not None:
+                        fut = ticks.future(deadline)
+                    else:
+                        fut = loop.create_future()
+                        handle = loop.call_at(deadline, _release, fut)
                     run.waiter = fut
                     try:
                         await fut
                     finally:
-                        handle.cancel()
+                        if handle is not None:
+                            handle.cancel()
                         run.waiter = None
                 if run.stopping:
                     outcome = "server_shutdown"

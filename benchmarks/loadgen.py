@@ -1,0 +1,395 @@
+"""The load client: many concurrent streams on keep-alive connections, and when each chunk arrived.
+
+Each of ``streams`` workers holds one connection and sends streaming chat requests back to back,
+so ``streams`` responses are always in flight. Workers start at random moments spread over one
+stream's length, so their chunks are spread over time as a real server's would be. Every request
+asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`` /
+``X-FakeLLM-ITL-Ms`` headers), so token *i* is due ``ttft + i * itl`` after the request was sent:
+
+- **TTFT error**: arrival of the first content chunk minus ``send + ttft``;
+- **inter-token lateness**: arrival of content chunk *i* (i >= 1) minus ``send + ttft + i * itl``.
+  Lateness is measured against the schedule, not against the previous chunk, so a server that
+  drifts (sleeps ``itl`` after each write) shows it growing along the stream.
+
+Only chunks that arrive inside the measuring window (after ``warmup_s``, for ``duration_s``) count.
+The client is deliberately cheap, so that on a small machine it does not steal the server's CPU:
+an ``asyncio.Protocol`` per connection, the chunked body decoded in place, SSE events counted by
+their blank line (the benchmark's servers write one event per HTTP chunk), no JSON parsing. The
+server's CPU time is read from ``/proc/<pid>/stat`` at both ends of the window.
+
+    python -m benchmarks.loadgen --url http://127.0.0.1:8000 --streams 100 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import cast
+from urllib.parse import urlsplit
+
+__all__ = ["LoadConfig", "LoadResult", "percentile", "process_cpu_s", "run_load"]
+
+_now = time.monotonic  # ns resolution; uvloop's loop.time() only has milliseconds
+
+
+@dataclass(frozen=True, slots=True)
+class LoadConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    streams: int = 100
+    duration_s: float = 10.0
+    warmup_s: float | None = None  # default: one stream's length (every worker has started)
+    ttft_ms: float = 200.0
+    itl_ms: float = 20.0
+    tokens: int = 100
+    scenario: str = "bench"  # must exist on a fakellm server, with no jitter
+    seed: int = 1
+    server_pid: int | None = None  # whose CPU time to measure (a separate process)
+    client_cpu_id: int | None = None  # the cores the client and the server are pinned to, to
+    server_cpu_id: int | None = None  # measure what else ran on them (the machine is shared)
+
+    @property
+    def stream_s(self) -> float:
+        return (self.ttft_ms + self.itl_ms * (self.tokens - 1)) / 1000.0
+
+    @property
+    def warmup(self) -> float:
+        return self.stream_s if self.warmup_s is None else self.warmup_s
+
+
+@dataclass(slots=True)
+class LoadResult:
+    streams: int
+    window_s: float
+    requests: int = 0  # completed inside the window
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    chunks: int = 0  # SSE events received inside the window
+    chunks_per_s: float = 0.0
+    ttft_error_ms: dict[str, float] = field(default_factory=dict)  # p50, p99, max, n
+    lateness_ms: dict[str, float] = field(default_factory=dict)
+    client_cpu: float = 0.0  # fraction of one core
+    server_cpu: float | None = None  # fraction of one core
+    server_cpu_per_chunk_us: float | None = None
+    # Busy time of each pinned core that was not ours (other processes), in cores: trials that
+    # shared their cores with someone else's work are visible as such.
+    other_load_client_core: float | None = None
+    other_load_server_core: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, round(q / 100.0 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    values.sort()
+    return {
+        "p50": percentile(values, 50),
+        "p99": percentile(values, 99),
+        "max": values[-1] if values else float("nan"),
+        "n": float(len(values)),
+    }
+
+
+def core_busy_s() -> dict[int, float]:
+    """Busy seconds of every core since boot, from ``/proc/stat`` (all but idle and iowait)."""
+    busy: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"cpu") and line[3:4].isdigit():
+                name, *values = line.split()
+                ticks = [int(v) for v in values[:8]]
+                busy[int(name[3:])] = (sum(ticks) - ticks[3] - ticks[4]) / tick
+    return busy
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from ``/proc/<pid>/stat``."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Window:
+    """What the workers record, and the measuring window it is recorded in."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start = start
+        self.end = end
+        self.ttft: list[float] = []
+        self.lateness: list[float] = []
+        self.chunks = 0
+        self.requests = 0
+        self.errors: list[str] = []
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; one response in flight at a time."""
+
+    def __init__(self, window: _Window, cfg: LoadConfig) -> None:
+        self.window = window
+        self.ttft = cfg.ttft_ms / 1000.0
+        self.itl = cfg.itl_ms / 1000.0
+        self.tokens = cfg.tokens
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.lost = False
+        self._reset(0.0)
+
+    def _reset(self, sent: float) -> None:
+        self.sent = sent
+        self.buf = b""
+        self.in_body = False
+        self.events = 0
+        self.tail = b""
+
+    def start(self, request: bytes) -> asyncio.Future[None]:
+        assert self.transport is not None
+        self.done = asyncio.get_running_loop().create_future()
+        self._reset(_now())
+        self.transport.write(request)
+        return self.done
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._finish(f"connection lost after {self.events} events ({exc or 'EOF'})")
+
+    def _finish(self, error: str | None) -> None:
+        if self.done is None or self.done.done():
+            return
+        if error is not None:
+            self.done.set_exception(ConnectionError(error))
+        else:
+            self.done.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        now = _now()
+        buf = self.buf + data if self.buf else data
+        pos = 0
+        if not self.in_body:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if buf[9:12] != b"200":
+                self._finish(f"HTTP {buf[9:12].decode(errors='replace')}: {buf[end + 4 : end + 204]!r}")
+                self.buf = b""
+                return
+            self.in_body = True
+            pos = end + 4
+        window = self.window
+        counted = window.start <= now < window.end
+        n = len(buf)
+        while True:
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                break
+            size = int(buf[pos:eol], 16)
+            stop = eol + 2 + size
+            if n < stop + 2:
+                break
+            pos = stop + 2
+            if size == 0:
+                expected = self.tokens + 3  # role, tokens, finish, [DONE]
+                if self.events != expected:
+                    self._finish(f"{self.events} events, expected {expected}")
+                else:
+                    if counted:
+                        window.requests += 1
+                    self._finish(None)
+                break
+            payload = buf[eol + 2 : stop]
+            new = payload.count(b"\n\n")
+            if self.tail == b"\n" and payload[:1] == b"\n":
+                new += 1  # an event whose blank line was split across two chunks
+            self.tail = payload[-1:] if payload[-2:] != b"\n\n" else b""
+            if not new:
+                continue
+            first = self.events
+            self.events = last = first + new
+            if not counted:
+                continue
+            window.chunks += new
+            # Event 0 is the role chunk; events 1..tokens are content, due at ttft + (k - 1) * itl.
+            for k in range(max(first, 1), min(last, self.tokens + 1)):
+                late = now - (self.sent + self.ttft + (k - 1) * self.itl)
+                if k == 1:
+                    window.ttft.append(late * 1000.0)
+                else:
+                    window.lateness.append(late * 1000.0)
+        self.buf = buf[pos:] if pos < n else b""
+
+
+def _request_bytes(cfg: LoadConfig) -> bytes:
+    body = json.dumps(
+        {
+            "model": cfg.scenario,
+            "messages": [{"role": "user", "content": "Tell me about foxes."}],
+            "stream": True,
+            "max_tokens": cfg.tokens,
+        },
+        separators=(",", ":"),
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\n"
+        f"Host: {cfg.host}:{cfg.port}\r\n"
+        f"Content-Type: application/json\r\n"
+        f"Authorization: Bearer bench\r\n"
+        f"X-FakeLLM-Scenario: {cfg.scenario}\r\n"
+        f"X-FakeLLM-TTFT-Ms: {cfg.ttft_ms:g}\r\n"
+        f"X-FakeLLM-ITL-Ms: {cfg.itl_ms:g}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _worker(cfg: LoadConfig, window: _Window, delay: float, request: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(delay)
+    conn: _Connection | None = None
+    try:
+        while _now() < window.end:
+            try:
+                if conn is None or conn.lost:
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(window, cfg), cfg.host, cfg.port
+                    )
+                await conn.start(request)
+            except OSError as exc:  # ConnectionError included: a refused, reset or cut stream
+                if _now() < window.end:
+                    window.errors.append(str(exc))
+                if conn is not None and conn.transport is not None:
+                    conn.transport.close()
+                conn = None
+                await asyncio.sleep(0.05)
+    finally:
+        if conn is not None and conn.transport is not None:
+            conn.transport.close()
+
+
+async def run_load(cfg: LoadConfig) -> LoadResult:
+    """Run the load for ``warmup + duration`` seconds and summarise the measuring window."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(cfg.seed)
+    begin = _now()
+    window = _Window(begin + cfg.warmup, begin + cfg.warmup + cfg.duration_s)
+    request = _request_bytes(cfg)
+    spread = min(cfg.stream_s, cfg.warmup) if cfg.warmup > 0 else 0.0
+    tasks = [
+        asyncio.ensure_future(_worker(cfg, window, rng.uniform(0.0, spread), request))
+        for _ in range(cfg.streams)
+    ]
+
+    marks: dict[str, tuple[float, float | None, dict[int, float]]] = {}
+
+    def _mark(name: str) -> None:
+        client = sum(os.times()[:2])
+        server = None
+        if cfg.server_pid is not None:
+            with contextlib.suppress(OSError):  # the server died: its streams report the errors
+                server = process_cpu_s(cfg.server_pid)
+        marks[name] = (client, server, core_busy_s())
+
+    loop.call_at(loop.time() + (window.start - _now()), _mark, "start")
+    await asyncio.sleep(max(0.0, window.end - _now()))
+    _mark("end")
+    # Streams still open are cut here; the window is over, so nothing more is counted.
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for res in results:
+        if isinstance(res, BaseException) and not isinstance(res, asyncio.CancelledError):
+            window.errors.append(f"worker failed: {res!r}")
+
+    span = window.end - window.start
+    result = LoadResult(streams=cfg.streams, window_s=span)
+    result.requests = window.requests
+    result.errors = len(window.errors)
+    result.error_samples = sorted(set(window.errors))[:5]
+    result.chunks = window.chunks
+    result.chunks_per_s = window.chunks / span
+    result.ttft_error_ms = _summary(window.ttft)
+    result.lateness_ms = _summary(window.lateness)
+    if "start" in marks:
+        (c0, s0, b0), (c1, s1, b1) = marks["start"], marks["end"]
+        result.client_cpu = (c1 - c0) / span
+        if s0 is not None and s1 is not None:
+            result.server_cpu = (s1 - s0) / span
+            if window.chunks:
+                result.server_cpu_per_chunk_us = (s1 - s0) / window.chunks * 1e6
+        if cfg.client_cpu_id in b0 and cfg.client_cpu_id in b1:
+            busy = (b1[cfg.client_cpu_id] - b0[cfg.client_cpu_id]) / span
+            result.other_load_client_core = max(0.0, busy - result.client_cpu)
+        if cfg.server_cpu_id in b0 and cfg.server_cpu_id in b1 and result.server_cpu is not None:
+            busy = (b1[cfg.server_cpu_id] - b0[cfg.server_cpu_id]) / span
+            result.other_load_server_core = max(0.0, busy - result.server_cpu)
+    return result
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.loadgen", description="Load one running server and print JSON."
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server (path is ignored)")
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=10.0, help="measuring window, seconds")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds (default: one stream)")
+    parser.add_argument("--ttft-ms", type=float, default=200.0)
+    parser.add_argument("--itl-ms", type=float, default=20.0)
+    parser.add_argument("--tokens", type=int, default=100)
+    parser.add_argument("--scenario", default="bench")
+    parser.add_argument("--server-pid", type=int, default=None, help="measure this process's CPU")
+    args = parser.parse_args(argv)
+    url = urlsplit(args.url)
+    cfg = LoadConfig(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 80,
+        streams=args.streams,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms,
+        tokens=args.tokens,
+        scenario=args.scenario,
+        server_pid=args.server_pid,
+    )
+    loop = new_event_loop()
+    try:
+        result = loop.run_until_complete(run_load(cfg))
+    finally:
+        loop.close()
+    json.dump(result.as_dict(), sys.stdout, indent=2)
+    print()
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
