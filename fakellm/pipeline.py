@@ -271,11 +271,7 @@ def plan_stream(
     ascii_only: bool = True,
     now: float | None = None,
 ) -> StreamPlan:
-    seed = derive_seed(server_seed, scenario.seed, header_seed)
-    deterministic = seed is not None
-    if seed is None:
-        seed = random.SystemRandom().getrandbits(63)
-    ctx = StreamContext.seeded(seed)
+    ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
 
     # The fixed order of draws from ctx.rng: text, then ids. Never reorder (it changes every body).
@@ -312,16 +308,42 @@ def plan_stream(
         request_id=request_id,
         source=scenario.content if isinstance(scenario.content, EventSource) else None,
     )
+    plan.http_error, plan.faults = _choose_faults(
+        scenario, ctx, counters, extra_faults, extra_scope, global_faults
+    )
+    return plan
+
+
+def _stream_context(
+    server_seed: int | None, scenario: Scenario, header_seed: int | None
+) -> tuple[StreamContext, bool]:
+    """The stream's context, and whether its seed was given (else drawn, and ``created`` is real)."""
+    seed = derive_seed(server_seed, scenario.seed, header_seed)
+    if seed is None:
+        return StreamContext.seeded(random.SystemRandom().getrandbits(63)), False
+    return StreamContext.seeded(seed), True
+
+
+def _choose_faults(
+    scenario: Scenario,
+    ctx: StreamContext,
+    counters: FaultCounters | None,
+    extra_faults: Sequence[Fault],
+    extra_scope: str,
+    global_faults: Sequence[Fault],
+) -> tuple[RequestError | None, list[Fault]]:
+    """The faults this request carries: an ``http_error`` that answers instead of the stream (the
+    first one, if several fire), and the stream's other faults in stage order."""
     active = _active_faults(
         scenario, extra_faults, extra_scope, ctx, counters or FaultCounters(), global_faults
     )
+    http_error = None
     for fault in active:
         if isinstance(fault, HttpError):
             ctx.fire(fault.name, at_token=0, detail=str(fault.status))
-            plan.http_error = fault.error()
+            http_error = fault.error()
             break
-    plan.faults = [f for f in active if f.stage != "request"]
-    return plan
+    return http_error, [f for f in active if f.stage != "request"]
 
 
 def prompt_of(request: ChatRequest) -> str:
@@ -361,18 +383,9 @@ def plan_passthrough(
     counters: FaultCounters | None = None,
 ) -> PassthroughPlan:
     """Seed and faults for a proxied request, chosen by the same rules as for a served one."""
-    seed = derive_seed(server_seed, scenario.seed, header_seed)
-    if seed is None:
-        seed = random.SystemRandom().getrandbits(63)
-    ctx = StreamContext.seeded(seed)
-    active = _active_faults(
-        scenario, extra_faults, extra_scope, ctx, counters or FaultCounters(), global_faults
-    )
+    ctx, _ = _stream_context(server_seed, scenario, header_seed)
     plan = PassthroughPlan(scenario=scenario, ctx=ctx)
-    for fault in active:
-        if isinstance(fault, HttpError):
-            ctx.fire(fault.name, at_token=0, detail=str(fault.status))
-            plan.http_error = fault.error()
-            break
-    plan.faults = [f for f in active if f.stage != "request"]
+    plan.http_error, plan.faults = _choose_faults(
+        scenario, ctx, counters, extra_faults, extra_scope, global_faults
+    )
     return plan
