@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 import time
 import traceback
@@ -213,6 +214,10 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
 
     @quart.after_request
     async def _cors(response: Response) -> Response:
+        if "x-request-id" not in response.headers:
+            # Real OpenAI answers every request, errors included, with an id that SDKs surface
+            # (APIStatusError.request_id); a stream sets its own, seeded one.
+            response.headers["x-request-id"] = f"req_{secrets.token_hex(16)}"
         origin = request.headers.get("Origin")
         allowed = config.cors_origins
         if "*" in allowed:
