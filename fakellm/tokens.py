@@ -8,6 +8,7 @@ always gives the same tokens, so ``usage`` counts are reproducible.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,6 +27,13 @@ _PIECE = 4
 
 def tokenize(text: str) -> list[str]:
     """Cut ``text`` into tokens; ``"".join(tokenize(t)) == t`` always holds."""
+    return list(_tokenize(text))
+
+
+# Scenario texts and prompts repeat from request to request; cutting them is most of the CPU a
+# request costs before its first byte (benchmarks/README.md), so the cuts are remembered.
+@functools.lru_cache(maxsize=1024)
+def _tokenize(text: str) -> tuple[str, ...]:
     tokens: list[str] = []
     pos = 0
     for m in _PRETOKEN.finditer(text):
@@ -46,7 +54,7 @@ def tokenize(text: str) -> list[str]:
             rest = rest[size:]
     if pos != len(text):
         tokens.append(text[pos:])
-    return tokens
+    return tuple(tokens)
 
 
 def _content_text(content: Any) -> str:
