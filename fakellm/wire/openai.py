@@ -71,7 +71,6 @@ class OpenAIChatEncoder:
         self.created = created
         self.model = model
         self.system_fingerprint = system_fingerprint
-        self.include_usage = include_usage
         self.ascii_only = ascii_only
         head = (
             f'data: {{"id":{_dumps(id, True)},"object":"chat.completion.chunk",'
@@ -142,11 +141,6 @@ class OpenAIChatEncoder:
             "service_tier": "default",
             "system_fingerprint": self.system_fingerprint,
         }
-
-    def truncated_payload(self, event: Event) -> str:
-        """A realistic malformed payload: the encoded JSON of ``event`` cut in half."""
-        data = self.encode(event)[len(b"data: ") : -2]
-        return data[: max(1, len(data) // 2)].decode("utf-8", "ignore")
 
 
 # --------------------------------------------------------------------------------------------------
