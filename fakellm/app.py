@@ -25,22 +25,24 @@ from typing import Any
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
+from . import clock
 from .config import ServerConfig
 from .errors import FaultSpecError, RequestError, error_body
 from .faults import Fault, parse_fault_spec
 from .journal import Journal, JournalEntry, redact_headers
 from .pipeline import FaultCounters, plan_stream, prompt_of
 from .scenario import Scenario, ScenarioBook, Timing, load_scenario_files
-from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, reset_connection
+from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, arrival, reset_connection
 from .wire.openai import parse_chat_request
 
 __all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry"]
 
 log = logging.getLogger("fakellm")
 
-# When the request reached the app (event-loop time), set by the ASGI wrapper: a stream's schedule
-# starts there, not after Quart has built the request and dispatched it to the route (under load,
-# tenths of a millisecond that every token would otherwise be late by; benchmarks/README.md).
+# When the request arrived (``clock.now``), set by the ASGI wrapper: read off the connection where
+# hypercorn lets that be seen (``transport.arrival``), else when the app was called. A stream's
+# schedule starts there, not after hypercorn and Quart have parsed the request and dispatched it to
+# the route (under load, tenths of a millisecond that every token would otherwise be late by).
 _ARRIVED: ContextVar[float] = ContextVar("fakellm_arrived")
 
 SCENARIO_HEADER = "X-FakeLLM-Scenario"
@@ -293,8 +295,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
     @quart.post("/v1/chat/completions")
     async def chat_completions() -> Response:
-        loop = asyncio.get_running_loop()
-        t0 = _ARRIVED.get(loop.time())
+        t0 = _ARRIVED.get(clock.now())
         entry = open_entry(state)
         try:
             raw = await request.get_data()
@@ -339,7 +340,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             entry.outcome = "http_error"
             entry.error = error.body()["error"]
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+            entry.duration_ms = round((clock.now() - t0) * 1000.0, 3)
             return _json(error.body(), error.status, {**headers, **error.headers})
         entry.status = 200
         if not chat.stream:
@@ -347,12 +348,12 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
                 due = await state.streams.sleep_until(t0 + plan.completion_delay())
             except asyncio.CancelledError:  # Quart cancels the handler when the client goes away
                 entry.outcome = "client_disconnected"
-                entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+                entry.duration_ms = round((clock.now() - t0) * 1000.0, 3)
                 raise
             if not due:
                 entry.status = 503
                 entry.outcome = "server_shutdown"
-                entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+                entry.duration_ms = round((clock.now() - t0) * 1000.0, 3)
                 message = "The server is shutting down; the answer was not finished."
                 return _json(error_body(message, type="server_error"), 503, headers)
             body = plan.completion()
@@ -360,7 +361,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             entry.text_parts = ["".join(plan.tokens)]
             entry.outcome = "completed"
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+            entry.duration_ms = round((clock.now() - t0) * 1000.0, 3)
             response = _json(body, 200, headers)
             # The whole answer goes out at once: its first byte is its last.
             entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
@@ -413,7 +414,9 @@ class FakeLLMApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self._sends.add(send)
-        _ARRIVED.set(asyncio.get_running_loop().time())  # this task serves this request only
+        # This task serves this request only.
+        arrived = arrival(send)
+        _ARRIVED.set(clock.now() if arrived is None else arrived)
         CONNECTION_SEND.set(send)  # for the transport's fast path
         try:
             await self.quart(scope, receive, send)

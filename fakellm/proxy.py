@@ -50,6 +50,7 @@ import httpx
 from quart import Quart, Response, request
 from werkzeug.datastructures import Headers
 
+from . import clock
 from .app import (
     FAULTS_HEADER,
     SCENARIO_HEADER,
@@ -195,13 +196,12 @@ class _LiveStream:
 
     # -- the loop side -----------------------------------------------------------------------
     async def _read(self) -> None:
-        loop = self._loop
         splitter = EventSplitter()
         end = "eof"
         capture = self._capture
         try:
             async for chunk in self._upstream.aiter_bytes():
-                now = loop.time()
+                now = clock.now()
                 for raw, data in splitter.feed(chunk):
                     self._inbox.put(Timed(now - self._t0, classify(raw, data)))
                     if capture is not None:
@@ -217,7 +217,7 @@ class _LiveStream:
         finally:
             with contextlib.suppress(Exception):
                 await self._upstream.aclose()
-        now = loop.time()
+        now = clock.now()
         rest = splitter.close()
         if rest:  # an event cut off by the upstream: forwarded as it came
             self._inbox.put(Timed(now - self._t0, Verbatim(rest)))
@@ -386,13 +386,12 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         entry.status = status
         entry.outcome = "upstream_error"
         entry.error = body["error"]
-        entry.duration_ms = (asyncio.get_running_loop().time() - t0) * 1000.0
+        entry.duration_ms = (clock.now() - t0) * 1000.0
         return _json(body, status)
 
     @quart.route("/v1/<path:_path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def forward(_path: str) -> Response:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        t0 = clock.now()
         raw = await request.get_data()
         content = raw if isinstance(raw, bytes) else raw.encode()
         body: Any = None
@@ -435,7 +434,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             entry.outcome = "http_error"
             entry.error = error.body()["error"]
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = (loop.time() - t0) * 1000.0
+            entry.duration_ms = (clock.now() - t0) * 1000.0
             return _json(error.body(), error.status, {**own, **error.headers})
 
         raw_path = request.scope.get("raw_path") or request.path.encode()
@@ -448,7 +447,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         outgoing = httpx.Request(
             request.method, url, headers=_forward_headers(request.headers), content=content
         )
-        sent_at = loop.time()
+        sent_at = clock.now()
         try:
             answer = await client.send(outgoing, stream=True)
         except httpx.TimeoutException as exc:
@@ -500,7 +499,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             entry.outcome = "completed"
             entry.bytes_sent = len(data)
             entry.faults = list(plan.ctx.fired)
-            entry.duration_ms = (loop.time() - t0) * 1000.0
+            entry.duration_ms = (clock.now() - t0) * 1000.0
             return Response(data, status=answer.status_code, headers=headers, content_type=content_type)
 
         capture = None

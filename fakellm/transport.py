@@ -1,8 +1,8 @@
 """The last stage: frames onto the connection at their due times.
 
-Sleeps are to absolute deadlines (``t0 + frame.due``) on the event loop's clock, through a
-future that the server can wake at shutdown; a client that disconnects cancels the task that is
-sleeping, so no wait outlives its stream.
+Sleeps are to absolute deadlines (``t0 + frame.due``, on ``clock.now``), through a future from
+the loop's waker (``clock.py``) that the server can also complete at shutdown; a client that
+disconnects cancels the task that is sleeping, so no wait outlives its stream.
 
 Dropping a connection cannot be said in ASGI: the generator raises :class:`DropConnection`, the
 ASGI wrapper in ``app.py`` swallows it and returns without finishing the body, and hypercorn then
@@ -25,14 +25,15 @@ import asyncio
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from .clock import Waker, now, open_waker
 from .journal import JournalEntry
 from .stream import DROP_RST, HOLD, WRITE, Frame, StreamContext
 
-__all__ = ["CONNECTION_SEND", "ActiveStreams", "DropConnection", "reset_connection"]
+__all__ = ["CONNECTION_SEND", "ActiveStreams", "DropConnection", "arrival", "reset_connection"]
 
 # The ASGI ``send`` of the request being served, set by the ASGI wrapper (``app.py``): the way from
 # a response body back to its connection, for the fast path.
@@ -60,45 +61,33 @@ class _Run:
             self.waiter.set_result(None)
 
 
-def _release(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+class _Wakers:
+    """One waker per event loop with streams in flight (``clock.py``), closed with its last stream:
+    a server stopped and started again on a new loop, or an app also driven in-process from a
+    test's loop, never shares a timer across loops, and no descriptor outlives its streams."""
 
+    __slots__ = ("_open",)
 
-class _MillisecondTicks:
-    """Deadline wake-ups on a loop whose timers tick in whole milliseconds (uvloop, whose
-    ``call_at`` fires at the millisecond nearest the deadline): every stream due in the same tick
-    shares one timer. They would all have woken at that tick anyway; what is saved is a timer per
-    chunk, about 8% of the server's CPU per chunk at 150 streams (``benchmarks/``). Loops with
-    finer timers (asyncio's own) keep one exact timer per wait."""
+    def __init__(self) -> None:
+        self._open: dict[asyncio.AbstractEventLoop, list[Any]] = {}  # loop -> [waker, users]
 
-    __slots__ = ("due", "loop")
+    def acquire(self, loop: asyncio.AbstractEventLoop) -> Waker:
+        held = self._open.get(loop)
+        if held is None:
+            held = self._open[loop] = [open_waker(loop), 0]
+        held[1] += 1
+        waker: Waker = held[0]
+        return waker
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.due: dict[int, list[asyncio.Future[None]]] = {}
+    def release(self, loop: asyncio.AbstractEventLoop) -> None:
+        held = self._open[loop]
+        held[1] -= 1
+        if not held[1]:
+            del self._open[loop]
+            held[0].close()
 
-    @staticmethod
-    def of(loop: asyncio.AbstractEventLoop, current: _MillisecondTicks | None) -> _MillisecondTicks | None:
-        if current is not None and current.loop is loop:
-            return current
-        return _MillisecondTicks(loop) if type(loop).__module__.startswith("uvloop") else None
-
-    def future(self, deadline: float) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = self.loop.create_future()
-        tick = round(deadline * 1000.0)
-        waiting = self.due.get(tick)
-        if waiting is None:
-            self.due[tick] = [fut]
-            self.loop.call_at(tick / 1000.0, self._fire, tick)
-        else:
-            waiting.append(fut)
-        return fut
-
-    def _fire(self, tick: int) -> None:
-        for fut in self.due.pop(tick, ()):
-            if not fut.done():  # a stream that was cancelled or woken for shutdown meanwhile
-                fut.set_result(None)
+    def __len__(self) -> int:
+        return len(self._open)
 
 
 class ActiveStreams:
@@ -106,7 +95,7 @@ class ActiveStreams:
 
     def __init__(self) -> None:
         self._runs: set[_Run] = set()
-        self._ticks: _MillisecondTicks | None = None
+        self._wakers = _Wakers()
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -116,25 +105,24 @@ class ActiveStreams:
             run.wake()
 
     async def sleep_until(self, deadline: float) -> bool:
-        """Wait until ``deadline`` (event-loop time) as one of the runs in flight, so that server
+        """Wait until ``deadline`` (seconds on ``clock.now``) as one of the runs in flight, so that server
         shutdown ends the wait at once (a non-streaming answer that is not due yet). Returns False
         when shutdown ended it; a client that goes away cancels it, as it cancels a stream."""
         loop = asyncio.get_running_loop()
+        waker = self._wakers.acquire(loop)
         run = _Run()
         self._runs.add(run)
         try:
-            if deadline > loop.time():
-                fut = loop.create_future()
-                handle = loop.call_at(deadline, _release, fut)
-                run.waiter = fut
+            if deadline > now():
+                run.waiter = waker.at(deadline)
                 try:
-                    await fut
+                    await run.waiter
                 finally:
-                    handle.cancel()
                     run.waiter = None
             return not run.stopping
         finally:
             self._runs.discard(run)
+            self._wakers.release(loop)
 
     async def send(
         self,
@@ -142,9 +130,10 @@ class ActiveStreams:
         ctx: StreamContext,
         entry: JournalEntry,
         t0: float,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The body of a streaming response: ``frames`` written at ``t0 + frame.due``."""
         loop = asyncio.get_running_loop()
+        waker = self._wakers.acquire(loop)
         run = _Run()
         self._runs.add(run)
         # Until the stream ends on its own terms, an exit (cancellation when the client goes away,
@@ -155,23 +144,14 @@ class ActiveStreams:
         entry.faults = ctx.fired
         # Looked up here, at the first frame: the response head has been sent by now.
         direct = _DirectWriter.of(CONNECTION_SEND.get())
-        ticks = self._ticks = _MillisecondTicks.of(loop, self._ticks)
         try:
             async for frame in frames if isinstance(frames, AsyncIterator) else _ahead(frames):
                 deadline = t0 + frame.due
-                if deadline > loop.time() and not run.stopping:
-                    handle = None
-                    if ticks is not None:
-                        fut = ticks.future(deadline)
-                    else:
-                        fut = loop.create_future()
-                        handle = loop.call_at(deadline, _release, fut)
-                    run.waiter = fut
+                if deadline > now() and not run.stopping:
+                    run.waiter = waker.at(deadline)
                     try:
-                        await fut
+                        await run.waiter
                     finally:
-                        if handle is not None:
-                            handle.cancel()
                         run.waiter = None
                 if run.stopping:
                     outcome = "server_shutdown"
@@ -201,7 +181,7 @@ class ActiveStreams:
                 # Back here once the bytes are handed to the socket.
                 # To the microsecond: float noise on the loop's clock must not make a token due at
                 # 200 ms read as 199.99999999997 ms in the journal.
-                elapsed_ms = round((loop.time() - t0) * 1000.0, 3)
+                elapsed_ms = round((now() - t0) * 1000.0, 3)
                 ctx.elapsed_ms = elapsed_ms
                 ctx.bytes_sent += len(data)
                 entry.bytes_sent = ctx.bytes_sent
@@ -221,8 +201,9 @@ class ActiveStreams:
             raise
         finally:
             self._runs.discard(run)
+            self._wakers.release(loop)
             entry.outcome = outcome
-            entry.duration_ms = round((loop.time() - t0) * 1000.0, 3)
+            entry.duration_ms = round((now() - t0) * 1000.0, 3)
             entry.faults = list(ctx.fired)
 
 
@@ -245,12 +226,10 @@ class _DirectWriter:
 
     @classmethod
     def of(cls, send: Any) -> _DirectWriter | None:
-        """Hypercorn's ``HTTPStream.app_send`` -> ``H11Protocol`` (its ``h11.Connection``) ->
-        ``TCPServer`` (its ``StreamWriter`` and send lock); None when any link is missing or h11
-        is not framing this body as chunked. Hypercorn and h11 internals: pinned by the tests of
-        chunk framing and disconnects (tests/e2e/test_transport_fast_path.py)."""
-        protocol = getattr(getattr(getattr(send, "__self__", None), "send", None), "__self__", None)
-        server = getattr(getattr(protocol, "send", None), "__self__", None)
+        """The connection's ``StreamWriter`` and send lock (``_hypercorn_connection``); None when any
+        link is missing or h11 is not framing this body as chunked. Hypercorn and h11 internals:
+        pinned by the tests of chunk framing and disconnects (tests/e2e/test_transport_fast_path.py)."""
+        protocol, server = _hypercorn_connection(send)
         writer = getattr(server, "writer", None)
         lock = getattr(server, "send_lock", None)
         h11_writer = getattr(getattr(protocol, "connection", None), "_writer", None)
@@ -286,6 +265,15 @@ class _DirectWriter:
         return True
 
 
+def _hypercorn_connection(send: Any) -> tuple[Any, Any]:
+    """From hypercorn's ASGI ``send`` (``HTTPStream.app_send``) to the connection's protocol
+    (``H11Protocol``, its ``h11.Connection``) and its ``TCPServer`` (reader, writer, send lock);
+    None for whatever is not there (another server, the in-process transport)."""
+    protocol = getattr(getattr(getattr(send, "__self__", None), "send", None), "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    return protocol, server
+
+
 def _find_writer(send: Any) -> Any:
     """Walk from hypercorn's ASGI ``send`` (HTTPStream.app_send) through the protocol objects to the
     connection's asyncio ``StreamWriter``. Hypercorn internals: pinned by the reset test."""
@@ -298,6 +286,43 @@ def _find_writer(send: Any) -> Any:
         if writer is not None and hasattr(writer, "transport"):
             return writer
         obj = getattr(owner, "send", None)
+    return None
+
+
+class _Arrivals:
+    """The ``feed_data`` of one connection's ``StreamReader``, noting when data last came."""
+
+    __slots__ = ("arrived", "feed")
+
+    def __init__(self, feed: Any) -> None:
+        self.feed = feed
+        self.arrived: float | None = None
+
+    def __call__(self, data: bytes) -> None:
+        self.arrived = now()
+        self.feed(data)
+
+
+def arrival(send: Any) -> float | None:
+    """When the request answered through ``send`` came in on its connection (``clock.now``), or
+    None when that is not known: the first request of a connection, a request that came in the
+    same read as the one before it (pipelined), anything not served by hypercorn.
+
+    A stream's schedule starts here rather than when the app is called: in between, hypercorn
+    parses the request and hands it to a new task over several loop iterations, 0.3-0.6 ms at
+    100 streams and over a millisecond at the tail, which every token of the stream would
+    otherwise be late by (``benchmarks/README.md``). The moment is the one asyncio's stream
+    protocol hands the bytes to the connection's ``StreamReader`` (``feed_data``); the first
+    request of a connection wraps that method on that reader alone, so its later requests are
+    timed. Hypercorn internals: pinned by tests/e2e/test_transport_fast_path.py."""
+    _, server = _hypercorn_connection(send)
+    reader = getattr(server, "reader", None)
+    feed = getattr(reader, "feed_data", None)
+    if isinstance(feed, _Arrivals):
+        arrived, feed.arrived = feed.arrived, None  # one read, one request
+        return arrived
+    if isinstance(reader, asyncio.StreamReader):
+        setattr(reader, "feed_data", _Arrivals(feed))  # noqa: B010  (an instance attribute, on purpose)
     return None
 
 

@@ -1,17 +1,19 @@
 """The transport's fast paths: body chunks written straight onto hypercorn's HTTP/1.1 connection,
-and one timer for all the streams due in the same millisecond (on uvloop).
+a stream's schedule started when its request was read off the connection, and one timer for all
+the streams due in the same tick.
 
-The first leans on hypercorn and h11 internals (``_DirectWriter.of``), so these tests pin them
-against the real hypercorn: the way from ASGI ``send`` to the connection is still there, the bytes
-are the ones h11 would have written, a reader that stops reading holds the stream back instead of
-filling the server's memory, and a client that leaves while the server is writing ends the stream
-cleanly. The second must wake every stream that shares a tick, never before its time, whatever
-happened to the others.
+The first two lean on hypercorn and h11 internals (``_DirectWriter.of``, ``arrival``), so these
+tests pin them against the real hypercorn: the way from ASGI ``send`` to the connection is still
+there, the bytes are the ones h11 would have written, a reader that stops reading holds the stream
+back instead of filling the server's memory, a client that leaves while the server is writing ends
+the stream cleanly, and a request's arrival is the read that brought it. The timer must wake every
+stream that shares a tick, never before its time, whatever happened to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -23,9 +25,10 @@ import pytest
 from hypercorn.asyncio import serve
 
 from fakellm import Server, scenario_from_dict
+from fakellm.clock import now
 from fakellm.server import _hypercorn_config, bind_socket
-from fakellm.transport import _DirectWriter
-from tests.helpers import chat_body, content_of, raw_request
+from fakellm.transport import _DirectWriter, arrival
+from tests.helpers import chat_body, content_of, raw_request, read_response
 
 MakeServer = Callable[..., Server]
 
@@ -53,9 +56,25 @@ class _ProbeApp:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-@pytest.fixture
-def probe() -> Iterator[tuple[_ProbeApp, int]]:
-    app = _ProbeApp()
+class _ArrivalApp:
+    """A bare ASGI app that notes, for every request, its ``arrival`` and when it was called."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float | None, float]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.seen.append((arrival(send), now()))
+        while (await receive()).get("more_body"):
+            pass
+        await asyncio.sleep(0.01)  # answered a while after it was read
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+
+
+@contextlib.contextmanager
+def _serve(app: Any) -> Iterator[int]:
     sock = bind_socket("127.0.0.1", 0)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -67,11 +86,47 @@ def probe() -> Iterator[tuple[_ProbeApp, int]]:
 
     thread = threading.Thread(target=_run, daemon=True)
     thread.start()
-    yield app, sock.getsockname()[1]
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
     sock.close()
+
+
+@pytest.fixture
+def probe() -> Iterator[tuple[_ProbeApp, int]]:
+    app = _ProbeApp()
+    with _serve(app) as port:
+        yield app, port
+
+
+def test_a_request_arrives_when_the_read_that_brought_it_ends() -> None:
+    app = _ArrivalApp()
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    sent: list[float] = []
+    with _serve(app) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            for _ in range(3):
+                sent.append(now())
+                sock.sendall(request)
+                assert read_response(sock)[1] == b"ok"
+            sent.append(now())
+            sock.sendall(request * 2)  # pipelined: two requests, one read
+            assert read_response(sock)[1] == b"ok"
+            assert read_response(sock)[1] == b"ok"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)
+            assert read_response(sock)[1] == b"ok"
+    arrivals = [arrived for arrived, _ in app.seen]
+    # Not known for the first request of a connection (its reader is wrapped then), nor for the
+    # second of two requests that came in one read.
+    assert [a is None for a in arrivals] == [True, False, False, False, True, True]
+    for i in (1, 2, 3):
+        arrived, called = app.seen[i]
+        assert arrived is not None
+        assert sent[i] <= arrived <= called  # after the client sent it, before the app was called
 
 
 def test_hypercorn_http11_chunked_body_takes_the_fast_path(probe: tuple[_ProbeApp, int]) -> None:

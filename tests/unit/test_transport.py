@@ -1,6 +1,6 @@
 """``ActiveStreams.send`` on its own, outside any server: with no connection to write to it yields
-every frame (the ASGI path), at its due time, on asyncio's loop (one exact timer per wait) and on
-uvloop (streams due in the same millisecond share a timer)."""
+every frame (the ASGI path), never before its due time, on asyncio's loop and on uvloop; the
+streams of a loop share one waker (``clock.py``), which closes with the last of them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
+from fakellm.clock import now
 from fakellm.journal import JournalEntry
 from fakellm.stream import Frame, StreamContext
-from fakellm.transport import ActiveStreams, _MillisecondTicks
+from fakellm.transport import ActiveStreams
 
 uvloop = pytest.importorskip("uvloop")
 
@@ -24,15 +25,14 @@ LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
 async def _collect(
     streams: ActiveStreams, dues: list[float]
 ) -> tuple[list[bytes], list[float], JournalEntry]:
-    loop = asyncio.get_running_loop()
     frames = [Frame(due, b"chunk %d" % i, f"t{i}", 1) for i, due in enumerate(dues)]
     entry = JournalEntry(index=0, time=0.0, method="POST", path="/", status=200)
-    t0 = loop.time()
+    t0 = now()
     got: list[bytes] = []
     at: list[float] = []
     async for data in streams.send(iter(frames), StreamContext.seeded(1), entry, t0):
         got.append(data)
-        at.append(loop.time() - t0)
+        at.append(now() - t0)
     return got, at, entry
 
 
@@ -57,38 +57,37 @@ def test_frames_are_yielded_no_earlier_than_due(name: str) -> None:
     assert len(streams) == 0
 
 
-def test_ticks_are_made_per_loop_and_only_for_uvloop() -> None:
-    plain = asyncio.new_event_loop()
-    fast = uvloop.new_event_loop()
-    other = uvloop.new_event_loop()
+def test_the_streams_of_a_loop_share_a_waker_that_closes_with_the_last() -> None:
+    streams = ActiveStreams()
+    loops = [LOOPS["uvloop"](), LOOPS["asyncio"]()]
+    seen: list[object] = []
+
+    async def _stream(hold: asyncio.Event) -> None:
+        async def _frames():  # type: ignore[no-untyped-def]
+            yield Frame(0.0, b"first")
+            await hold.wait()
+            yield Frame(0.0, b"last")
+
+        entry = JournalEntry(index=0, time=0.0, method="POST", path="/", status=200)
+        async for _ in streams.send(_frames(), StreamContext.seeded(1), entry, now()):
+            seen.append(streams._wakers._open[asyncio.get_running_loop()][0])
+
+    async def _two() -> None:
+        hold = asyncio.Event()
+        tasks = [asyncio.ensure_future(_stream(hold)) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        assert len(streams._wakers) == 1  # both streams in flight, one waker
+        hold.set()
+        await asyncio.gather(*tasks)
+
     try:
-        assert _MillisecondTicks.of(plain, None) is None
-        ticks = _MillisecondTicks.of(fast, None)
-        assert ticks is not None
-        assert _MillisecondTicks.of(fast, ticks) is ticks
-        # A server restarted on a new loop must not reuse the old loop's pending ticks.
-        fresh = _MillisecondTicks.of(other, ticks)
-        assert fresh is not None and fresh is not ticks and fresh.loop is other
+        for loop in loops:
+            loop.run_until_complete(_two())
+            assert len(streams._wakers) == 0  # closed with the last stream
     finally:
-        for loop in (plain, fast, other):
+        for loop in loops:
             loop.close()
-
-
-def test_a_tick_wakes_every_stream_due_in_it_except_those_already_done() -> None:
-    loop = uvloop.new_event_loop()
-    try:
-        ticks = _MillisecondTicks(loop)
-
-        async def _run() -> list[bool]:
-            deadline = loop.time() + 0.02
-            futures = [ticks.future(deadline + i * 1e-5) for i in range(4)]  # all in one tick
-            assert len(ticks.due) == 1
-            futures[1].cancel()  # a client that went away
-            futures[2].set_result(None)  # a stream woken early for shutdown
-            await asyncio.wait_for(asyncio.gather(futures[0], futures[3]), 1.0)
-            return [f.done() for f in futures]
-
-        assert loop.run_until_complete(_run()) == [True] * 4
-        assert ticks.due == {}
-    finally:
-        loop.close()
+    # Each loop had its own (a server restarted on a new loop gets a new one), shared by its streams.
+    assert seen[0] is seen[1] is seen[2] is seen[3]
+    assert seen[4] is seen[7] and seen[4] is not seen[0]
+    assert len(streams) == 0
