@@ -24,6 +24,7 @@ class ServerConfig:
     journal_size: int = 1000
     cors_origins: tuple[str, ...] = ("*",)
     shutdown_grace_s: float = 3.0
+    body_timeout_s: float = 60.0  # a request body that takes longer to arrive is a 408 (as Quart's)
 
 
 def server_config(

@@ -15,7 +15,7 @@ import random
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from .errors import RequestError
 from .events import Abort, Event, Finish, Hold, RoleStart, StreamEnd, StreamError, TextDelta, Usage
@@ -306,7 +306,8 @@ def plan_stream(
         usage=usage,
         timing=timing or scenario.timing,
         request_id=request_id,
-        source=scenario.content if isinstance(scenario.content, EventSource) else None,
+        # Not isinstance(EventSource): a runtime Protocol check costs ~10 us a request.
+        source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
     )
     plan.http_error, plan.faults = _choose_faults(
         scenario, ctx, counters, extra_faults, extra_scope, global_faults

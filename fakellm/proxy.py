@@ -51,22 +51,12 @@ from quart import Quart, Response, request
 from werkzeug.datastructures import Headers
 
 from . import clock
-from .app import (
-    FAULTS_HEADER,
-    SCENARIO_HEADER,
-    SEED_HEADER,
-    FakeLLMApp,
-    ServerState,
-    _header_faults,
-    _int_header,
-    _json,
-    new_quart,
-    open_entry,
-)
+from .app import FakeLLMApp, ServerState, _json, new_quart, open_entry
 from .config import ServerConfig, server_config
 from .errors import RequestError, error_body
 from .events import Abort, Verbatim
 from .faults import Fault
+from .headers import FAULTS_HEADER, SCENARIO_HEADER, SEED_HEADER, header_faults, header_map, int_header
 from .journal import JournalEntry
 from .pipeline import PassthroughPlan, plan_passthrough
 from .record import Capture, Recorder, recordable_headers
@@ -408,8 +398,9 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         entry.model = model or None
         entry.stream = fields.get("stream") is True
         try:
-            header_seed = _int_header(SEED_HEADER, minimum=0)
-            extra: list[Fault] = _header_faults()
+            asked = header_map(request.headers.items())
+            header_seed = int_header(asked, SEED_HEADER, minimum=0)
+            extra: list[Fault] = header_faults(asked)
             scenario: Scenario = state.select(request.headers.get(SCENARIO_HEADER), model, prompt)
         except RequestError as exc:
             entry.status = exc.status

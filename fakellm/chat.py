@@ -1,0 +1,271 @@
+"""``POST /v1/chat/completions``: the route every stream comes through, served as plain ASGI.
+
+Deliberately not a Quart route, although every other route of the server is one. For each request
+Quart builds a request object, two contexts and a response object, runs its hooks, and moves the
+body through two more tasks: about as much CPU as all of fakellm's own work on the request, spent
+on the event loop while the chunks of every other stream that fall due meanwhile wait. At 100
+streams that was a third of the inter-token lateness at the tail (``benchmarks/README.md``).
+What Quart did for this route is done here, to the same effect on the wire: the body read with
+Quart's limits (16 MiB: 413; 60 s, ``body_timeout_s``: 408), OpenAI-shaped errors carrying the
+same CORS headers (``headers.cors_headers``), a 500 for anything unexpected (logged, and kept in
+``state.internal_errors`` for the pytest plugin), and the stream ended when the client goes away
+(a task reads ``receive`` for ``http.disconnect``, as Quart's does).
+
+The request's schedule starts at ``t0``, when it arrived (``app.FakeLLMApp``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import clock
+from .errors import RequestError, error_body
+from .headers import (
+    FAULTS_HEADER,
+    SCENARIO_HEADER,
+    SEED_HEADER,
+    cors_headers,
+    header_faults,
+    int_header,
+    request_headers,
+    timing_for,
+)
+from .journal import JournalEntry, redact_headers
+from .pipeline import StreamPlan, plan_stream, prompt_of
+from .wire.openai import parse_chat_request
+
+if TYPE_CHECKING:
+    from .app import ServerState
+
+__all__ = ["CHAT_PATH", "MAX_BODY_BYTES", "serve_chat"]
+
+log = logging.getLogger("fakellm")
+
+CHAT_PATH = "/v1/chat/completions"
+MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
+
+Send = Any  # the ASGI callables
+Receive = Any
+
+
+class _ClientGone(Exception):
+    """The client went away before the whole request had arrived."""
+
+
+async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Send, t0: float) -> None:
+    headers = request_headers(scope)
+    cors = cors_headers(state.config, headers, "POST")
+    entry = state.journal.open(
+        time=time.time(),
+        method="POST",
+        path=scope.get("path", CHAT_PATH),
+        status=0,
+        headers=redact_headers(headers.items()),
+    )
+    try:
+        plan = await _plan(state, headers, receive, entry)
+    except RequestError as exc:
+        entry.status = exc.status
+        entry.outcome = "rejected"
+        entry.error = exc.body()["error"]
+        await _send_json(send, exc.status, exc.body(), [*exc.headers.items(), *cors])
+        return
+    except _ClientGone:
+        entry.outcome = "client_disconnected"
+        return
+    except Exception as exc:  # a bug: answered like Quart's handler for the other routes
+        text = "".join(traceback.format_exception(exc))
+        state.internal_errors.append(text)
+        log.error("fakellm internal error while serving POST %s\n%s", CHAT_PATH, text)
+        body = error_body("The fake server hit an internal error (see its log).", type="server_error")
+        await _send_json(send, 500, body, cors)
+        return
+
+    entry.seed = plan.seed
+    entry.request_id = plan.request_id
+    own = [
+        ("x-request-id", plan.request_id),
+        ("openai-version", "2020-10-01"),
+        ("openai-processing-ms", str(int(plan.timing.ttft_ms))),
+        ("x-fakellm-scenario", plan.scenario.name),
+        ("x-fakellm-seed", str(plan.seed)),
+    ]
+    if plan.http_error is not None:
+        refusal = plan.http_error
+        entry.status = refusal.status
+        entry.outcome = "http_error"
+        entry.error = refusal.body()["error"]
+        entry.faults = list(plan.ctx.fired)
+        entry.duration_ms = _elapsed_ms(t0)
+        answer = {**dict(own), **refusal.headers}  # the fault's own headers win
+        await _send_json(send, refusal.status, refusal.body(), [*answer.items(), *cors])
+        return
+    entry.status = 200
+    watch, gone = _watch_disconnect(receive)
+    try:
+        if plan.request.stream:
+            await _stream(state, plan, entry, t0, send, [*own, *cors])
+        else:
+            await _complete(state, plan, entry, t0, send, [*own, *cors])
+    except asyncio.CancelledError:
+        if not gone[0]:
+            raise  # not the client: the server is stopping
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        if entry.outcome == "streaming":  # waiting for a non-streaming answer (a stream says so itself)
+            entry.outcome = "client_disconnected"
+            entry.duration_ms = _elapsed_ms(t0)
+    finally:
+        watch.cancel()
+
+
+async def _plan(
+    state: ServerState, headers: dict[str, str], receive: Receive, entry: JournalEntry
+) -> StreamPlan:
+    raw = await _read_body(receive, headers, state.config.body_timeout_s)
+    chat = parse_chat_request(raw)
+    entry.request = chat.body
+    entry.model = chat.model
+    entry.stream = chat.stream
+    header_seed = int_header(headers, SEED_HEADER, minimum=0)
+    extra = header_faults(headers)
+    scenario = state.select(headers.get(SCENARIO_HEADER.lower()), chat.model, prompt_of(chat))
+    entry.scenario = scenario.name
+    return plan_stream(
+        chat,
+        scenario,
+        server_seed=state.config.seed,
+        header_seed=header_seed,
+        global_faults=state.global_faults,
+        extra_faults=extra,
+        extra_scope=f"header:{headers.get(FAULTS_HEADER.lower(), '')}",
+        timing=timing_for(headers, scenario),
+        counters=state.counters,
+        now=time.time(),
+    )
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], timeout_s: float) -> bytes:
+    """The whole request body, within Quart's limits (a body announced too large is refused from
+    the head, before it is read)."""
+    too_large = RequestError(413, "The request body is too large.", code="request_too_large")
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise too_large
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                part = message.get("body", b"")
+                size += len(part)
+                if size > MAX_BODY_BYTES:
+                    raise too_large
+                parts.append(part)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise RequestError(408, "The request body did not arrive in time.", code="request_timeout") from None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _stream(
+    state: ServerState,
+    plan: StreamPlan,
+    entry: JournalEntry,
+    t0: float,
+    send: Send,
+    headers: list[tuple[str, str]],
+) -> None:
+    head = [
+        ("content-type", plan.encoder.content_type),
+        # A replayed recording answers with the recorded headers too (fakellm's own win).
+        *(plan.source.headers.items() if plan.source is not None else ()),
+        *headers,
+        ("cache-control", "no-cache"),
+        ("x-accel-buffering", "no"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": _encode(head)})
+    # The body: written straight to the connection where the transport can (it then yields
+    # nothing), else yielded here for the ASGI ``send``.
+    body = state.streams.send(plan.frames(), plan.ctx, entry, t0)
+    async with contextlib.aclosing(body):
+        async for data in body:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _complete(
+    state: ServerState,
+    plan: StreamPlan,
+    entry: JournalEntry,
+    t0: float,
+    send: Send,
+    headers: list[tuple[str, str]],
+) -> None:
+    """A non-streaming answer: the whole completion, once the stream it stands for would have
+    ended."""
+    if not await state.streams.sleep_until(t0 + plan.completion_delay()):
+        entry.status = 503
+        entry.outcome = "server_shutdown"
+        entry.duration_ms = _elapsed_ms(t0)
+        message = "The server is shutting down; the answer was not finished."
+        await _send_json(send, 503, error_body(message, type="server_error"), headers)
+        return
+    entry.tokens_sent = len(plan.tokens)
+    entry.text_parts = ["".join(plan.tokens)]
+    entry.outcome = "completed"
+    entry.faults = list(plan.ctx.fired)
+    entry.duration_ms = _elapsed_ms(t0)
+    # The whole answer goes out at once: its first byte is its last.
+    entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
+    entry.bytes_sent = await _send_json(send, 200, plan.completion(), headers)
+
+
+def _watch_disconnect(receive: Receive) -> tuple[asyncio.Task[None], list[bool]]:
+    """A task that cancels the one serving the request when the client goes away
+    (``http.disconnect``), and a flag that says it did. The watcher's frame must not hold the
+    watcher: cancelled, it keeps its exception and so its frame, and that cycle would be garbage
+    for the collector, whose pauses are what the streams' lateness is made of at the tail."""
+    fired = [False]
+    return asyncio.ensure_future(_disconnected(receive, asyncio.current_task(), fired)), fired
+
+
+async def _disconnected(receive: Receive, served: asyncio.Task[Any] | None, fired: list[bool]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    fired[0] = True
+    if served is not None:
+        served.cancel()
+
+
+async def _send_json(send: Send, status: int, body: Any, headers: Iterable[tuple[str, str]]) -> int:
+    """A whole JSON answer; returns its length. Every answer carries an ``x-request-id``, errors
+    included, as OpenAI's do (SDKs surface it as ``APIStatusError.request_id``)."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    head = [("content-type", "application/json"), ("content-length", str(len(data))), *headers]
+    if not any(name == "x-request-id" for name, _ in head):
+        head.append(("x-request-id", f"req_{secrets.token_hex(16)}"))
+    await send({"type": "http.response.start", "status": status, "headers": _encode(head)})
+    await send({"type": "http.response.body", "body": data, "more_body": False})
+    return len(data)
+
+
+def _encode(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def _elapsed_ms(t0: float) -> float:
+    return round((clock.now() - t0) * 1000.0, 3)

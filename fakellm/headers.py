@@ -1,0 +1,153 @@
+"""The request headers fakellm reads: its own ``X-FakeLLM-*`` instructions, and CORS.
+
+Every reader here takes the request's headers as a mapping by lower-case name: what
+:func:`request_headers` makes of an ASGI scope (the chat endpoint, served without Quart), or
+:func:`header_map` of Quart's ``request.headers`` (the other routes, the proxy). Errors a client can
+cause are :class:`~fakellm.errors.RequestError`, naming the header as ``param``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from .config import ServerConfig
+from .errors import FaultSpecError, RequestError
+from .faults import Fault, parse_fault_spec
+from .scenario import Scenario, Timing
+
+__all__ = [
+    "ALLOWED_METHODS",
+    "EXPOSED_HEADERS",
+    "FAULTS_HEADER",
+    "ITL_HEADER",
+    "SCENARIO_HEADER",
+    "SEED_HEADER",
+    "TTFT_HEADER",
+    "Headers",
+    "cors_headers",
+    "float_header",
+    "header_faults",
+    "header_map",
+    "int_header",
+    "request_headers",
+    "timing_for",
+]
+
+Headers = Mapping[str, str]
+"""Request headers that answer lower-case names."""
+
+SCENARIO_HEADER = "X-FakeLLM-Scenario"
+SEED_HEADER = "X-FakeLLM-Seed"
+FAULTS_HEADER = "X-FakeLLM-Faults"
+TTFT_HEADER = "X-FakeLLM-TTFT-Ms"
+ITL_HEADER = "X-FakeLLM-ITL-Ms"
+
+EXPOSED_HEADERS = (
+    "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
+    "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
+    "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
+    "x-should-retry, x-fakellm-scenario, x-fakellm-seed"
+)
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+_DEFAULT_ALLOWED_HEADERS = (
+    "authorization, content-type, x-fakellm-scenario, x-fakellm-seed, "
+    "x-fakellm-faults, x-fakellm-ttft-ms, x-fakellm-itl-ms"
+)
+
+
+def request_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """An ASGI scope's headers by (lower-case) name."""
+    return header_map((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ()))
+
+
+def header_map(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers by lower-case name; a repeated header keeps its first value, as Quart's
+    ``request.headers.get`` does."""
+    headers: dict[str, str] = {}
+    for name, value in items:
+        headers.setdefault(name.lower(), value)
+    return headers
+
+
+def int_header(headers: Headers, name: str, *, minimum: int | None = None) -> int | None:
+    raw = headers.get(name.lower())
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise RequestError(400, f"{name} must be an integer, got {raw!r}.", param=name) from None
+    if minimum is not None and value < minimum:
+        raise RequestError(400, f"{name} must be >= {minimum}, got {value}.", param=name)
+    return value
+
+
+def float_header(headers: Headers, name: str) -> float | None:
+    raw = headers.get(name.lower())
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise RequestError(
+            400, f"{name} must be a number of milliseconds, got {raw!r}.", param=name
+        ) from None
+    if not value >= 0 or value == float("inf"):
+        raise RequestError(400, f"{name} must be >= 0, got {raw!r}.", param=name)
+    return value
+
+
+def header_faults(headers: Headers) -> list[Fault]:
+    raw = headers.get(FAULTS_HEADER.lower())
+    if raw is None:
+        return []
+    try:
+        return parse_fault_spec(raw)
+    except FaultSpecError as exc:
+        raise RequestError(
+            400,
+            f"Bad {FAULTS_HEADER} header: {exc}",
+            param=FAULTS_HEADER,
+            code="invalid_fault_spec",
+        ) from None
+
+
+def timing_for(headers: Headers, scenario: Scenario) -> Timing:
+    """The scenario's timing, with ``X-FakeLLM-TTFT-Ms`` / ``X-FakeLLM-ITL-Ms`` applied (a TTFT
+    given by header has no jitter)."""
+    ttft = float_header(headers, TTFT_HEADER)
+    itl = float_header(headers, ITL_HEADER)
+    if ttft is None and itl is None:
+        return scenario.timing
+    timing = scenario.timing
+    if ttft is not None:
+        timing = replace(timing, ttft_ms=ttft, ttft_jitter_ms=0.0)
+    if itl is not None:
+        timing = replace(timing, itl_ms=itl)
+    return timing
+
+
+def cors_headers(config: ServerConfig, headers: Headers, method: str) -> list[tuple[str, str]]:
+    """The CORS headers of an answer to a request with ``headers``: on every answer, and the
+    preflight's own on an ``OPTIONS``."""
+    out: list[tuple[str, str]] = []
+    origin = headers.get("origin")
+    allowed = config.cors_origins
+    if "*" in allowed:
+        out.append(("Access-Control-Allow-Origin", origin or "*"))
+    elif origin in allowed:
+        out.append(("Access-Control-Allow-Origin", origin))
+    if origin:
+        out.append(("Vary", "Origin"))
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    out.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+    if method == "OPTIONS":
+        out.append(("Access-Control-Allow-Methods", ALLOWED_METHODS))
+        # Echo what was asked for: "*" does not cover Authorization, and the openai SDK in a
+        # browser adds x-stainless-* headers that no fixed list would know.
+        requested = headers.get("access-control-request-headers")
+        out.append(("Access-Control-Allow-Headers", requested or _DEFAULT_ALLOWED_HEADERS))
+        out.append(("Access-Control-Max-Age", "600"))
+    return out
