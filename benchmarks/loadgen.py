@@ -12,6 +12,11 @@ asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`
   drifts (sleeps ``itl`` after each write) shows it growing along the stream.
 
 Only chunks that arrive inside the measuring window (after ``warmup_s``, for ``duration_s``) count.
+The default warm-up is two stream lengths: the workers start during the first, and by the end of
+the second every worker is past the request that opened its connection. The window measures
+streams on keep-alive connections, as pooled clients (the SDKs) make them: the first request of a
+connection also pays for the connection, and fakellm starts its schedule later (when the app gets
+the request, not when it was read; ``fakellm.transport.arrival``).
 The client is deliberately cheap, so that on a small machine it does not steal the server's CPU:
 an ``asyncio.Protocol`` per connection, the chunked body decoded in place, SSE events counted by
 their blank line (the benchmark's servers write one event per HTTP chunk), no JSON parsing. The
@@ -45,7 +50,7 @@ class LoadConfig:
     port: int = 8000
     streams: int = 100
     duration_s: float = 10.0
-    warmup_s: float | None = None  # default: one stream's length (every worker has started)
+    warmup_s: float | None = None  # default: two streams' length (every connection is reused)
     ttft_ms: float = 200.0
     itl_ms: float = 20.0
     tokens: int = 100
@@ -61,7 +66,7 @@ class LoadConfig:
 
     @property
     def warmup(self) -> float:
-        return self.stream_s if self.warmup_s is None else self.warmup_s
+        return 2 * self.stream_s if self.warmup_s is None else self.warmup_s
 
 
 @dataclass(slots=True)
@@ -361,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server (path is ignored)")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0, help="measuring window, seconds")
-    parser.add_argument("--warmup", type=float, default=None, help="seconds (default: one stream)")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds (default: two streams)")
     parser.add_argument("--ttft-ms", type=float, default=200.0)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--tokens", type=int, default=100)

@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttft-ms", type=float, default=200.0)
     parser.add_argument("--tokens", type=int, default=100, help="tokens per stream")
     parser.add_argument("--duration", type=float, default=10.0, help="measuring window per trial, s")
-    parser.add_argument("--warmup", type=float, default=None, help="s before measuring (default: one stream)")
+    parser.add_argument(
+        "--warmup", type=float, default=None, help="s before measuring (default: two streams)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="steady-load trials per stack")
     parser.add_argument("--loop", choices=("auto", "asyncio"), default="auto", help="the servers' event loop")
     parser.add_argument("--capacity", action=argparse.BooleanOptionalAction, default=True)
