@@ -152,9 +152,9 @@ def test_http10_body_is_not_chunked_and_takes_the_asgi_path(probe: tuple[_ProbeA
 LONG_TEXT = " word" * 20_000  # ~5 MB of chunks: far more than the socket buffers hold
 
 
-def _open_stream(port: int) -> socket.socket:
+def _open_stream(port: int, model: str = "m") -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    body = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}'
+    body = b'{"model":"%b","messages":[{"role":"user","content":"hi"}],"stream":true}' % model.encode()
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
@@ -220,10 +220,16 @@ def _dechunk(raw: bytes) -> Iterator[bytes]:
 
 def test_streams_sharing_ticks_all_arrive_on_time(make_server: MakeServer) -> None:
     text = " tick" * 10
+    timing = {"ttft_ms": 100, "itl_ms": 10}
     server = make_server(
-        scenarios=[{"name": "default", "content": {"text": text}, "timing": {"ttft_ms": 100, "itl_ms": 10}}]
+        scenarios=[
+            {"name": "default", "content": {"text": text}, "timing": timing},
+            {"name": "leaver", "content": {"text": " tick" * 60}, "timing": timing},
+        ]
     )
-    leaver = _open_stream(server.port)  # shares the ticks, then goes away halfway
+    # Shares the wake-ups, then goes away after its first token, long before its stream would end
+    # (however late this busy process gets round to closing it).
+    leaver = _open_stream(server.port, model="leaver")
     results: list[str] = []
 
     def _one() -> None:
@@ -232,13 +238,19 @@ def test_streams_sharing_ticks_all_arrive_on_time(make_server: MakeServer) -> No
     threads = [threading.Thread(target=_one) for _ in range(20)]
     for thread in threads:
         thread.start()
-    time.sleep(0.15)
+    seen = b""
+    while b"tick" not in seen:
+        data = leaver.recv(65536)
+        assert data, "the server closed the leaver's stream"
+        seen += data
     leaver.close()
     for thread in threads:
         thread.join(10)
     assert results == [text] * 20
     entries = [e for e in server.journal if e.outcome == "completed"]
     assert len(entries) == 20
+    left = [e for e in server.journal if e.scenario == "leaver"]
+    assert len(left) == 1 and left[0].outcome == "client_disconnected"
     for entry in entries:
         # Never before due (ttft, then 9 gaps), within a generous bound on a shared machine.
         assert entry.first_token_ms is not None and 100 <= entry.first_token_ms < 100 + 500
