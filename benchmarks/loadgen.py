@@ -11,14 +11,20 @@ asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`
   Lateness is measured against the schedule, not against the previous chunk, so a server that
   drifts (sleeps ``itl`` after each write) shows it growing along the stream.
 
+*Arrival* is when the chunk reached this machine's socket: the kernel's receive time of the read
+that brought it (``SO_TIMESTAMPNS``, Linux; elsewhere the read's own time). Both figures are also
+given by when this process read the chunk (``*_read_ms``), which adds the client's own wake-up
+and queueing to the server's lateness.
+
 Only chunks that arrive inside the measuring window (after ``warmup_s``, for ``duration_s``) count.
 The default warm-up is two stream lengths: the workers start during the first, and by the end of
 the second every worker is past the request that opened its connection. The window measures
 streams on keep-alive connections, as pooled clients (the SDKs) make them: the first request of a
 connection also pays for the connection, and fakellm starts its schedule later (when the app gets
 the request, not when it was read; ``fakellm.transport.arrival``).
+
 The client is deliberately cheap, so that on a small machine it does not steal the server's CPU:
-an ``asyncio.Protocol`` per connection, the chunked body decoded in place, SSE events counted by
+a non-blocking socket per connection, the chunked body decoded in place, SSE events counted by
 their blank line (the benchmark's servers write one event per HTTP chunk), no JSON parsing. The
 server's CPU time is read from ``/proc/<pid>/stat`` at both ends of the window.
 
@@ -33,10 +39,11 @@ import contextlib
 import json
 import os
 import random
+import socket
+import struct
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import cast
 from urllib.parse import urlsplit
 
 __all__ = ["LoadConfig", "LoadResult", "percentile", "process_cpu_s", "run_load"]
@@ -80,6 +87,9 @@ class LoadResult:
     chunks_per_s: float = 0.0
     ttft_error_ms: dict[str, float] = field(default_factory=dict)  # p50, p99, max, n
     lateness_ms: dict[str, float] = field(default_factory=dict)
+    # The same two, by when the client read each chunk instead of when it reached the socket.
+    ttft_error_read_ms: dict[str, float] = field(default_factory=dict)
+    lateness_read_ms: dict[str, float] = field(default_factory=dict)
     client_cpu: float = 0.0  # fraction of one core
     server_cpu: float | None = None  # fraction of one core
     server_cpu_per_chunk_us: float | None = None
@@ -139,23 +149,89 @@ class _Window:
         self.end = end
         self.ttft: list[float] = []
         self.lateness: list[float] = []
+        self.ttft_read: list[float] = []  # the same, by when this process read the chunk
+        self.lateness_read: list[float] = []
         self.chunks = 0
         self.requests = 0
         self.errors: list[str] = []
 
 
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one response in flight at a time."""
+_SO_TIMESTAMPNS: int | None = getattr(
+    socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None
+)
+_RECV = 1 << 16
+_ANCILLARY = socket.CMSG_SPACE(16)  # one struct timespec
 
-    def __init__(self, window: _Window, cfg: LoadConfig) -> None:
+
+class _Clocks:
+    """Kernel receive times (``CLOCK_REALTIME``) on the monotonic clock the schedule is measured
+    on: the offset between the two, sampled again every second in case the wall clock is slewed."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sampled = -1e9
+        self._sample(_now())
+
+    def _sample(self, now: float) -> None:
+        best = None
+        for _ in range(20):  # the tightest of 20 readings
+            a = time.monotonic()
+            wall = time.time()
+            b = time.monotonic()
+            if best is None or b - a < best[0]:
+                best = (b - a, wall - (a + b) / 2)
+        assert best is not None
+        self.offset = best[1]
+        self.sampled = now
+
+    def monotonic_of(self, wall: float, now: float) -> float:
+        if now - self.sampled > 1.0:
+            self._sample(now)
+        return wall - self.offset
+
+
+class _Connection:
+    """One keep-alive connection; one response in flight at a time.
+
+    A plain non-blocking socket watched by the loop (``add_reader``) rather than an
+    ``asyncio.Protocol``: reading it with ``recvmsg`` brings the kernel's receive time of the data
+    (``SO_TIMESTAMPNS``), which is when the server's bytes reached this machine's socket. The
+    moment this process got round to reading them comes later by its own wake-up on a busy or idle
+    core, up to a millisecond at p99 on a VM (``benchmarks/README.md``), which is the client's
+    lateness, not the server's; both are kept."""
+
+    def __init__(self, window: _Window, cfg: LoadConfig, sock: socket.socket, clocks: _Clocks) -> None:
         self.window = window
         self.ttft = cfg.ttft_ms / 1000.0
         self.itl = cfg.itl_ms / 1000.0
         self.tokens = cfg.tokens
-        self.transport: asyncio.Transport | None = None
+        self.sock = sock
+        self.clocks = clocks
+        self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] | None = None
         self.lost = False
         self._reset(0.0)
+        self.loop.add_reader(sock.fileno(), self._readable)
+
+    @classmethod
+    async def open(cls, window: _Window, cfg: LoadConfig, clocks: _Clocks) -> _Connection:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (cfg.host, cfg.port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if _SO_TIMESTAMPNS is not None:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(window, cfg, sock, clocks)
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+        self.lost = True
 
     def _reset(self, sent: float) -> None:
         self.sent = sent
@@ -165,17 +241,45 @@ class _Connection(asyncio.Protocol):
         self.tail = b""
 
     def start(self, request: bytes) -> asyncio.Future[None]:
-        assert self.transport is not None
-        self.done = asyncio.get_running_loop().create_future()
+        self.done = self.loop.create_future()
         self._reset(_now())
-        self.transport.write(request)
+        try:
+            sent = self.sock.send(request)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._lost(exc)
+            return self.done
+        if sent < len(request):  # never seen with a request this small; kept correct anyway
+            rest = self.loop.create_task(self.loop.sock_sendall(self.sock, request[sent:]))
+            rest.add_done_callback(self._sent)
         return self.done
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._lost(task.exception())
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(_RECV, _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        read = _now()
+        if not data:
+            self._lost(None)
+            return
+        arrived = read
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack_from("qq", value)
+                arrived = self.clocks.monotonic_of(sec + nsec * 1e-9, read)
+        self.data_received(data, arrived, read)
+
+    def _lost(self, exc: BaseException | None) -> None:
+        self.close()
         self._finish(f"connection lost after {self.events} events ({exc or 'EOF'})")
 
     def _finish(self, error: str | None) -> None:
@@ -186,8 +290,8 @@ class _Connection(asyncio.Protocol):
         else:
             self.done.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
-        now = _now()
+    def data_received(self, data: bytes, now: float, read: float) -> None:
+        """``data`` came in at ``now`` (the kernel's receive time) and was read at ``read``."""
         buf = self.buf + data if self.buf else data
         pos = 0
         if not self.in_body:
@@ -236,11 +340,13 @@ class _Connection(asyncio.Protocol):
             window.chunks += new
             # Event 0 is the role chunk; events 1..tokens are content, due at ttft + (k - 1) * itl.
             for k in range(max(first, 1), min(last, self.tokens + 1)):
-                late = now - (self.sent + self.ttft + (k - 1) * self.itl)
+                due = self.sent + self.ttft + (k - 1) * self.itl
                 if k == 1:
-                    window.ttft.append(late * 1000.0)
+                    window.ttft.append((now - due) * 1000.0)
+                    window.ttft_read.append((read - due) * 1000.0)
                 else:
-                    window.lateness.append(late * 1000.0)
+                    window.lateness.append((now - due) * 1000.0)
+                    window.lateness_read.append((read - due) * 1000.0)
         self.buf = buf[pos:] if pos < n else b""
 
 
@@ -267,28 +373,25 @@ def _request_bytes(cfg: LoadConfig) -> bytes:
     return head.encode() + body
 
 
-async def _worker(cfg: LoadConfig, window: _Window, delay: float, request: bytes) -> None:
-    loop = asyncio.get_running_loop()
+async def _worker(cfg: LoadConfig, window: _Window, delay: float, request: bytes, clocks: _Clocks) -> None:
     await asyncio.sleep(delay)
     conn: _Connection | None = None
     try:
         while _now() < window.end:
             try:
                 if conn is None or conn.lost:
-                    _, conn = await loop.create_connection(
-                        lambda: _Connection(window, cfg), cfg.host, cfg.port
-                    )
+                    conn = await _Connection.open(window, cfg, clocks)
                 await conn.start(request)
             except OSError as exc:  # ConnectionError included: a refused, reset or cut stream
                 if _now() < window.end:
                     window.errors.append(str(exc))
-                if conn is not None and conn.transport is not None:
-                    conn.transport.close()
+                if conn is not None:
+                    conn.close()
                 conn = None
                 await asyncio.sleep(0.05)
     finally:
-        if conn is not None and conn.transport is not None:
-            conn.transport.close()
+        if conn is not None:
+            conn.close()
 
 
 async def run_load(cfg: LoadConfig) -> LoadResult:
@@ -299,8 +402,9 @@ async def run_load(cfg: LoadConfig) -> LoadResult:
     window = _Window(begin + cfg.warmup, begin + cfg.warmup + cfg.duration_s)
     request = _request_bytes(cfg)
     spread = min(cfg.stream_s, cfg.warmup) if cfg.warmup > 0 else 0.0
+    clocks = _Clocks()
     tasks = [
-        asyncio.ensure_future(_worker(cfg, window, rng.uniform(0.0, spread), request))
+        asyncio.ensure_future(_worker(cfg, window, rng.uniform(0.0, spread), request, clocks))
         for _ in range(cfg.streams)
     ]
 
@@ -334,6 +438,8 @@ async def run_load(cfg: LoadConfig) -> LoadResult:
     result.chunks_per_s = window.chunks / span
     result.ttft_error_ms = _summary(window.ttft)
     result.lateness_ms = _summary(window.lateness)
+    result.ttft_error_read_ms = _summary(window.ttft_read)
+    result.lateness_read_ms = _summary(window.lateness_read)
     if "start" in marks:
         (c0, s0, b0), (c1, s1, b1) = marks["start"], marks["end"]
         result.client_cpu = (c1 - c0) / span

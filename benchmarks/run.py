@@ -130,6 +130,8 @@ _FIGURES: tuple[tuple[str, str], ...] = (
     ("lateness p99 ms", "lateness_ms.p99"),
     ("TTFT error p50 ms", "ttft_error_ms.p50"),
     ("TTFT error p99 ms", "ttft_error_ms.p99"),
+    ("lateness p50 ms, as read by the client", "lateness_read_ms.p50"),
+    ("lateness p99 ms, as read by the client", "lateness_read_ms.p99"),
     ("chunks/s", "chunks_per_s"),
     ("server CPU per chunk us", "server_cpu_per_chunk_us"),
     ("server CPU (cores)", "server_cpu"),
@@ -220,7 +222,8 @@ class Search:
 def _line(stack: str, n: int, r: LoadResult) -> str:
     return (
         f"  {stack:<10} {n:>5} streams: lateness p50 {r.lateness_ms['p50']:6.2f} p99 "
-        f"{r.lateness_ms['p99']:6.2f} ms | TTFT err p99 {r.ttft_error_ms['p99']:6.2f} ms | "
+        f"{r.lateness_ms['p99']:6.2f} ms (read: {r.lateness_read_ms['p99']:6.2f}) | "
+        f"TTFT err p99 {r.ttft_error_ms['p99']:6.2f} ms | "
         f"{r.chunks_per_s:7.0f} chunks/s | server {_fmt(r.server_cpu_per_chunk_us or math.nan)} us/chunk, "
         f"{(r.server_cpu or 0) * 100:3.0f}% | client {r.client_cpu * 100:3.0f}% | "
         f"others {(r.other_load_server_core or 0) * 100:3.0f}%/{(r.other_load_client_core or 0) * 100:3.0f}% "
