@@ -90,6 +90,14 @@ class ServerState:
             self.internal_errors.clear()
         self.journal.clear()
 
+    def internal_error(self, error: BaseException, doing: str) -> dict[str, Any]:
+        """Record a bug met while ``doing`` (logged with its traceback, kept for the pytest plugin,
+        which fails the test on it); returns the OpenAI-shaped body of the 500 that answers it."""
+        text = "".join(traceback.format_exception(error))
+        self.internal_errors.append(text)
+        log.error("fakellm internal error while %s\n%s", doing, text)
+        return error_body("The fake server hit an internal error (see its log).", type="server_error")
+
     def select(self, header: str | None, model: str, prompt: str) -> Scenario:
         with self._lock:
             if header is None and self.sequence:
@@ -173,13 +181,7 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
 
     @quart.errorhandler(Exception)
     async def _internal_error(error: Exception) -> Response:
-        text = "".join(traceback.format_exception(error))
-        state.internal_errors.append(text)
-        log.error("fakellm internal error while serving %s %s\n%s", request.method, request.path, text)
-        return _json(
-            error_body("The fake server hit an internal error (see its log).", type="server_error"),
-            500,
-        )
+        return _json(state.internal_error(error, f"serving {request.method} {request.path}"), 500)
 
     @quart.get("/_fakellm/journal")
     async def get_journal() -> Response:
@@ -273,9 +275,7 @@ class FakeLLMApp:
         except Exception as error:
             # A failure after the head was sent (in a stream stage) never reaches an error
             # handler: record it like them, so the plugin fails the test, and drop the connection.
-            text = "".join(traceback.format_exception(error))
-            self.state.internal_errors.append(text)
-            log.error("fakellm internal error while streaming %s\n%s", scope.get("path"), text)
+            self.state.internal_error(error, f"streaming {scope.get('path')}")
         finally:
             self._sends.discard(send)
 

@@ -19,25 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import secrets
 import time
-import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import clock
 from .errors import RequestError, error_body
-from .headers import (
-    FAULTS_HEADER,
-    SCENARIO_HEADER,
-    SEED_HEADER,
-    cors_headers,
-    header_faults,
-    int_header,
-    request_headers,
-    timing_for,
-)
+from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry, redact_headers
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .wire.openai import parse_chat_request
@@ -46,8 +35,6 @@ if TYPE_CHECKING:
     from .app import ServerState
 
 __all__ = ["CHAT_PATH", "MAX_BODY_BYTES", "serve_chat"]
-
-log = logging.getLogger("fakellm")
 
 CHAT_PATH = "/v1/chat/completions"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
@@ -82,11 +69,7 @@ async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Sen
         entry.outcome = "client_disconnected"
         return
     except Exception as exc:  # a bug: answered like Quart's handler for the other routes
-        text = "".join(traceback.format_exception(exc))
-        state.internal_errors.append(text)
-        log.error("fakellm internal error while serving POST %s\n%s", CHAT_PATH, text)
-        body = error_body("The fake server hit an internal error (see its log).", type="server_error")
-        await _send_json(send, 500, body, cors)
+        await _send_json(send, 500, state.internal_error(exc, f"serving POST {CHAT_PATH}"), cors)
         return
 
     entry.seed = plan.seed
@@ -104,7 +87,7 @@ async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Sen
         entry.outcome = "http_error"
         entry.error = refusal.body()["error"]
         entry.faults = list(plan.ctx.fired)
-        entry.duration_ms = _elapsed_ms(t0)
+        entry.duration_ms = clock.elapsed_ms(t0)
         answer = {**dict(own), **refusal.headers}  # the fault's own headers win
         await _send_json(send, refusal.status, refusal.body(), [*answer.items(), *cors])
         return
@@ -123,7 +106,7 @@ async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Sen
             task.uncancel()
         if entry.outcome == "streaming":  # waiting for a non-streaming answer (a stream says so itself)
             entry.outcome = "client_disconnected"
-            entry.duration_ms = _elapsed_ms(t0)
+            entry.duration_ms = clock.elapsed_ms(t0)
     finally:
         watch.cancel()
 
@@ -136,18 +119,17 @@ async def _plan(
     entry.request = chat.body
     entry.model = chat.model
     entry.stream = chat.stream
-    header_seed = int_header(headers, SEED_HEADER, minimum=0)
-    extra = header_faults(headers)
-    scenario = state.select(headers.get(SCENARIO_HEADER.lower()), chat.model, prompt_of(chat))
+    asked = instructions(headers)
+    scenario = state.select(asked.scenario, chat.model, prompt_of(chat))
     entry.scenario = scenario.name
     return plan_stream(
         chat,
         scenario,
         server_seed=state.config.seed,
-        header_seed=header_seed,
+        header_seed=asked.seed,
         global_faults=state.global_faults,
-        extra_faults=extra,
-        extra_scope=f"header:{headers.get(FAULTS_HEADER.lower(), '')}",
+        extra_faults=asked.faults,
+        extra_scope=asked.fault_scope,
         timing=timing_for(headers, scenario),
         counters=state.counters,
         now=time.time(),
@@ -220,7 +202,7 @@ async def _complete(
     if not await state.streams.sleep_until(t0 + plan.completion_delay()):
         entry.status = 503
         entry.outcome = "server_shutdown"
-        entry.duration_ms = _elapsed_ms(t0)
+        entry.duration_ms = clock.elapsed_ms(t0)
         message = "The server is shutting down; the answer was not finished."
         await _send_json(send, 503, error_body(message, type="server_error"), headers)
         return
@@ -228,7 +210,7 @@ async def _complete(
     entry.text_parts = ["".join(plan.tokens)]
     entry.outcome = "completed"
     entry.faults = list(plan.ctx.fired)
-    entry.duration_ms = _elapsed_ms(t0)
+    entry.duration_ms = clock.elapsed_ms(t0)
     # The whole answer goes out at once: its first byte is its last.
     entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
     entry.bytes_sent = await _send_json(send, 200, plan.completion(), headers)
@@ -265,7 +247,3 @@ async def _send_json(send: Send, status: int, body: Any, headers: Iterable[tuple
 
 def _encode(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-def _elapsed_ms(t0: float) -> float:
-    return round((clock.now() - t0) * 1000.0, 3)

@@ -36,11 +36,18 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["MIN_GAP_S", "Waker", "now", "open_waker"]
+__all__ = ["MIN_GAP_S", "Waker", "elapsed_ms", "now", "open_waker"]
 
 now: Callable[[], float] = time.monotonic
 """Seconds on the clock every schedule is on (``t0`` of a stream, its deadlines, the journal's
 elapsed times)."""
+
+
+def elapsed_ms(t0: float) -> float:
+    """Milliseconds since ``t0`` on :data:`now`, to the microsecond: float noise must not make a
+    token due at 200 ms read as 199.99999999997 ms in the journal."""
+    return round((now() - t0) * 1000.0, 3)
+
 
 MIN_GAP_S = 0.0005
 """The least time between two wake-ups of a loop's ``timerfd``: a wait ends at its deadline, or
@@ -137,8 +144,9 @@ class _TimerFdWaker:
             self._armed = _NEVER
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # the loop may be closed already
-            self.loop.remove_reader(self._timerfd.fd)
+        if self._timerfd.fd >= 0:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                self.loop.remove_reader(self._timerfd.fd)
         self._timerfd.close()
         for _, _, fut in self._heap:
             fut.cancel()
@@ -216,5 +224,8 @@ class _TimerFd:
             pass
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        """Idempotent: a second close must not close a number the process has reused since."""
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)

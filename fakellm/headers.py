@@ -9,7 +9,7 @@ cause are :class:`~fakellm.errors.RequestError`, naming the header as ``param``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .config import ServerConfig
@@ -26,10 +26,12 @@ __all__ = [
     "SEED_HEADER",
     "TTFT_HEADER",
     "Headers",
+    "Instructions",
     "cors_headers",
     "float_header",
     "header_faults",
     "header_map",
+    "instructions",
     "int_header",
     "request_headers",
     "timing_for",
@@ -112,6 +114,29 @@ def header_faults(headers: Headers) -> list[Fault]:
             param=FAULTS_HEADER,
             code="invalid_fault_spec",
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Instructions:
+    """What a request's ``X-FakeLLM-*`` headers ask of its stream, validated."""
+
+    scenario: str | None  # X-FakeLLM-Scenario
+    seed: int | None  # X-FakeLLM-Seed
+    faults: tuple[Fault, ...]  # X-FakeLLM-Faults
+    # The faults' scope for their counters (``times``): requests with the same header share one.
+    fault_scope: str
+
+
+def instructions(headers: Headers) -> Instructions:
+    """The served and the proxied streams read them the same way (``chat.py``, ``proxy.py``)."""
+    seed = int_header(headers, SEED_HEADER, minimum=0)
+    faults = tuple(header_faults(headers))
+    return Instructions(
+        scenario=headers.get(SCENARIO_HEADER.lower()),
+        seed=seed,
+        faults=faults,
+        fault_scope=f"header:{headers.get(FAULTS_HEADER.lower(), '')}",
+    )
 
 
 def timing_for(headers: Headers, scenario: Scenario) -> Timing:

@@ -56,7 +56,7 @@ from .config import ServerConfig, server_config
 from .errors import RequestError, error_body
 from .events import Abort, Verbatim
 from .faults import Fault
-from .headers import FAULTS_HEADER, SCENARIO_HEADER, SEED_HEADER, header_faults, header_map, int_header
+from .headers import header_map, instructions
 from .journal import JournalEntry
 from .pipeline import PassthroughPlan, plan_passthrough
 from .record import Capture, Recorder, recordable_headers
@@ -398,10 +398,8 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         entry.model = model or None
         entry.stream = fields.get("stream") is True
         try:
-            asked = header_map(request.headers.items())
-            header_seed = int_header(asked, SEED_HEADER, minimum=0)
-            extra: list[Fault] = header_faults(asked)
-            scenario: Scenario = state.select(request.headers.get(SCENARIO_HEADER), model, prompt)
+            asked = instructions(header_map(request.headers.items()))
+            scenario: Scenario = state.select(asked.scenario, model, prompt)
         except RequestError as exc:
             entry.status = exc.status
             entry.outcome = "rejected"
@@ -411,10 +409,10 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         plan = plan_passthrough(
             scenario,
             server_seed=state.config.seed,
-            header_seed=header_seed,
+            header_seed=asked.seed,
             global_faults=state.global_faults,
-            extra_faults=extra,
-            extra_scope=f"header:{request.headers.get(FAULTS_HEADER, '')}",
+            extra_faults=asked.faults,
+            extra_scope=asked.fault_scope,
             counters=state.counters,
         )
         entry.seed = plan.seed

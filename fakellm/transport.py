@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from .clock import Waker, now, open_waker
+from .clock import Waker, elapsed_ms, now, open_waker
 from .journal import JournalEntry
 from .stream import DROP_RST, HOLD, WRITE, Frame, StreamContext
 
@@ -179,20 +179,18 @@ class ActiveStreams:
                 else:
                     yield data
                 # Back here once the bytes are handed to the socket.
-                # To the microsecond: float noise on the loop's clock must not make a token due at
-                # 200 ms read as 199.99999999997 ms in the journal.
-                elapsed_ms = round((now() - t0) * 1000.0, 3)
-                ctx.elapsed_ms = elapsed_ms
+                elapsed = elapsed_ms(t0)
+                ctx.elapsed_ms = elapsed
                 ctx.bytes_sent += len(data)
                 entry.bytes_sent = ctx.bytes_sent
                 if entry.first_byte_ms is None:
-                    entry.first_byte_ms = elapsed_ms
+                    entry.first_byte_ms = elapsed
                 if frame.tokens:
                     ctx.tokens_sent += frame.tokens
                     entry.tokens_sent = ctx.tokens_sent
                     entry.text_parts.append(frame.text or "")
                     if entry.first_token_ms is None:
-                        entry.first_token_ms = elapsed_ms
+                        entry.first_token_ms = elapsed
             outcome = ctx.ending or ("stalled_then_completed" if ctx.stalled else "completed")
         except (DropConnection, asyncio.CancelledError, GeneratorExit):
             raise
@@ -203,7 +201,7 @@ class ActiveStreams:
             self._runs.discard(run)
             self._wakers.release(loop)
             entry.outcome = outcome
-            entry.duration_ms = round((now() - t0) * 1000.0, 3)
+            entry.duration_ms = elapsed_ms(t0)
             entry.faults = list(ctx.fired)
 
 
@@ -275,18 +273,9 @@ def _hypercorn_connection(send: Any) -> tuple[Any, Any]:
 
 
 def _find_writer(send: Any) -> Any:
-    """Walk from hypercorn's ASGI ``send`` (HTTPStream.app_send) through the protocol objects to the
-    connection's asyncio ``StreamWriter``. Hypercorn internals: pinned by the reset test."""
-    obj: Any = send
-    for _ in range(6):
-        owner = getattr(obj, "__self__", None)
-        if owner is None:
-            return None
-        writer = getattr(owner, "writer", None)
-        if writer is not None and hasattr(writer, "transport"):
-            return writer
-        obj = getattr(owner, "send", None)
-    return None
+    """The connection's asyncio ``StreamWriter`` (``_hypercorn_connection``), or None."""
+    writer = getattr(_hypercorn_connection(send)[1], "writer", None)
+    return writer if hasattr(writer, "transport") else None
 
 
 class _Arrivals:
