@@ -6,14 +6,17 @@ names are case-insensitive."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from fakellm import Scenario, Server, ServerConfig, scenario_from_dict
+from fakellm.chat import MAX_BODY_BYTES
 from tests.helpers import chat_body, content_of, raw_request, sse_data
 
 from ..conftest import FAST_TEXT
@@ -53,6 +56,34 @@ def test_a_chunked_request_body_in_pieces_is_read_whole(server: Server) -> None:
     assert b"data: [DONE]" in body
     entry = server.journal.last
     assert entry is not None and entry.outcome == "completed" and entry.request == chat_body()
+
+
+def test_a_chunked_body_that_grows_too_large_is_a_413(server: Server) -> None:
+    # No Content-Length to refuse from the head: the server counts as the body comes, and answers
+    # once it passes the limit, without reading the rest.
+    piece = b"x" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
+
+        def _send() -> None:
+            with contextlib.suppress(OSError):  # the server stops reading, then closes
+                for _ in range(MAX_BODY_BYTES // len(piece) + 2):
+                    sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
+
+        sender = threading.Thread(target=_send, daemon=True)
+        sender.start()
+        data = b""
+        with contextlib.suppress(ConnectionResetError):
+            while b"}}" not in data and (chunk := sock.recv(65536)):
+                data += chunk
+        sender.join(10)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), data[:200]
+    assert json.loads(body)["error"]["code"] == "request_too_large"
+    entry = server.journal.last
+    assert entry is not None and entry.status == 413 and entry.outcome == "rejected"
+    assert content_of(raw_request(server.port, chat_body()).body) == FAST_TEXT
+    assert server.state.internal_errors == []
 
 
 def test_a_body_that_does_not_arrive_in_time_is_a_408() -> None:

@@ -5,8 +5,9 @@ behind when it closes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -46,10 +47,26 @@ def _run(
         loop.close()
 
 
-def _timerfd_waker(loop: asyncio.AbstractEventLoop) -> _TimerFdWaker:
+def _timerfd_waker(
+    loop: asyncio.AbstractEventLoop, cls: type[_TimerFdWaker] = _TimerFdWaker
+) -> _TimerFdWaker:
     timerfd = _TimerFd.create()
     assert timerfd is not None
-    return _TimerFdWaker(loop, timerfd)
+    return cls(loop, timerfd)
+
+
+@contextlib.contextmanager
+def _timerfd_on(
+    name: str, cls: type[_TimerFdWaker] = _TimerFdWaker
+) -> Iterator[tuple[asyncio.AbstractEventLoop, _TimerFdWaker]]:
+    """A loop of kind ``name`` and a timerfd waker on it, both closed afterwards."""
+    loop = LOOPS[name]()
+    waker = _timerfd_waker(loop, cls)
+    try:
+        yield loop, waker
+    finally:
+        waker.close()
+        loop.close()
 
 
 def _is_open_timerfd(fd: int) -> bool:
@@ -124,11 +141,7 @@ class _Counting(_TimerFdWaker):
 
 @linux_only
 def test_waits_closer_than_the_gap_share_a_wake_up_and_done_ones_are_skipped() -> None:
-    loop = uvloop.new_event_loop()
-    timerfd = _TimerFd.create()
-    assert timerfd is not None
-    waker = _Counting(loop, timerfd)
-    try:
+    with _timerfd_on("uvloop", _Counting) as (loop, waker):
 
         async def _go() -> list[float]:
             first = now() + 0.02
@@ -145,18 +158,13 @@ def test_waits_closer_than_the_gap_share_a_wake_up_and_done_ones_are_skipped() -
         late = loop.run_until_complete(_go())
         assert all(x >= 0 for x in late), late
         # The first on time (the waker had been idle), the rest together one gap later.
-        assert waker.fires <= 2
+        assert isinstance(waker, _Counting) and waker.fires <= 2
         assert waker._heap == []
-    finally:
-        waker.close()
-        loop.close()
 
 
 @linux_only
 def test_an_earlier_wait_rearms_the_timer() -> None:
-    loop = asyncio.new_event_loop()
-    waker = _timerfd_waker(loop)
-    try:
+    with _timerfd_on("asyncio") as (loop, waker):
 
         async def _go() -> list[str]:
             order: list[str] = []
@@ -171,22 +179,14 @@ def test_an_earlier_wait_rearms_the_timer() -> None:
             return order
 
         assert loop.run_until_complete(_go()) == ["soon", "late"]
-    finally:
-        waker.close()
-        loop.close()
 
 
 @linux_only
 def test_close_releases_the_descriptor_and_cancels_what_still_waits() -> None:
-    loop = asyncio.new_event_loop()
-    timerfd = _TimerFd.create()
-    assert timerfd is not None
-    waker = _TimerFdWaker(loop, timerfd)
-    try:
+    with _timerfd_on("asyncio") as (_, waker):
+        fd = waker._timerfd.fd
         pending = waker.at(now() + 60)
-        assert _is_open_timerfd(timerfd.fd)
-        waker.close()
+        assert _is_open_timerfd(fd)
+        waker.close()  # closing it twice (here and on leaving) is harmless
         assert pending.cancelled()
-        assert not _is_open_timerfd(timerfd.fd)
-    finally:
-        loop.close()
+        assert not _is_open_timerfd(fd)
