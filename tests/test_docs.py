@@ -3,7 +3,8 @@
 Every Python block in README.md and docs/*.md that holds a test is preceded by a marker naming the file it is
 taken from, ``<!-- example: tests/examples/test_quickstart.py -->``. A block may be an excerpt: each of its
 paragraphs (blocks of lines between blank lines) must be a run of consecutive lines of that file, blank lines
-aside, and the paragraphs must come in the file's order. A changed line, in the doc or in the file, fails here.
+aside, and the paragraphs must come in the file's order. A changed line, in the doc or in the file, fails
+here.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def test_the_docs_have_example_snippets() -> None:
 @pytest.mark.parametrize("snippet", [s for s in SNIPPETS if "def test_" in s.code], ids=str)
 def test_every_test_shown_in_the_docs_names_its_example_file(snippet: Snippet) -> None:
     assert snippet.path is not None, (
-        f"{snippet}: a test shown in the docs must be one that runs: put it in tests/examples/ and precede the "
-        "block with <!-- example: tests/examples/FILE.py -->"
+        f"{snippet}: a test shown in the docs must be one that runs: put it in tests/examples/ and precede "
+        "the block with <!-- example: tests/examples/FILE.py -->"
     )
 
 
