@@ -1,0 +1,558 @@
+"""Anthropic Messages (``POST /v1/messages``): the SSE stream, the ``message`` body, errors, requests.
+
+Byte for byte what the API sends (shared/wire2.md §2, W1 §4), and what anthropic-python's
+``messages.stream()`` accumulator needs (wire2 §2.6, checklist §8):
+
+- Every event is named (``event:`` line): the SDK routes by the name, and a nameless data event
+  is silently ignored (W1 §4.2). Order: ``message_start`` (always first, else ``get_final_message()``
+  fails, A9) → ``content_block_start`` → ``ping`` → ``content_block_delta`` (``text_delta``) … →
+  ``content_block_stop`` → ``message_delta`` (``stop_reason`` and ``usage.output_tokens``, which
+  the SDK dereferences, A5; cumulative) → ``message_stop``. No ``[DONE]``.
+- Compact JSON, except ``ping`` (``{"type": "ping"}``) and the mid-stream error (``{"type":
+  "error", "error": {...}}``), which the real wire sends with spaces (W1 §4.1, §4.2). Non-ASCII
+  is raw UTF-8, not ``\\uXXXX`` (wire2 §2.3).
+- Errors: ``{"type":"error","error":{"type","message"},"request_id"}`` and a ``request-id``
+  header (wire2 §2.7); the mid-stream error is ``event: error`` with ``overloaded_error``.
+- Auth: either ``x-api-key`` or ``Authorization: Bearer`` (the 2.x SDKs send the latter), any
+  ``anthropic-version`` (wire2 §2.1).
+
+Deliberate choices:
+
+- Three *profiles* of the ``message`` object, each a real capture: ``"current"`` (the default;
+  claude-sonnet-4-5, 2025: ``model`` first, ``cache_creation`` and ``inference_geo`` in usage,
+  ``message_delta.usage`` repeating the input counters), ``"mid-2025"`` (claude-sonnet-4,
+  wire2 §2.2) and ``"2024"`` (W1 §4.1). ``message_start`` says ``output_tokens: 1``, as it does live.
+- The pipeline's ``Finish`` closes the text block; ``message_delta`` goes out with ``Usage`` (or,
+  when no ``Usage`` came, with ``StreamEnd``, counting the tokens sent): it needs both the stop
+  reason and the output tokens. Requests parsed here always ask for usage (``include_usage``).
+- A ``StreamError`` whose ``type`` is not one of Anthropic's (the ``error_event`` fault's neutral
+  default is OpenAI's ``server_error``) is sent as ``overloaded_error`` / ``Overloaded``, the
+  error the real API streams. ``Malformed`` is sent as a ``content_block_delta`` event (a nameless
+  one would be ignored, so it would test nothing).
+- Error wording follows the real API's (``max_tokens: Field required``, ``messages.0.role:
+  ...``); the invalid-JSON message is ours (no capture of the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from json.encoder import encode_basestring, encode_basestring_ascii
+from typing import Any, Literal
+
+from ..errors import RequestError
+from ..events import (
+    Event,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
+from .openai import ChatRequest
+from .sse import ServerSentEvent, encode_sse
+
+__all__ = [
+    "CONTENT_TYPE",
+    "ERROR_TYPES",
+    "STOP_REASONS",
+    "AnthropicIds",
+    "AnthropicMessagesEncoder",
+    "EventReader",
+    "Profile",
+    "auth_error",
+    "count_tokens_body",
+    "error_body",
+    "error_for",
+    "error_headers",
+    "finish_reason",
+    "new_ids",
+    "parse_messages_request",
+    "stop_reason",
+    "stream_headers",
+]
+
+CONTENT_TYPE = "text/event-stream; charset=utf-8"
+
+Profile = Literal["current", "mid-2025", "2024"]
+
+# Neutral finish reason -> Anthropic's stop_reason, and back (wire2 §2.5 lists the real values).
+STOP_REASONS: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+_FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Status -> error type (W1 §4.2; https://docs.claude.com/en/api/errors), with a default message:
+# the real API's where one is known.
+ERROR_TYPES: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    402: ("billing_error", "Your credit balance is too low to access the Anthropic API."),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found."),
+    409: ("conflict_error", "Conflict."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: (
+        "rate_limit_error",
+        "Number of request tokens has exceeded your per-minute rate limit "
+        "(https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. "
+        "Please reduce the prompt length or the maximum tokens requested, or try again later.",
+    ),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+_ANTHROPIC_TYPES = frozenset(kind for kind, _ in ERROR_TYPES.values())
+
+# The ``error_event`` fault's default message (fakellm/faults.py ``ErrorEvent.message``, OpenAI's
+# wording): replaced by Anthropic's, so the default fault streams what the real API streams. Pinned
+# by a test; goes away when the fault's defaults become per format.
+_NEUTRAL_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def stop_reason(finish: str) -> str:
+    """Anthropic's ``stop_reason`` for a neutral finish reason (unknown ones pass through)."""
+    return STOP_REASONS.get(finish, finish)
+
+
+def finish_reason(stop: str | None) -> str:
+    """The neutral finish reason for Anthropic's ``stop_reason`` (unknown ones count as ``stop``)."""
+    return _FINISH_REASONS.get(stop or "end_turn", "stop")
+
+
+# --------------------------------------------------------------------------------------------------
+# Ids
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicIds:
+    message_id: str  # msg_01 + 22 base58, as in every live capture (wire2 §2.2, §2.3)
+    request_id: str  # req_01 + 22 base58 (wire2 §2.1, §2.7)
+
+
+def new_ids(rng: random.Random) -> AnthropicIds:
+    """A stream's ids, drawn in a fixed order (message, then request): never reorder."""
+    message_id = "msg_01" + "".join(rng.choices(_BASE58, k=22))
+    request_id = "req_01" + "".join(rng.choices(_BASE58, k=22))
+    return AnthropicIds(message_id, request_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _dumps(value: Any, ascii_only: bool = False) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+_PING = encode_sse('{"type": "ping"}', event="ping")
+_MESSAGE_STOP = encode_sse('{"type":"message_stop"}', event="message_stop")
+
+
+class AnthropicMessagesEncoder:
+    """Encodes :mod:`fakellm.events` as one Messages stream's SSE events (see the module notes)."""
+
+    content_type = CONTENT_TYPE
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        model: str,
+        input_tokens: int,
+        profile: Profile = "current",
+        stop_sequence: str | None = None,
+        ascii_only: bool = False,
+    ) -> None:
+        self.id = id
+        self.model = model
+        self.input_tokens = input_tokens
+        self.profile: Profile = profile
+        self.stop_sequence = stop_sequence
+        self.ascii_only = ascii_only
+        self._index = 0
+        self._tokens = 0
+        self._stop_reason: str | None = None
+        self._delta_sent = False
+        self._quote = encode_basestring_ascii if ascii_only else encode_basestring
+        # Everything but the token's text, encoded once: what encode_sse writes for
+        # content_block_delta (JSON strings hold no line ends, so the data is one line).
+        self._delta_head = (
+            f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{self._index},'
+            f'"delta":{{"type":"text_delta","text":'
+        ).encode()
+        self._delta_tail = b"}}\n\n"
+
+    # The message object, in the profile's key order.
+    def _message(
+        self, content: list[dict[str, Any]], stop: str | None, usage: dict[str, Any]
+    ) -> dict[str, Any]:
+        head: dict[str, Any] = {"id": self.id, "type": "message", "role": "assistant"}
+        if self.profile == "current":
+            message = {"model": self.model, **head, "content": content}
+        elif self.profile == "mid-2025":
+            message = {**head, "model": self.model, "content": content}
+        else:
+            message = {**head, "content": content, "model": self.model}
+        message["stop_reason"] = stop
+        message["stop_sequence"] = self.stop_sequence if stop == "stop_sequence" else None
+        message["usage"] = usage
+        return message
+
+    def _usage(self, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        if self.profile == "2024":
+            return {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        usage: dict[str, Any] = {
+            "input_tokens": input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        if self.profile == "current":
+            usage["cache_creation"] = {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}
+        usage["output_tokens"] = output_tokens
+        usage["service_tier"] = "standard"
+        if self.profile == "current":
+            usage["inference_geo"] = "not_available"
+        return usage
+
+    def _stop(self, finish: str) -> str:
+        stop = stop_reason(finish)
+        return "stop_sequence" if stop == "end_turn" and self.stop_sequence is not None else stop
+
+    def _message_delta(self, output_tokens: int) -> bytes:
+        self._delta_sent = True
+        stop = self._stop_reason
+        usage: dict[str, Any] = {"output_tokens": output_tokens}
+        if self.profile == "current":
+            usage = {
+                "input_tokens": self.input_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": output_tokens,
+            }
+        body = {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": stop,
+                "stop_sequence": self.stop_sequence if stop == "stop_sequence" else None,
+            },
+            "usage": usage,
+        }
+        return encode_sse(_dumps(body, self.ascii_only), event="message_delta")
+
+    def encode(self, event: Event) -> bytes:
+        if type(event) is TextDelta:  # the hot path: one event per token
+            self._tokens += 1
+            return b"".join((self._delta_head, self._quote(event.text).encode(), self._delta_tail))
+        if isinstance(event, RoleStart):
+            start = {
+                "type": "message_start",
+                "message": self._message([], None, self._usage(self.input_tokens, 1)),
+            }
+            block = {
+                "type": "content_block_start",
+                "index": self._index,
+                "content_block": {"type": "text", "text": ""},
+            }
+            return (
+                encode_sse(_dumps(start, self.ascii_only), event="message_start")
+                + encode_sse(_dumps(block), event="content_block_start")
+                + _PING
+            )
+        if isinstance(event, TextDelta):  # a TextDelta subclass (proxied or recorded)
+            self._tokens += 1
+            return b"".join((self._delta_head, self._quote(event.text).encode(), self._delta_tail))
+        if isinstance(event, Finish):
+            self._stop_reason = self._stop(event.reason)
+            stop = {"type": "content_block_stop", "index": self._index}
+            return encode_sse(_dumps(stop), event="content_block_stop")
+        if isinstance(event, Usage):
+            if self._stop_reason is None or self._delta_sent:
+                return b""
+            return self._message_delta(event.completion_tokens)
+        if isinstance(event, StreamError):
+            return encode_sse(
+                json.dumps(self.stream_error(event), ensure_ascii=self.ascii_only), event="error"
+            )
+        if isinstance(event, Malformed):
+            return encode_sse(event.payload, event="content_block_delta")
+        if isinstance(event, StreamEnd):
+            if self._stop_reason is not None and not self._delta_sent:
+                return self._message_delta(self._tokens) + _MESSAGE_STOP
+            return _MESSAGE_STOP
+        if isinstance(event, Hold):
+            return b""
+        raise TypeError(f"AnthropicMessagesEncoder cannot encode {event!r}")
+
+    @staticmethod
+    def stream_error(event: StreamError) -> dict[str, Any]:
+        """The ``event: error`` payload for a neutral error (see the module notes)."""
+        if event.type in _ANTHROPIC_TYPES:
+            kind, message = event.type, event.message
+        else:
+            kind = "overloaded_error"
+            message = "Overloaded" if event.message == _NEUTRAL_ERROR_MESSAGE else event.message
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+        """The non-streamed ``message`` (wire2 §2.7: ``message_start.message`` with its content,
+        ``stop_reason`` and final usage)."""
+        body_usage = self._usage(usage.prompt_tokens, usage.completion_tokens)
+        return self._message([{"type": "text", "text": text}], self._stop(finish_reason), body_usage)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading events back (proxy, recordings)
+
+
+class EventReader:
+    """Classifies one stream's decoded SSE events back into neutral events, by the event name
+    (as the SDK does). Per stream: it remembers ``message_start``'s input tokens, which older
+    ``message_delta`` events do not repeat.
+
+    ``message_delta`` stands for two events, ``Finish`` then ``Usage``; ``message_stop`` is
+    ``StreamEnd``; ``error`` a ``StreamError``; a known event whose data is not JSON is
+    ``Malformed``; everything else (``ping``, block starts and stops, other deltas, unknown
+    names) is ``()``."""
+
+    def __init__(self) -> None:
+        self.input_tokens = 0
+
+    def read(self, sse: ServerSentEvent) -> tuple[Event, ...]:
+        name = sse.event
+        if name not in ("message_start", "content_block_delta", "message_delta", "message_stop", "error"):
+            return ()
+        try:
+            body = json.loads(sse.data)
+        except ValueError:
+            return (Malformed(sse.data),)
+        if not isinstance(body, dict):
+            return (Malformed(sse.data),)
+        if name == "content_block_delta":
+            delta = body.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                text = delta.get("text")
+                return (TextDelta(text),) if isinstance(text, str) else ()
+            return ()
+        if name == "message_start":
+            usage = _dict(_dict(body.get("message")).get("usage"))
+            self.input_tokens = _int(usage.get("input_tokens"), 0)
+            return (RoleStart(),)
+        if name == "message_delta":
+            stop = _dict(body.get("delta")).get("stop_reason")
+            usage = _dict(body.get("usage"))
+            # A later input count wins (a proxy's message_delta may differ: wire2 §2.5, A13).
+            prompt = _int(usage.get("input_tokens"), self.input_tokens)
+            return (
+                Finish(finish_reason(stop if isinstance(stop, str) else None)),
+                Usage(prompt, _int(usage.get("output_tokens"), 0)),
+            )
+        if name == "message_stop":
+            return (StreamEnd(),)
+        error = _dict(body.get("error"))
+        kind, message = error.get("type"), error.get("message")
+        return (
+            StreamError(
+                message if isinstance(message, str) else "",
+                kind if isinstance(kind, str) else "api_error",
+            ),
+        )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP bodies and headers
+
+
+def error_body(
+    status: int, message: str | None = None, *, type: str | None = None, request_id: str | None = None
+) -> dict[str, Any]:
+    """Anthropic's error body for ``status``; type and message default from the status. The
+    top-level ``request_id`` is what the live API sends after ``error`` (wire2 §2.7)."""
+    default_type, default_message = ERROR_TYPES.get(
+        status,
+        ("api_error", "Internal server error") if status >= 500 else ("invalid_request_error", "Error."),
+    )
+    body: dict[str, Any] = {
+        "type": "error",
+        "error": {"type": type or default_type, "message": message or default_message},
+    }
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def error_headers(request_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The headers of an error answer: JSON, and the ``request-id`` the SDK reports (wire2 §2.1);
+    ``extra`` (``retry-after``, ``x-should-retry``, …) as given."""
+    return {"content-type": "application/json", "request-id": request_id, **(extra or {})}
+
+
+def stream_headers(request_id: str) -> dict[str, str]:
+    """The headers of a 200 stream (wire2 §2.1)."""
+    return {"content-type": CONTENT_TYPE, "cache-control": "no-cache", "request-id": request_id}
+
+
+def error_for(error: RequestError, request_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A neutral :class:`RequestError` (a parse error, or the ``http_error`` fault's, which carries
+    OpenAI's types) as Anthropic's status, body and headers. An Anthropic type is kept; any other
+    type becomes the status's (429 ``rate_limit_error``, 529 ``overloaded_error``, …)."""
+    kind = error.type if error.type in _ANTHROPIC_TYPES else None
+    headers = {k: v for k, v in error.headers.items() if not k.lower().startswith("x-ratelimit-")}
+    body = error_body(error.status, error.message, type=kind, request_id=request_id)
+    return error.status, body, error_headers(request_id, headers)
+
+
+def auth_error(headers: dict[str, str]) -> dict[str, Any] | None:
+    """The 401 body when a request carries neither ``x-api-key`` nor ``Authorization`` (any value,
+    any ``anthropic-version``: fakellm checks no key), else None. The message is the live API's
+    for a request without a key. ``headers`` keys are compared case-insensitively."""
+    names = {name.lower() for name, value in headers.items() if value}
+    if "x-api-key" in names or "authorization" in names:
+        return None
+    return error_body(401, "x-api-key header is required", type="authentication_error")
+
+
+def count_tokens_body(input_tokens: int) -> dict[str, Any]:
+    """The answer of ``POST /v1/messages/count_tokens``."""
+    return {"input_tokens": input_tokens}
+
+
+# --------------------------------------------------------------------------------------------------
+# Requests
+
+
+def _bad(message: str) -> RequestError:
+    return RequestError(400, message, type="invalid_request_error")
+
+
+def _check_blocks(blocks: list[Any], where: str) -> None:
+    """Content blocks are objects with a string ``type``; a text block's ``text`` is a string (the
+    tokeniser and the prompt matcher read it). Other block types are accepted as they are."""
+    for j, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise _bad(f"{where}.{j}: Input should be a valid dictionary")
+        kind = block.get("type")
+        if kind is None:
+            raise _bad(f"{where}.{j}.type: Field required")
+        if not isinstance(kind, str):
+            raise _bad(f"{where}.{j}.type: Input should be a valid string")
+        if kind == "text":
+            if "text" not in block:
+                raise _bad(f"{where}.{j}.text: Field required")
+            if not isinstance(block["text"], str):
+                raise _bad(f"{where}.{j}.text: Input should be a valid string")
+
+
+def _system_text(system: Any) -> str:
+    if isinstance(system, str):
+        return system
+    if not isinstance(system, list):
+        raise _bad("system: Input should be a valid string or a list of text blocks")
+    _check_blocks(system, "system")
+    for j, block in enumerate(system):
+        if block["type"] != "text":
+            raise _bad(f"system.{j}.type: Input should be 'text'")
+    return "\n".join(block["text"] for block in system)
+
+
+def parse_messages_request(raw: bytes) -> ChatRequest:
+    """Validate a ``POST /v1/messages`` body into the neutral request, raising
+    :class:`RequestError` (400) with the real API's wording. ``messages`` is chat-style, the
+    ``system`` prompt first as a ``system`` message; ``include_usage`` is always true (the stream
+    always reports usage)."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise _bad("Invalid JSON body: it is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(f"Invalid JSON body: {exc}") from None
+    if not isinstance(body, dict):
+        raise _bad("Input should be a valid dictionary")
+
+    model = body.get("model")
+    if model is None:
+        raise _bad("model: Field required")
+    if not isinstance(model, str) or not model:
+        raise _bad("model: Input should be a non-empty string")
+
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        raise _bad("max_tokens: Field required")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise _bad("max_tokens: Input should be a valid integer")
+    if max_tokens < 0:  # 0 is allowed: it fills the prompt cache and generates nothing
+        raise _bad("max_tokens: Input should be greater than or equal to 0")
+
+    messages = body.get("messages")
+    if messages is None:
+        raise _bad("messages: Field required")
+    if not isinstance(messages, list):
+        raise _bad("messages: Input should be a valid list")
+    if not messages:
+        raise _bad("messages: at least one message is required")
+    conversation: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _bad(f"messages.{i}: Input should be a valid dictionary")
+        role = message.get("role")
+        if role == "system":
+            raise _bad(
+                'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                'parameter, not "system" as an input message role.'
+            )
+        if role is None:
+            raise _bad(f"messages.{i}.role: Field required")
+        if role not in ("user", "assistant"):
+            raise _bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        if "content" not in message:
+            raise _bad(f"messages.{i}.content: Field required")
+        content = message["content"]
+        if isinstance(content, list):
+            _check_blocks(content, f"messages.{i}.content")
+        elif not isinstance(content, str):
+            raise _bad(f"messages.{i}.content: Input should be a valid string or a list of content blocks")
+        conversation.append({"role": role, "content": content})
+
+    system = body.get("system")
+    if system is not None:
+        conversation.insert(0, {"role": "system", "content": _system_text(system)})
+
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _bad("stream: Input should be a valid boolean")
+
+    stops = body.get("stop_sequences")
+    if stops is not None:
+        if not isinstance(stops, list):
+            raise _bad("stop_sequences: Input should be a valid list")
+        for j, stop in enumerate(stops):
+            if not isinstance(stop, str):
+                raise _bad(f"stop_sequences.{j}: Input should be a valid string")
+
+    return ChatRequest(body, model, conversation, stream, max_tokens, True)
