@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Literal
@@ -426,7 +427,7 @@ def error_for(error: RequestError, request_id: str) -> tuple[int, dict[str, Any]
     return error.status, body, error_headers(request_id, headers)
 
 
-def auth_error(headers: dict[str, str]) -> dict[str, Any] | None:
+def auth_error(headers: Mapping[str, str]) -> dict[str, Any] | None:
     """The 401 body when a request carries neither ``x-api-key`` nor ``Authorization`` (any value,
     any ``anthropic-version``: fakellm checks no key), else None. The message is the live API's
     for a request without a key. ``headers`` keys are compared case-insensitively."""

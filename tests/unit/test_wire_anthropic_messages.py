@@ -290,6 +290,13 @@ def test_reader_on_errors_malformed_and_others() -> None:
         assert reader.read(ServerSentEvent(data, name)) == ()
 
 
+def test_reader_tolerates_padding_inside_the_json() -> None:
+    """wire2 §2.4: a real stream pads payloads with spaces before the closing brace."""
+    reader = EventReader()
+    padded = '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"I"}       }'
+    assert reader.read(ServerSentEvent(padded, "content_block_delta")) == (TextDelta("I"),)
+
+
 def test_reader_reads_back_what_the_encoder_wrote() -> None:
     profiles: tuple[am.Profile, ...] = ("current", "mid-2025", "2024")
     for profile in profiles:
