@@ -1,0 +1,802 @@
+"""OpenAI Responses API (``POST /v1/responses``): the request, the event stream, the response object.
+
+The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
+
+- Every event is ``event: <type>`` + ``data: <compact JSON>`` (§1.1), written by
+  :func:`~fakellm.wire.sse.encode_sse` (the per-token event is precomputed; a test pins it equal).
+  Keys in the wire's order: ``type, sequence_number, <fields>`` (§1.1); non-ASCII escaped, as in
+  Chat Completions (W1 §1.3).
+- ``sequence_number`` counts from 0 across *every* event, ``error`` included (§1.1).
+- One message: ``response.created`` → ``response.in_progress`` (both the whole object,
+  ``status:"in_progress"``, ``output:[]``, ``usage:null``) → ``output_item.added`` →
+  ``content_part.added`` → N ``output_text.delta`` → ``output_text.done`` → ``content_part.done``
+  → ``output_item.done`` → ``response.completed`` (§1.2). ``output_index`` and ``content_index`` are
+  always sent, zeros included (§1.5, R17); ``logprobs:[]`` on text deltas and ``.done`` (§1.2).
+- ``response.completed`` carries the full ``output[]`` and ``usage`` (§1.5, R4b: with ``output:[]``
+  the SDK's final text is silently empty). No ``[DONE]``: the terminal event ends the body (§1.1).
+- A mid-stream error is the nested ``event: error`` (``{"type":"error","sequence_number":n,
+  "error":{"type","code","message","param"}}``), the form openai-python raises ``APIError`` on,
+  then ``response.failed`` (§1.4, W1 §3.3).
+- ``obfuscation`` on each text delta, ``[A-Za-z0-9]`` with ``len(delta) + len(obfuscation)`` a
+  multiple of 16 (§1.2); ``stream_options.include_obfuscation: false`` drops it.
+- HTTP errors before the stream are Chat-shaped ``{"error":{message,type,param,code}}`` with
+  ``x-request-id`` (§1.4, W1 §1.6). The non-streamed body is the ``response.completed`` object (§1.6).
+
+Deliberate choices:
+
+- Neutral events map to groups of wire events: ``RoleStart`` opens the response *and* the message
+  (four events); ``Finish`` closes the message (three ``.done`` events); ``Usage`` is kept for the
+  terminal event; ``StreamEnd`` is the terminal event (``response.completed``, or
+  ``response.incomplete`` for ``length``/``content_filter``); ``StreamError`` is ``error`` +
+  ``response.failed`` at once, so an ``error_event`` fault's ``then: close`` and ``then: done``
+  send the same bytes (the format has no sentinel), and ``then: hold`` holds after them.
+- The encoder never writes a sequence the SDK helper rejects: an event that needs the response or
+  the message open opens it first (an error before any output is ``created``, ``in_progress``,
+  ``error``, ``failed``, as in the real capture ``openai-error.1``).
+- ``response.failed`` lists the partial message (``status:"incomplete"``) when one was open; no
+  capture shows that case, only ``output:[]`` when nothing was output.
+- A malformed event goes out as an ``output_text.delta`` whose data is the payload, and uses up a
+  sequence number (it stands for an event that was sent and arrived broken).
+- Obfuscation pads are windows on one random string drawn per stream (the RNG is drawn once, not
+  per token), so the hot path costs a slice.
+- The response object echoes the request's settings (``instructions``, ``tools``, ``reasoning``,
+  ``text``, ``temperature``, ``store``...), defaults from the Dec 2025 captures where absent;
+  ``service_tier`` is the requested one (``auto``) until ``response.completed``, which says
+  ``default`` (§1.2). ``background: true`` is refused (not supported yet).
+- Ids have the captures' shape: ``resp_``/``msg_`` + 50 hex digits, 18 shared by a response's ids,
+  then ``created_at`` in hex (:func:`new_ids`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from json.encoder import encode_basestring, encode_basestring_ascii
+from typing import Any
+
+from ..errors import RequestError
+from ..events import (
+    Abort,
+    Event,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+    Verbatim,
+)
+from .openai import ChatRequest
+from .sse import ServerSentEvent, encode_sse
+
+__all__ = [
+    "CONTENT_TYPE",
+    "FINISH_STATUS",
+    "OpenAIResponsesEncoder",
+    "ResponseIds",
+    "encoder_for",
+    "error_body",
+    "error_headers",
+    "finish_reason_of",
+    "finish_status",
+    "new_ids",
+    "parse_responses_request",
+    "read_event",
+    "usage_object",
+]
+
+CONTENT_TYPE = "text/event-stream; charset=utf-8"
+_ALNUM = string.ascii_letters + string.digits
+_POOL = 64  # obfuscation pads are windows of up to 15 characters on a string this long (+15)
+
+# Neutral finish reason → (response status, incomplete_details.reason).
+FINISH_STATUS: Mapping[str, tuple[str, str | None]] = {
+    "stop": ("completed", None),
+    "tool_calls": ("completed", None),
+    "length": ("incomplete", "max_output_tokens"),
+    "content_filter": ("incomplete", "content_filter"),
+}
+
+
+def finish_status(reason: str) -> tuple[str, str | None]:
+    """The response ``status`` and ``incomplete_details.reason`` for a neutral finish reason."""
+    try:
+        return FINISH_STATUS[reason]
+    except KeyError:
+        raise ValueError(f"not a finish reason: {reason!r}") from None
+
+
+def finish_reason_of(response: Mapping[str, Any]) -> str:
+    """The neutral finish reason a response object stands for (the inverse of :func:`finish_status`)."""
+    if response.get("status") == "incomplete":
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, Mapping) else None
+        return "content_filter" if reason == "content_filter" else "length"
+    output = response.get("output")
+    items = output if isinstance(output, list) else []
+    if any(isinstance(item, Mapping) and item.get("type") == "function_call" for item in items):
+        return "tool_calls"
+    return "stop"
+
+
+def usage_object(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": usage.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _dumps(value: Any, ascii_only: bool) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ids
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseIds:
+    response_id: str
+    message_id: str
+    created_at: int
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(4 * digits):0{digits}x}"
+
+
+def new_ids(rng: random.Random, *, now: float | None = None) -> ResponseIds:
+    """Ids drawn from ``rng`` in a fixed order (never reorder: it changes every body): a 2025
+    ``created_at`` (``now`` instead when given, drawn anyway), an 18-digit prefix the response and
+    its items share, then each id's own digits. Shape as in the captures (wire2.md §1.2):
+    prefix + ``created_at`` as 8 hex digits + 4 hex + ``81`` + 2 hex + 16 hex."""
+    drawn = 1_735_689_600 + rng.randrange(31_536_000)
+    created = drawn if now is None else int(now)
+    prefix = _hex(rng, 18) + f"{created:08x}"
+
+    def one() -> str:
+        return f"{prefix}{_hex(rng, 4)}81{_hex(rng, 2)}{_hex(rng, 16)}"
+
+    return ResponseIds(response_id="resp_" + one(), message_id="msg_" + one(), created_at=created)
+
+
+# --------------------------------------------------------------------------------------------------
+# The encoder
+
+# What a response object says about the request, in the wire's key order, with the defaults of
+# the Dec 2025 captures (wire2.md §1.2, openai-error.1). ``None`` in the request means "not given".
+_ECHO_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("instructions", None),
+    ("max_output_tokens", None),
+    ("max_tool_calls", None),
+    ("parallel_tool_calls", True),
+    ("previous_response_id", None),
+    ("prompt_cache_key", None),
+    ("prompt_cache_retention", None),
+    ("reasoning", {"effort": None, "summary": None}),
+    ("safety_identifier", None),
+    ("service_tier", "auto"),
+    ("store", True),
+    ("temperature", 1),
+    ("text", {"format": {"type": "text"}, "verbosity": "medium"}),
+    ("tool_choice", "auto"),
+    ("tools", []),
+    ("top_logprobs", 0),
+    ("top_p", 1),
+    ("truncation", "disabled"),
+    ("user", None),
+    ("metadata", {}),
+)
+_MERGED = ("reasoning", "text")  # objects whose given keys are laid over the defaults
+
+
+def _echo(request: Mapping[str, Any]) -> dict[str, Any]:
+    echo: dict[str, Any] = {}
+    for key, default in _ECHO_DEFAULTS:
+        value = request.get(key)
+        if value is None:
+            value = default
+        elif key in _MERGED and isinstance(value, Mapping):
+            value = {**default, **value}
+        echo[key] = value
+    return echo
+
+
+class OpenAIResponsesEncoder:
+    """Encodes :mod:`fakellm.events` as Responses API SSE events for one stream. It keeps the
+    stream's state: the sequence number, the text so far (for the ``.done`` events and the final
+    object), the usage seen, and which lifecycle events have gone out."""
+
+    content_type = CONTENT_TYPE
+
+    def __init__(
+        self,
+        *,
+        response_id: str,
+        message_id: str,
+        created_at: int,
+        model: str,
+        request: Mapping[str, Any] | None = None,
+        obfuscation: random.Random | None = None,
+        ascii_only: bool = True,
+    ) -> None:
+        self.response_id = response_id
+        self.message_id = message_id
+        self.created_at = created_at
+        self.model = model
+        self.ascii_only = ascii_only
+        self._echo = _echo(request or {})
+        self._seq = 0
+        self._parts: list[str] = []
+        self._usage: Usage | None = None
+        self._reason: str | None = None
+        self._created = False  # response.created and response.in_progress are out
+        self._message = False  # output_item.added and content_part.added are out
+        self._ended = False  # a terminal event is out
+        self._quote = encode_basestring_ascii if ascii_only else encode_basestring
+        # The per-token event, precomputed as one bytes template (a test pins it equal to what
+        # encode_sse writes for the same JSON): the sequence number, the quoted text, the pad.
+        head = (
+            'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+            f'"sequence_number":%d,"item_id":{self._quote(message_id).replace("%", "%%")},'
+            '"output_index":0,"content_index":0,"delta":%b,"logprobs":[]'
+        ).encode()
+        self._delta = head + b"}\n\n"
+        self._padded_delta = head + b',"obfuscation":"%b"}\n\n'
+        self._pool = "".join(obfuscation.choices(_ALNUM, k=_POOL + 15)).encode() if obfuscation else None
+        self._offset = 0
+
+    # -- the per-token hot path ----------------------------------------------------------------
+
+    def encode(self, event: Event) -> bytes:
+        if type(event) is TextDelta and self._message:
+            text = event.text
+            self._parts.append(text)
+            seq = self._seq
+            self._seq = seq + 1
+            pool = self._pool
+            if pool is None:
+                return self._delta % (seq, self._quote(text).encode())
+            n = -len(text) % 16
+            offset = self._offset
+            self._offset = (offset + n + 1) % _POOL
+            return self._padded_delta % (seq, self._quote(text).encode(), pool[offset : offset + n])
+        return self._encode_other(event)
+
+    def _encode_other(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta):  # before RoleStart, or a subclass: open first
+            return self._open_message() + self.encode(TextDelta(event.text))
+        if isinstance(event, RoleStart):
+            return self._open_message()
+        if isinstance(event, Finish):
+            return self._finish(event.reason)
+        if isinstance(event, Usage):
+            self._usage = event
+            return b""
+        if isinstance(event, StreamEnd):
+            return self._terminal()
+        if isinstance(event, StreamError):
+            return self._error(event)
+        if isinstance(event, Malformed):
+            self._seq += 1
+            return encode_sse(event.payload, event="response.output_text.delta")
+        if isinstance(event, Verbatim):
+            return event.data
+        if isinstance(event, Hold | Abort):
+            return b""
+        raise TypeError(f"OpenAIResponsesEncoder cannot encode {event!r}")
+
+    # -- the rest, once per stream ---------------------------------------------------------------
+
+    def _event(self, type: str, fields: dict[str, Any]) -> bytes:
+        payload = {"type": type, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return encode_sse(_dumps(payload, self.ascii_only), event=type)
+
+    def _open_response(self) -> bytes:
+        if self._created:
+            return b""
+        self._created = True
+        # The two events carry the same object: it is dumped once (the byte tests pin the result).
+        snapshot = _dumps(self._response("in_progress", []), self.ascii_only)
+        out = b""
+        for kind in ("response.created", "response.in_progress"):
+            data = f'{{"type":"{kind}","sequence_number":{self._seq},"response":{snapshot}}}'
+            self._seq += 1
+            out += encode_sse(data, event=kind)
+        return out
+
+    def _open_message(self) -> bytes:
+        if self._message:
+            return b""
+        head = self._open_response()
+        self._message = True
+        item = {
+            "id": self.message_id,
+            "type": "message",
+            "status": "in_progress",
+            "content": [],
+            "role": "assistant",
+        }
+        return (
+            head
+            + self._event("response.output_item.added", {"output_index": 0, "item": item})
+            + self._event(
+                "response.content_part.added",
+                {**self._where(), "part": _part("")},
+            )
+        )
+
+    def _where(self) -> dict[str, Any]:
+        return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+
+    def _finish(self, reason: str) -> bytes:
+        if self._reason is not None or self._ended:
+            return b""
+        head = self._open_message()
+        self._reason = reason
+        text = "".join(self._parts)
+        item_status = finish_status(reason)[0]
+        return (
+            head
+            + self._event("response.output_text.done", {**self._where(), "text": text, "logprobs": []})
+            + self._event("response.content_part.done", {**self._where(), "part": _part(text)})
+            + self._event(
+                "response.output_item.done",
+                {"output_index": 0, "item": self._item(text, item_status)},
+            )
+        )
+
+    def _terminal(self) -> bytes:
+        if self._ended:
+            return b""
+        # A stream that ends with no Finish (nothing in fakellm sends one) still closes its message.
+        head = self._finish("stop") if self._reason is None else b""
+        self._ended = True
+        status, incomplete = finish_status(self._reason or "stop")
+        text = "".join(self._parts)
+        response = self._response(
+            status,
+            [self._item(text, status)],
+            usage=self._usage,
+            incomplete=incomplete,
+            service_tier=self._resolved_tier(),
+        )
+        kind = "response.completed" if status == "completed" else "response.incomplete"
+        return head + self._event(kind, {"response": response})
+
+    def _error(self, error: StreamError) -> bytes:
+        head = self._open_response()
+        nested = {"type": error.type, "code": error.code, "message": error.message, "param": error.param}
+        out = head + self._event("error", {"error": nested})
+        if self._ended:
+            return out
+        self._ended = True
+        output = [self._item("".join(self._parts), "incomplete")] if self._message else []
+        failed = {"code": error.code or error.type, "message": error.message}
+        return out + self._event(
+            "response.failed", {"response": self._response("failed", output, error=failed)}
+        )
+
+    def _item(self, text: str, status: str) -> dict[str, Any]:
+        return {
+            "id": self.message_id,
+            "type": "message",
+            "status": status,
+            "content": [_part(text)],
+            "role": "assistant",
+        }
+
+    def _resolved_tier(self) -> Any:
+        tier = self._echo["service_tier"]
+        return "default" if tier == "auto" else tier
+
+    def _response(
+        self,
+        status: str,
+        output: list[dict[str, Any]],
+        *,
+        usage: Usage | None = None,
+        error: dict[str, Any] | None = None,
+        incomplete: str | None = None,
+        service_tier: Any = None,
+    ) -> dict[str, Any]:
+        echo = self._echo
+        return {
+            "id": self.response_id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "background": False,
+            "error": error,
+            "incomplete_details": {"reason": incomplete} if incomplete else None,
+            "instructions": echo["instructions"],
+            "max_output_tokens": echo["max_output_tokens"],
+            "max_tool_calls": echo["max_tool_calls"],
+            "model": self.model,
+            "output": output,
+            "parallel_tool_calls": echo["parallel_tool_calls"],
+            "previous_response_id": echo["previous_response_id"],
+            "prompt_cache_key": echo["prompt_cache_key"],
+            "prompt_cache_retention": echo["prompt_cache_retention"],
+            "reasoning": echo["reasoning"],
+            "safety_identifier": echo["safety_identifier"],
+            "service_tier": echo["service_tier"] if service_tier is None else service_tier,
+            "store": echo["store"],
+            "temperature": echo["temperature"],
+            "text": echo["text"],
+            "tool_choice": echo["tool_choice"],
+            "tools": echo["tools"],
+            "top_logprobs": echo["top_logprobs"],
+            "top_p": echo["top_p"],
+            "truncation": echo["truncation"],
+            "usage": usage_object(usage) if usage is not None else None,
+            "user": echo["user"],
+            "metadata": echo["metadata"],
+        }
+
+    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+        """The non-streamed response object (§1.6): what ``response.completed`` carries."""
+        status, incomplete = finish_status(finish_reason)
+        return self._response(
+            status,
+            [self._item(text, status)],
+            usage=usage,
+            incomplete=incomplete,
+            service_tier=self._resolved_tier(),
+        )
+
+
+def _part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+
+def encoder_for(
+    request: ChatRequest,
+    ids: ResponseIds,
+    *,
+    obfuscation_rng: random.Random,
+    ascii_only: bool = True,
+) -> OpenAIResponsesEncoder:
+    """The encoder for a parsed request: its echo, and obfuscation unless the request turned it
+    off (``stream_options.include_obfuscation: false``)."""
+    options = request.body.get("stream_options")
+    include = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
+    return OpenAIResponsesEncoder(
+        response_id=ids.response_id,
+        message_id=ids.message_id,
+        created_at=ids.created_at,
+        model=request.model,
+        request=request.body,
+        obfuscation=obfuscation_rng if include else None,
+        ascii_only=ascii_only,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP errors
+
+_ERROR_TYPES: Mapping[int, str] = {408: "timeout", 429: "requests", 504: "timeout"}
+
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    type: str | None = None,
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    """The body of an HTTP error on this route: OpenAI's ``ErrorResponse`` with all four keys
+    (W1 §1.6). ``type`` defaults by status: ``invalid_request_error`` for 4xx, ``requests`` for 429
+    (a requests-per-minute limit), ``timeout`` for 408/504, ``server_error`` for other 5xx."""
+    if type is None:
+        type = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def error_headers(request_id: str) -> dict[str, str]:
+    """The headers an error answer needs besides its content type: the SDK reads ``x-request-id``
+    into ``APIStatusError.request_id`` (§1.1)."""
+    return {"x-request-id": request_id, "openai-version": "2020-10-01"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading events back (the proxy, recordings, the plugin's recorder)
+
+_TOKEN_DELTAS = ("response.output_text.delta", "response.refusal.delta")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_event(sse: ServerSentEvent) -> tuple[Event, ...]:
+    """The neutral events one Responses SSE event stands for, in stream order; ``()`` for the
+    events that carry no content, finish, usage or error (lifecycle, ``.added``, ``.done``...).
+
+    - ``output_text.delta`` / ``refusal.delta``: ``TextDelta(delta)``; ``function_call_arguments
+      .delta``: ``TextDelta("")`` (a token of output with no text, as for Chat tool calls).
+    - ``response.completed`` / ``response.incomplete``: ``Finish``, ``Usage`` (when the object
+      has it), ``StreamEnd``.
+    - ``error`` (nested, or the spec's flat form): ``StreamError``; the ``response.failed`` after
+      it is ``StreamEnd`` (the error it repeats was read already).
+    - ``data: [DONE]`` (a gateway's sentinel, §1.1): ``StreamEnd``.
+
+    Routed by the JSON ``type`` (the ``event:`` line is optional to the SDK, R10)."""
+    data = sse.data
+    if data.startswith("[DONE]"):
+        return (StreamEnd(),)
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return ()
+    if not isinstance(payload, dict):
+        return ()
+    kind = payload.get("type")
+    if kind in _TOKEN_DELTAS:
+        return (TextDelta(_str(payload.get("delta")) or ""),)
+    if kind == "response.function_call_arguments.delta":
+        return (TextDelta(""),)
+    if kind in ("response.completed", "response.incomplete"):
+        response = payload.get("response")
+        if not isinstance(response, dict):
+            response = {}
+        events: list[Event] = [Finish(finish_reason_of(response))]
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("input_tokens"), usage.get("output_tokens")
+            events.append(
+                Usage(
+                    prompt if isinstance(prompt, int) else 0,
+                    completion if isinstance(completion, int) else 0,
+                )
+            )
+        events.append(StreamEnd())
+        return tuple(events)
+    if kind == "error":
+        nested = payload.get("error")
+        # The flat form's own ``type`` is "error": its kind is in ``code``.
+        body = nested if isinstance(nested, dict) else {**payload, "type": None}
+        return (
+            StreamError(
+                _str(body.get("message")) or "An error occurred during streaming",
+                _str(body.get("type")) or _str(body.get("code")) or "server_error",
+                _str(body.get("param")),
+                _str(body.get("code")),
+            ),
+        )
+    if kind == "response.failed":
+        return (StreamEnd(),)
+    return ()
+
+
+# --------------------------------------------------------------------------------------------------
+# Requests
+
+
+def _bad(message: str, param: str | None, code: str | None = None) -> RequestError:
+    return RequestError(400, message, param=param, code=code)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _invalid_type(where: str, expected: str, value: Any) -> RequestError:
+    return _bad(
+        f"Invalid type for '{where}': expected {expected}, but got {_type_name(value)} instead.",
+        where,
+        "invalid_type",
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# Echoed settings: their JSON type is checked, as the API does, so what the response object
+# reflects is well-formed. Anything else in the body is accepted and ignored.
+_SETTING_TYPES: tuple[tuple[str, str, Any], ...] = (
+    ("instructions", "a string", lambda v: isinstance(v, str)),
+    ("max_tool_calls", "an integer", _is_int),
+    ("parallel_tool_calls", "a boolean", lambda v: isinstance(v, bool)),
+    ("previous_response_id", "a string", lambda v: isinstance(v, str)),
+    ("prompt_cache_key", "a string", lambda v: isinstance(v, str)),
+    ("prompt_cache_retention", "a string", lambda v: isinstance(v, str)),
+    ("reasoning", "an object", lambda v: isinstance(v, dict)),
+    ("safety_identifier", "a string", lambda v: isinstance(v, str)),
+    ("service_tier", "a string", lambda v: isinstance(v, str)),
+    ("store", "a boolean", lambda v: isinstance(v, bool)),
+    ("temperature", "a number", _is_number),
+    ("text", "an object", lambda v: isinstance(v, dict)),
+    ("tool_choice", "a string or an object", lambda v: isinstance(v, str | dict)),
+    ("tools", "an array", lambda v: isinstance(v, list)),
+    ("top_logprobs", "an integer", _is_int),
+    ("top_p", "a number", _is_number),
+    ("truncation", "a string", lambda v: isinstance(v, str)),
+    ("user", "a string", lambda v: isinstance(v, str)),
+    ("metadata", "an object", lambda v: isinstance(v, dict)),
+    ("background", "a boolean", lambda v: isinstance(v, bool)),
+)
+
+_ROLES = ("user", "assistant", "system", "developer")
+_OUTPUT_PARTS = ("output_text", "refusal")  # what an assistant message holds
+_TEXT_PARTS = ("input_text", "output_text")
+
+
+def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """One ``message`` input item as a chat-style message (text parts become ``text`` parts)."""
+    role = item.get("role")
+    if role is None:
+        raise _bad(
+            f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter"
+        )
+    if role not in _ROLES:
+        raise _bad(
+            f"Invalid value: {role!r}. Supported values are: 'assistant', 'system', 'developer', and 'user'.",
+            f"{where}.role",
+            "invalid_value",
+        )
+    content = item.get("content")
+    if content is None:
+        raise _bad(
+            f"Missing required parameter: '{where}.content'.",
+            f"{where}.content",
+            "missing_required_parameter",
+        )
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise _invalid_type(f"{where}.content", "a string or an array of content parts", content)
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, dict):
+            raise _invalid_type(at, "an object", part)
+        kind = part.get("type")
+        if not isinstance(kind, str):
+            raise _bad(
+                f"Missing required parameter: '{at}.type'.", f"{at}.type", "missing_required_parameter"
+            )
+        # The API refuses input parts in an assistant turn and output parts in the others.
+        if role == "assistant" and kind.startswith("input_"):
+            raise _bad(
+                f"Invalid value: {kind!r}. Supported values are: 'output_text' and 'refusal'.",
+                at,
+                "invalid_value",
+            )
+        if role != "assistant" and kind in _OUTPUT_PARTS:
+            raise _bad(
+                f"Invalid value: {kind!r}. Supported values are: 'input_text', 'input_image', and "
+                "'input_file'.",
+                at,
+                "invalid_value",
+            )
+        if kind in _TEXT_PARTS:
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise _invalid_type(f"{at}.text", "a string", text)
+            parts.append({"type": "text", "text": text})
+        elif kind == "refusal":
+            parts.append({"type": "refusal", "refusal": part.get("refusal")})
+        else:
+            parts.append(part)  # images, files: no text to count or match
+    return {"role": role, "content": parts}
+
+
+def _conversation(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise _invalid_type("input", "one of a string or an array of input items", value)
+    messages: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise _invalid_type(where, "an object", item)
+        kind = item.get("type", "message")
+        if kind == "message":
+            messages.append(_message(item, where))
+        elif kind == "function_call_output":
+            # A tool's answer is part of the prompt (its tokens count); other items (reasoning,
+            # function calls, references) are accepted and carry no text fakellm reads.
+            output = item.get("output")
+            messages.append({"role": "tool", "content": output if isinstance(output, str) else ""})
+        elif not isinstance(kind, str):
+            raise _invalid_type(f"{where}.type", "a string", kind)
+    return messages
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise _bad(
+            "We could not parse the JSON body of your request: it is nested too deeply.", None, "invalid_json"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(
+            f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a "
+            "JSON payload, but what was sent was not valid JSON.",
+            None,
+            "invalid_json",
+        ) from None
+    if not isinstance(body, dict):
+        raise _invalid_type("request body", "an object", body)
+    return body
+
+
+def parse_responses_request(raw: bytes) -> ChatRequest:
+    """Validate a ``POST /v1/responses`` body into the neutral request, raising
+    :class:`RequestError` (400) in the API's wording. ``messages`` is the conversation as chat
+    messages, ``instructions`` first as a ``system`` message; ``include_usage`` is always true (a
+    response always reports its usage)."""
+    body = _parse_json(raw)
+
+    model = body.get("model")
+    if model is None:
+        raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+    if not isinstance(model, str) or not model:
+        raise _invalid_type("model", "a non-empty string", model)
+
+    for key, expected, check in _SETTING_TYPES:
+        value = body.get(key)
+        if value is not None and not check(value):
+            raise _invalid_type(key, expected, value)
+    if body.get("background") is True:
+        raise _bad(
+            "fakellm does not support background responses yet: send 'background': false.",
+            "background",
+            "unsupported_value",
+        )
+
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        messages.append({"role": "system", "content": instructions})
+    value = body.get("input")
+    if value is not None:
+        messages += _conversation(value)
+
+    stream = body.get("stream")
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _invalid_type("stream", "a boolean", stream)
+
+    max_tokens = body.get("max_output_tokens")
+    if max_tokens is not None:
+        if not _is_int(max_tokens):
+            raise _invalid_type("max_output_tokens", "an integer", max_tokens)
+        if max_tokens < 16:
+            raise _bad(
+                "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, "
+                f"but got {max_tokens} instead.",
+                "max_output_tokens",
+                "integer_below_min_value",
+            )
+
+    options = body.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise _invalid_type("stream_options", "an object", options)
+        flag = options.get("include_obfuscation")
+        if flag is not None and not isinstance(flag, bool):
+            raise _invalid_type("stream_options.include_obfuscation", "a boolean", flag)
+
+    return ChatRequest(body, model, messages, stream, max_tokens, True)
