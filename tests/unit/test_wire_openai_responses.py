@@ -35,6 +35,10 @@ from fakellm.events import (
     Usage,
     Verbatim,
 )
+from fakellm.faults import order_faults, parse_fault_spec
+from fakellm.pipeline import compose, schedule
+from fakellm.scenario import Timing
+from fakellm.stream import StreamContext
 from fakellm.wire.openai_responses import (
     OpenAIResponsesEncoder,
     encoder_for,
@@ -890,3 +894,55 @@ async def test_sdk_async_retries_a_429_with_retry_after() -> None:
         final = await stream.get_final_response()
     _check_final(final)
     assert len(upstream.requests) == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Through the pipeline's stages (schedule → event faults → this encoder → frame faults), as the
+# route will compose it: faults count content tokens, and the SDK sees each fault as it should.
+
+
+def composed(spec: str) -> list[bytes]:
+    ctx = StreamContext.seeded(99)
+    enc = OpenAIResponsesEncoder(
+        response_id=RESPONSE_IDS.response_id,
+        message_id=RESPONSE_IDS.message_id,
+        created_at=RESPONSE_IDS.created_at,
+        model="gpt-4.1-nano",
+        obfuscation=ctx.fork("obfuscation"),
+    )
+    timed = schedule(
+        TOKENS, Timing(ttft_ms=0, itl_ms=0), ctx.fork("timing"), finish_reason="stop", usage=Usage(9, 5)
+    )
+    frames = compose(timed, enc, order_faults(parse_fault_spec(spec)), ctx)
+    return [frame.data for frame in frames if frame.data]
+
+
+def test_composed_error_event_counts_content_tokens() -> None:
+    upstream = Upstream(sse_answer(composed("error_event@2")))
+    with upstream.client() as client:
+        deltas: list[str] = []
+        with pytest.raises(openai.APIError):
+            for event in client.responses.create(model="m", input="Hi", stream=True):
+                if event.type == "response.output_text.delta":
+                    deltas.append(event.delta)
+    assert deltas == TOKENS[:2]
+
+
+def test_composed_truncate_leaves_no_final_response() -> None:
+    events = payloads(b"".join(composed("truncate@3")))
+    assert [e["type"] for e in events][-1] == "response.output_text.delta"
+    assert [e["delta"] for e in events if e["type"] == "response.output_text.delta"] == TOKENS[:3]
+
+
+def test_composed_fragmented_bytes_still_make_the_final_response() -> None:
+    frames = composed("fragment 1-7 bytes")
+    assert max(len(f) for f in frames) <= 7
+    upstream = Upstream(sse_answer(frames))
+    with upstream.client() as client, client.responses.stream(model="m", input="Hi") as stream:
+        _check_final(stream.get_final_response())
+
+
+def test_composed_malformed_breaks_the_sdk_parse() -> None:
+    upstream = Upstream(sse_answer(composed("malformed@1")))
+    with upstream.client() as client, pytest.raises(json.JSONDecodeError):
+        list(client.responses.create(model="m", input="Hi", stream=True))
