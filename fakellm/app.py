@@ -31,8 +31,9 @@ from .config import ServerConfig
 from .errors import RequestError, error_body
 from .faults import Fault
 from .headers import cors_headers, header_map
-from .journal import Journal, JournalEntry, redact_headers
+from .journal import Journal, JournalEntry
 from .pipeline import FaultCounters
+from .redact import install_log_redaction, redact_headers
 from .scenario import Scenario, ScenarioBook, load_scenario_files
 from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, arrival, reset_connection
 
@@ -130,6 +131,7 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
     ``proxy.py``): CORS on every response, preflights, request bodies read, OpenAI-shaped errors,
     and the ``/_fakellm`` control routes (``health`` adds fields to the health answer)."""
     config = state.config
+    install_log_redaction()
     quart = Quart(name)
     quart.config["RESPONSE_TIMEOUT"] = None  # streams may be long; Quart would cut them at 60 s
     quart.config["BODY_TIMEOUT"] = 60

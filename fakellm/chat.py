@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from . import clock
 from .errors import RequestError, error_body
 from .headers import cors_headers, instructions, request_headers, timing_for
-from .journal import JournalEntry, redact_headers
+from .journal import JournalEntry
 from .pipeline import StreamPlan, plan_stream, prompt_of
+from .redact import redact_headers
 from .wire.openai import parse_chat_request
 
 if TYPE_CHECKING:

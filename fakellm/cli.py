@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .config import ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
+from .redact import install_log_redaction
 
 if TYPE_CHECKING:
     from .app import FakeLLMApp
@@ -207,6 +208,7 @@ def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(message)s")
+    install_log_redaction(logging.getLogger().handlers)  # every logger's lines, third parties' too
     if args.command == "serve":
         config = serve_config(args)
         return _run(lambda: _serve(config))

@@ -9,34 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .redact import redact, redact_headers
 from .stream import FaultFired
 
 __all__ = ["Journal", "JournalEntry", "redact", "redact_headers"]
-
-# Headers whose values are credentials: journaled (and logged) only as their last 4 characters.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"}
-)
-
-
-def redact(value: str) -> str:
-    """A credential as its last 4 characters (``Bearer ***x9Zq``): enough to tell keys apart,
-    never enough to use one. An auth scheme word is kept; short secrets are hidden entirely."""
-    scheme, _, secret = value.partition(" ")
-    if not secret:
-        scheme, secret = "", value
-    hidden = f"***{secret[-4:]}" if len(secret) >= 12 else "***"
-    return f"{scheme} {hidden}" if scheme else hidden
-
-
-def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Request headers as the journal keeps them: lower-cased names, credentials redacted."""
-    return {k.lower(): redact(v) if k.lower() in SECRET_HEADERS else v for k, v in headers}
-
 
 # How a stream ended.
 OUTCOMES = (

@@ -27,7 +27,8 @@ Deliberate design choices:
 - **The upstream is fixed at start.** Requests choose the path and query, never the scheme, host
   or port. ``X-FakeLLM-*`` headers are instructions to the proxy and are not forwarded; hop-by-hop
   headers are dropped; ``Authorization`` goes through, and is journaled only as its last 4
-  characters.
+  characters, as is every header and query parameter named like a secret (``redact.py``), in
+  the journal, recordings and logs (httpx's own log line of the upstream URL included).
 - **Upstream failures** before the response head are an OpenAI-shaped 502 (unreachable, refused,
   broken) or 504 (timeout); a break mid-stream ends the client's stream the same way (no chunked
   terminator). The proxy keeps serving.
@@ -60,6 +61,7 @@ from .headers import header_map, instructions
 from .journal import JournalEntry
 from .pipeline import PassthroughPlan, plan_passthrough
 from .record import Capture, Recorder, recordable_headers
+from .redact import redact_text
 from .scenario import Scenario
 from .server import Server
 from .stream import Frame, Timed
@@ -372,7 +374,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         return clients[0]
 
     def _upstream_error(status: int, message: str, code: str, entry: JournalEntry, t0: float) -> Response:
-        body = error_body(message, type="server_error", code=code)
+        body = error_body(redact_text(message), type="server_error", code=code)
         entry.status = status
         entry.outcome = "upstream_error"
         entry.error = body["error"]

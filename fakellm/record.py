@@ -47,6 +47,7 @@ from typing import Any
 
 from .errors import ScenarioError
 from .events import Abort, Event, Finish, TextDelta, Usage
+from .redact import is_secret_name
 from .scenario import Match, Scenario, _Located, _Reader, scenario_from_dict
 from .stream import Timed
 from .tokens import count_message_tokens, last_user_text, tokenize
@@ -69,8 +70,9 @@ __all__ = [
 FORMAT_VERSION = 1
 ENDS = ("eof", "dropped")
 
-# Response headers a recording never keeps: per-connection ones, ones the replaying server sets
-# itself, and credentials.
+# Response headers a recording never keeps: per-connection ones and ones the replaying server
+# sets itself. Credentials (``redact.is_secret_name``: set-cookie, an upstream's echoed key...) are
+# dropped by rule, not kept redacted: a replay has no use for them.
 _UNRECORDED_HEADERS = frozenset(
     {
         "connection",
@@ -80,14 +82,6 @@ _UNRECORDED_HEADERS = frozenset(
         "content-encoding",
         "date",
         "server",
-        "set-cookie",
-        "cookie",
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "x-api-key",
-        "openai-organization",
-        "openai-project",
         "vary",
     }
 )
@@ -103,7 +97,11 @@ def recordable_headers(headers: Mapping[str, str] | Any) -> dict[str, str]:
     for key, value in headers.items():
         name = key.lower()
         # An upstream fakellm's x-fakellm-* headers describe its own scenario, not the stream.
-        if name in _UNRECORDED_HEADERS or name.startswith(("access-control-", "x-fakellm-")):
+        if (
+            name in _UNRECORDED_HEADERS
+            or is_secret_name(name)
+            or name.startswith(("access-control-", "x-fakellm-"))
+        ):
             continue
         out[name] = value
     return out
