@@ -21,23 +21,24 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import clock
-from .chat import CHAT_PATH, serve_chat
+from .chat import CHAT_PATH, _send_json, serve_chat
 from .config import ServerConfig
 from .errors import RequestError, error_body
 from .faults import Fault
-from .headers import cors_headers, header_map
+from .headers import cors_headers, header_map, request_headers
 from .journal import Journal, JournalEntry
 from .pipeline import FaultCounters
-from .redact import install_log_redaction, redact_headers
+from .redact import install_log_redaction, redact_headers, redact_text
 from .scenario import Scenario, ScenarioBook, load_scenario_files
 from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, arrival, reset_connection
 
-__all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry"]
+__all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry", "origin_form"]
 
 log = logging.getLogger("fakellm")
 
@@ -230,6 +231,33 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     return FakeLLMApp(quart, state, chat=True)
 
 
+def _has_fragment(scope: Mapping[str, Any]) -> bool:
+    return b"#" in scope.get("raw_path", b"") or b"#" in scope.get("query_string", b"")
+
+
+def origin_form(scope: dict[str, Any]) -> dict[str, Any]:
+    """The scope of a request sent in absolute form (``POST http://host/v1/chat/completions``,
+    which RFC 9112 \u00a73.2.2 says a server must accept) as if sent in origin form: the path alone,
+    and the target's host as ``Host`` (the RFC says it wins). Hypercorn passes the target through as
+    the path; every route here matches on paths."""
+    path: str = scope.get("path", "")
+    if path.startswith("/") or "://" not in path:
+        return scope
+    parts = urlsplit(path)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return scope
+    raw = bytes(scope.get("raw_path") or path.encode("latin-1"))
+    raw_path = urlsplit(raw).path or b"/"
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k.lower() != b"host"]
+    host = parts.netloc.rpartition("@")[2]  # never userinfo
+    return {
+        **scope,
+        "path": parts.path or "/",
+        "raw_path": raw_path,
+        "headers": [(b"host", host.encode("latin-1")), *headers],
+    }
+
+
 def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 1_735_689_600, "owned_by": "fakellm"}
 
@@ -254,6 +282,11 @@ class FakeLLMApp:
         self._sends.add(send)
         CONNECTION_SEND.set(send)  # for the transport's fast path (this task serves this request only)
         try:
+            if scope["type"] == "http":
+                if _has_fragment(scope):
+                    await self._refuse_fragment(scope, send)
+                    return
+                scope = origin_form(scope)
             if (
                 self.chat
                 and scope["type"] == "http"
@@ -280,6 +313,17 @@ class FakeLLMApp:
             self.state.internal_error(error, f"streaming {scope.get('path')}")
         finally:
             self._sends.discard(send)
+
+    async def _refuse_fragment(self, scope: Any, send: Any) -> None:
+        target = scope.get("raw_path", b"").decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        shown = redact_text(f"{target}?{query}" if query else target)
+        message = (
+            f"The request target {shown!r} has a fragment ('#...'): clients must not send one "
+            "(RFC 9112 \u00a73.2). Leave it out, or percent-encode a literal '#' as %23."
+        )
+        cors = cors_headers(self.state.config, request_headers(scope), scope.get("method", "GET"))
+        await _send_json(send, 400, error_body(message, code="invalid_request_target"), cors)
 
     def shutdown_streams(self) -> None:
         self.state.streams.stop_all()

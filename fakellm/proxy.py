@@ -431,7 +431,16 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         raw_path = request.scope.get("raw_path") or request.path.encode()
         query = request.scope.get("query_string") or b""
         target = base_path + raw_path[len(b"/v1") :] + (b"?" + query if query else b"")
-        url = upstream.copy_with(raw_path=target)
+        try:
+            url = upstream.copy_with(raw_path=target)
+        except httpx.InvalidURL as exc:  # a target httpx will not send (hypercorn let it through)
+            entry.status = 400
+            entry.outcome = "rejected"
+            error = RequestError(
+                400, f"The request target cannot be forwarded: {exc}.", code="invalid_request_target"
+            )
+            entry.error = error.body()["error"]
+            raise error from None
         client = _client()
         # A plain Request, not client.build_request: the client's default headers (its User-Agent,
         # Accept...) would be added to what the client sent.

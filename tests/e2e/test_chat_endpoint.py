@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from fakellm import Scenario, Server, ServerConfig, scenario_from_dict
 from fakellm.chat import MAX_BODY_BYTES
 from tests.helpers import chat_body, content_of, raw_request, sse_data
@@ -163,3 +165,38 @@ def test_header_names_are_case_insensitive(server: Server) -> None:
     assert response.headers["x-fakellm-scenario"] == "slow-start"
     assert content_of(response.body) == "Slow start."
     assert sse_data(response.body)[-1] == "[DONE]"
+
+
+# -- the request target ------------------------------------------------------------------------------
+
+
+def test_an_absolute_form_target_is_served_like_the_origin_form(server: Server) -> None:
+    """RFC 9112 §3.2.2: a server must accept ``POST http://host/v1/chat/completions``, as clients
+    configured with fakellm as an HTTP proxy send it."""
+    origin = raw_request(server.port, chat_body())
+    absolute = raw_request(
+        server.port, chat_body(), path=f"http://127.0.0.1:{server.port}/v1/chat/completions"
+    )
+    assert absolute.status == 200 and absolute.terminated
+    assert content_of(absolute.body) == content_of(origin.body) == FAST_TEXT
+    entry = server.journal.last
+    assert entry is not None and entry.path == "/v1/chat/completions"
+    assert entry.headers["host"] == f"127.0.0.1:{server.port}"  # the target's host wins over Host
+    # The other routes too, and a query string stays a query string.
+    health = raw_request(server.port, method="GET", path="HTTP://elsewhere.invalid/_fakellm/health?x=1")
+    assert health.status == 200 and json.loads(health.body)["status"] == "ok"
+    assert not server.state.internal_errors
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/chat/completions#frag", "/v1/chat/completions?x=1#frag", "/v1/models#", "http://h/v1/models#x"],
+)
+def test_a_fragment_in_the_target_is_a_400(server: Server, path: str) -> None:
+    response = raw_request(server.port, chat_body(), path=path)
+    assert response.status == 400
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "invalid_request_target" and "fragment" in error["message"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert not server.state.internal_errors

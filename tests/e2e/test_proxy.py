@@ -261,16 +261,17 @@ def test_headers_are_forwarded_and_keys_redacted(
 
 
 def test_a_request_cannot_redirect_the_proxy(proxy: ProxyServer, upstream: Server) -> None:
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
-        payload = json.dumps(chat_body()).encode()
-        sock.sendall(
-            b"POST http://example.invalid:9/v1/chat/completions HTTP/1.1\r\nHost: example.invalid:9\r\n"
-            b"Connection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (len(payload), payload)
-        )
-        head = sock.recv(65536)
-    assert head.startswith(b"HTTP/1.1 404")
-    assert len(upstream.journal) == 0
+    # An absolute-form target (RFC 9112 §3.2.2) is served like its path: it goes to the fixed
+    # upstream, whatever host it names.
+    response = raw_request(
+        proxy.port,
+        chat_body(),
+        path="http://example.invalid:9/v1/chat/completions",
+    )
+    assert response.status == 200 and response.terminated
+    assert content_of(response.body) == FAST_TEXT
+    assert len(upstream.journal) == 1
+    assert upstream.journal[0].path == "/v1/chat/completions"
     # A forged Host header changes nothing either: the request goes to the fixed upstream.
     with httpx.Client() as client:
         answer = client.post(
@@ -279,7 +280,18 @@ def test_a_request_cannot_redirect_the_proxy(proxy: ProxyServer, upstream: Serve
             headers={"Host": "example.invalid"},
         )
     assert answer.status_code == 200
-    assert len(upstream.journal) == 1
+    assert len(upstream.journal) == 2
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions#frag", "/v1/models?a=1#b", "http://h/v1/x#"])
+def test_a_fragment_in_the_target_is_a_400_not_forwarded(
+    proxy: ProxyServer, upstream: Server, path: str
+) -> None:
+    response = raw_request(proxy.port, chat_body(), path=path)
+    assert response.status == 400
+    assert json.loads(response.body)["error"]["code"] == "invalid_request_target"
+    assert len(upstream.journal) == 0
+    assert not proxy.state.internal_errors
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/_fakellm/journal"), ("POST", "/nope")])
