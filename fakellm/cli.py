@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .config import ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fakellm",
         description="A fake LLM API that streams like the real one, and fails on cue.",
     )
+    parser.add_argument("-V", "--version", action="version", version=f"fakellm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve the fake OpenAI API")
@@ -141,9 +143,20 @@ async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], 
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    forced: list[int] = []  # connections reset by a second signal
+
+    def _signalled() -> None:
+        # The first signal stops gracefully: open streams end at once, and connections still busy
+        # get up to the grace period. A second one does not wait: what is left is reset, now.
+        if not stop.is_set():
+            stop.set()
+            print("fakellm: stopping (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+            return
+        forced.append(app.abort_connections())
+
     for name in ("SIGINT", "SIGTERM"):
         with contextlib.suppress(NotImplementedError, AttributeError):
-            loop.add_signal_handler(getattr(signal, name), stop.set)
+            loop.add_signal_handler(getattr(signal, name), _signalled)
     # From here on this process only serves, and what it has built lives as long as it does: frozen,
     # the collector never scans it again, and with full collections rarer their pauses (tens of ms
     # with hundreds of streams in flight) stay out of the streams' timing (benchmarks/README.md).
@@ -155,6 +168,9 @@ async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], 
         await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
     finally:
         sock.close()
+    if forced:
+        print(f"{goodbye} at once ({sum(forced)} connections reset)", flush=True)
+        return 130
     print(goodbye, flush=True)
     return 0
 

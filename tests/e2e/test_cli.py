@@ -386,3 +386,61 @@ def test_shutdown_does_not_wait_forever_for_a_client_that_stopped_reading() -> N
             while stuck.recv(65536):
                 pass
     assert not server.app.state.internal_errors
+
+
+@pytest.mark.parametrize(
+    "command", [[str(BIN / "fakellm"), "--version"], [sys.executable, "-m", "fakellm", "-V"]]
+)
+def test_version_of_the_installed_command(command: list[str]) -> None:
+    import fakellm
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"fakellm {fakellm.__version__}\n"
+    assert re.fullmatch(r"fakellm \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_a_second_sigint_stops_serve_at_once(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The first Ctrl-C waits (up to the 3 s grace period) for a connection that is still busy:
+    here a client that stopped reading, its stream blocked in a socket write. The second does not."""
+    scenarios = tmp_path / "big.yaml"
+    scenarios.write_text(
+        "scenarios:\n  - name: default\n    content: {faker: {paragraphs: 3000}}\n"
+        "    timing: {ttft_ms: 0, itl_ms: 0}\n"
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "fakellm"), "serve", "--port", "0", "--scenarios", str(scenarios)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    processes.append(proc)
+    found = LISTENING.search(_read_line(proc, timeout=60))
+    assert found
+    with socket.socket() as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", int(found.group(2))))
+        body = json.dumps(chat_body()).encode()
+        stuck.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        stuck.settimeout(10)
+        assert stuck.recv(1024).startswith(b"HTTP/1.1 200")
+        time.sleep(0.5)  # the server's send buffer fills up: the stream is blocked in a write
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert proc.poll() is None, "the first SIGINT waits for the busy connection"
+        second = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+        took = time.monotonic() - second
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert took < 1.5, f"exited {took:.2f}s after the second SIGINT (the grace period is 3 s)"
+    assert code == 130
+    assert "Ctrl-C again to stop at once" in err
+    assert out.strip().endswith("fakellm stopped at once (1 connections reset)"), out
+    assert "Traceback" not in err, err
