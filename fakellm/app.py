@@ -11,8 +11,10 @@ plugin fails the test on it).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -38,7 +40,18 @@ from .redact import install_log_redaction, redact_headers, redact_text
 from .scenario import Scenario, ScenarioBook, load_scenario_files
 from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, arrival, reset_connection
 
-__all__ = ["FakeLLMApp", "ServerState", "create_app", "new_quart", "open_entry", "origin_form"]
+__all__ = [
+    "LIKELY_MODELS",
+    "FakeLLMApp",
+    "ServerState",
+    "about",
+    "create_app",
+    "new_quart",
+    "open_entry",
+    "origin_form",
+    "routes",
+    "unknown_url_message",
+]
 
 log = logging.getLogger("fakellm")
 
@@ -170,10 +183,7 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
     async def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if status == 404:
-            message = (
-                f"Unknown request URL: {request.method} {request.path}. Please check the URL for "
-                "typos, or see the docs at https://platform.openai.com/docs/api-reference/."
-            )
+            message = unknown_url_message(quart, request.method, request.path)
             return _json(error_body(message, code="unknown_url"), 404)
         if status == 405:
             message = f"Method {request.method} is not allowed for {request.path}."
@@ -185,6 +195,12 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
     @quart.errorhandler(Exception)
     async def _internal_error(error: Exception) -> Response:
         return _json(state.internal_error(error, f"serving {request.method} {request.path}"), 500)
+
+    @quart.get("/")
+    async def index() -> Response:
+        # JSON for clients and curl. (A browser page, for ``Accept: text/html``, would be answered
+        # here first; the JSON stays what every other client gets.)
+        return _json(about(quart, name, request.host_url, extra=health))
 
     @quart.get("/_fakellm/journal")
     async def get_journal() -> Response:
@@ -215,20 +231,110 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
     @quart.get("/v1/models")
     async def list_models() -> Response:
-        return _json({"object": "list", "data": [_model(n) for n in state.book.names()]})
+        names = state.book.names()
+        ids = [*names, *(m for m in LIKELY_MODELS if m not in names)]
+        return _json({"object": "list", "data": [_model(n) for n in ids]})
 
     @quart.get("/v1/models/<path:model_id>")
     async def get_model(model_id: str) -> Response:
-        if model_id not in state.book.names():
-            raise RequestError(
-                404,
-                f"The model '{model_id}' does not exist or you do not have access to it.",
-                param="model",
-                code="model_not_found",
-            )
+        # Every model id is served: a request for a model no scenario names gets the default
+        # scenario, so a client that checks its model first must not be told otherwise.
         return _json(_model(model_id))
 
     return FakeLLMApp(quart, state, chat=True)
+
+
+# Model ids a client is likely to send, listed by ``GET /v1/models`` after the scenario names (a
+# client or UI that offers a choice from the list finds its usual model). Any other id is served
+# just the same, by the default scenario.
+LIKELY_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "o3",
+    "o3-mini",
+    "o4-mini",
+    "gpt-4-turbo",
+    "gpt-3.5-turbo",
+    "claude-sonnet-4-5",
+    "claude-opus-4-1",
+    "claude-haiku-4-5",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash",
+    "llama-3.3-70b-instruct",
+    "mistral-large-latest",
+)
+
+# What the routes are for, in ``GET /`` (a route not named here is listed without a word).
+_ROUTE_NOTES = {
+    "/": "what this server is",
+    "/v1/chat/completions": "OpenAI Chat Completions, streamed or not",
+    "/v1/models": "the scenario names, then model ids clients often send (any id is served)",
+    "/v1/models/{model_id}": "any model id: the default scenario answers every model",
+    "/v1/{rest}": "forwarded to the upstream, with faults",
+    "/_fakellm/health": "liveness, open streams",
+    "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
+}
+DOCS = {
+    "readme": "README.md in the fakellm distribution (pip show -f fakellm)",
+    "routes": "docs/streaming-server.md#routes",
+    "faults": "docs/faults.md (the X-FakeLLM-Faults header)",
+    "pytest": "docs/pytest-plugin.md",
+    "proxy": "docs/proxy.md",
+    "cli": "fakellm --help",
+}
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def routes(quart: Quart) -> list[tuple[str, str]]:
+    """The routes an app serves, as ``(methods, path)``: ``("GET|DELETE", "/_fakellm/journal")``,
+    ``/v1`` first, then in the order they were declared."""
+    found: dict[str, set[str]] = {}
+    for rule in quart.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = _CONVERTER.sub(r"{\1}", rule.rule)
+        found.setdefault(path, set()).update(rule.methods or ())
+    order = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+    listed = [
+        ("|".join(sorted(methods - {"HEAD", "OPTIONS"}, key=lambda m: order.get(m, 9))), path)
+        for path, methods in found.items()
+    ]
+    return sorted(listed, key=lambda route: not route[1].startswith("/v1"))
+
+
+def unknown_url_message(quart: Quart, method: str, path: str) -> str:
+    """A 404's message: what was asked, the closest route there is, and every route."""
+    served = routes(quart)
+    message = f"Unknown request URL: {method} {path}."
+    close = difflib.get_close_matches(path, [p for _, p in served], n=1, cutoff=0.5)
+    if close:
+        methods = next(m for m, p in served if p == close[0])
+        message += f" Did you mean {methods} {close[0]}?"
+    listing = ", ".join(f"{m} {p}" for m, p in served)
+    return f"{message} This fakellm server serves: {listing}."
+
+
+def about(quart: Quart, name: str, host_url: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``GET /``: what this server is, its routes and where its documentation is."""
+    from . import __version__  # the package is whole by the time a request comes
+
+    return {
+        "name": name,
+        "version": __version__,
+        "description": "A fake LLM API that streams like the real one, and fails on cue.",
+        "base_url": f"{host_url.rstrip('/')}/v1",
+        **(extra or {}),
+        "routes": [
+            {"methods": m.split("|"), "path": p, "description": _ROUTE_NOTES.get(p)} for m, p in routes(quart)
+        ],
+        "docs": DOCS,
+    }
 
 
 def _has_fragment(scope: Mapping[str, Any]) -> bool:

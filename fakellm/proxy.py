@@ -381,8 +381,8 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         entry.duration_ms = (clock.now() - t0) * 1000.0
         return _json(body, status)
 
-    @quart.route("/v1/<path:_path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def forward(_path: str) -> Response:
+    @quart.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def forward(rest: str) -> Response:
         t0 = clock.now()
         raw = await request.get_data()
         content = raw if isinstance(raw, bytes) else raw.encode()

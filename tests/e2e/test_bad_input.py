@@ -146,7 +146,7 @@ CASES = [
     ),
     # Routes and methods
     Bad("unknown-route", None, 404, None, "unknown_url", method="GET", path="/v1/nope"),
-    Bad("root", None, 404, None, "unknown_url", method="GET", path="/"),
+    Bad("v1-root", None, 404, None, "unknown_url", method="GET", path="/v1"),
     Bad("legacy-completions", chat_body(), 404, None, "unknown_url", path="/v1/completions"),
     Bad("unknown-fakellm-route", None, 404, None, "unknown_url", method="GET", path="/_fakellm/nope"),
     Bad("get-chat", None, 405, None, "method_not_allowed", method="GET"),
@@ -154,7 +154,6 @@ CASES = [
     Bad("post-models", chat_body(), 405, None, "method_not_allowed", path="/v1/models"),
     Bad("put-model", b"{}", 405, None, "method_not_allowed", method="PUT", path="/v1/models/default"),
     Bad("post-journal", b"{}", 405, None, "method_not_allowed", path="/_fakellm/journal"),
-    Bad("unknown-model", None, 404, "model", "model_not_found", method="GET", path="/v1/models/nope"),
 ]
 
 

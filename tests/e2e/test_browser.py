@@ -94,7 +94,7 @@ def test_streamed_response_carries_cors_headers(server: Server) -> None:
     ("method", "path", "body", "status"),
     [
         ("POST", "/v1/chat/completions", b"{not json", 400),
-        ("GET", "/v1/models/nope", None, 404),
+        ("GET", "/v1/chat/completion", None, 404),
         ("GET", "/v1/no-such-route", None, 404),
         ("GET", "/v1/chat/completions", None, 405),
     ],

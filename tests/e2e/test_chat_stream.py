@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from fakellm import Server
+from fakellm.app import LIKELY_MODELS
 from fakellm.tokens import count_message_tokens, tokenize
 from tests.helpers import RawResponse, _parse_chunks, chat_body, content_of, raw_request
 
@@ -321,13 +322,15 @@ def test_models_list_the_scenarios(chooser: Server) -> None:
     response = raw_request(chooser.port, None, method="GET", path="/v1/models")
     listing = json.loads(response.body)
     assert listing["object"] == "list"
-    assert [m["id"] for m in listing["data"]] == ["default", "weather", "gpt-4o", "pinned"]
+    ids = [m["id"] for m in listing["data"]]
+    assert ids == ["default", "weather", "gpt-4o", "pinned", *(m for m in LIKELY_MODELS if m != "gpt-4o")]
     for model in listing["data"]:
         assert list(model) == ["id", "object", "created", "owned_by"] and model["object"] == "model"
     one = raw_request(chooser.port, None, method="GET", path="/v1/models/weather")
     assert json.loads(one.body)["id"] == "weather"
-    missing = raw_request(chooser.port, None, method="GET", path="/v1/models/nope")
-    assert missing.status == 404 and json.loads(missing.body)["error"]["code"] == "model_not_found"
+    # Any id is served (by the default scenario), so any id is a model.
+    other = raw_request(chooser.port, None, method="GET", path="/v1/models/nope")
+    assert other.status == 200 and json.loads(other.body)["id"] == "nope"
 
 
 # --------------------------------------------------------------------------------------------------

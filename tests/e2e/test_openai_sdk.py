@@ -115,12 +115,10 @@ def test_stream_helper_accumulates(client: openai.OpenAI) -> None:
 
 def test_models(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
-    assert ids == ["default", "fast", "slow-start"]
+    assert ids[:3] == ["default", "fast", "slow-start"] and "gpt-4o" in ids
     model = client.models.retrieve("fast")
     assert (model.id, model.object, model.owned_by) == ("fast", "model", "fakellm")
-    with pytest.raises(openai.NotFoundError) as info:
-        client.models.retrieve("nope")
-    assert info.value.code == "model_not_found"
+    assert client.models.retrieve("any-model-at-all").id == "any-model-at-all"
 
 
 def test_scenario_as_model_name(client: openai.OpenAI) -> None:
@@ -177,7 +175,7 @@ async def test_async_non_stream(server: Server) -> None:
         model = await client.models.retrieve("default")
     assert completion.choices[0].message.content == FAST_TEXT
     assert completion.usage is not None and completion.usage.prompt_tokens == count_message_tokens(MESSAGES)
-    assert models == ["default", "fast", "slow-start"]
+    assert models[:3] == ["default", "fast", "slow-start"]
     assert model.id == "default"
 
 
