@@ -186,7 +186,10 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
             message = unknown_url_message(quart, request.method, request.path)
             return _json(error_body(message, code="unknown_url"), 404)
         if status == 405:
+            allowed = sorted(set(getattr(error, "valid_methods", None) or ()) - {"HEAD", "OPTIONS"})
             message = f"Method {request.method} is not allowed for {request.path}."
+            if allowed:
+                message = f"{message[:-1]}: it takes {', '.join(allowed)}."
             return _json(error_body(message, code="method_not_allowed"), 405)
         if status == 413:
             return _json(error_body("The request body is too large.", code="request_too_large"), 413)

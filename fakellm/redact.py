@@ -73,7 +73,10 @@ def redact_query(query: str) -> str:
 # httpcore prints it (``(b'set-cookie', b'...')``), and a bearer token wherever it appears.
 _QUERY_PAIR = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&#\s\"'<>]+)=(?P<value>[^&#\s\"'<>]*)")
 _BYTES_HEADER = re.compile(r"\(b'(?P<name>[^']*)', b'(?P<value>[^']*)'\)")
-_BEARER = re.compile(r"(?i)\b(?P<scheme>bearer|basic)\s+(?P<value>[A-Za-z0-9._~+/=-]{4,})")
+# A credential has a digit or a punctuation mark in it; "Basic usage" is prose.
+_BEARER = re.compile(
+    r"(?i)\b(?P<scheme>bearer|basic)\s+(?P<value>(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,})"
+)
 
 
 def _query_pair(match: re.Match[str]) -> str:

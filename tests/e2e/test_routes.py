@@ -101,3 +101,15 @@ def test_a_scenario_named_like_a_model_is_listed_once(make_server: Callable[...,
     ids = [m["id"] for m in httpx.get(f"{server.base_url}/models").json()["data"]]
     assert ids.count("gpt-4o") == 1
     assert ids[:2] == ["default", "gpt-4o"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "takes"),
+    [("GET", "/v1/chat/completions", "POST"), ("POST", "/_fakellm/journal", "DELETE, GET")],
+)
+def test_a_405_names_the_methods_the_route_takes(server: Server, method: str, path: str, takes: str) -> None:
+    response = raw_request(server.port, chat_body() if method == "POST" else None, method=method, path=path)
+    assert response.status == 405
+    error = json.loads(response.body)["error"]
+    assert error["message"] == f"Method {method} is not allowed for {path}: it takes {takes}."
+    assert error["code"] == "method_not_allowed"

@@ -76,3 +76,9 @@ def test_short_secrets_are_hidden_whole() -> None:
     assert redact("Bearer short") == "Bearer ***"
     assert redact("x" * 11) == "***"
     assert redact("sk-0123456789-abcd") == "***abcd"
+
+
+def test_prose_is_not_a_credential() -> None:
+    for text in ("Basic usage of the proxy", "bearer of bad news", "a basic 12345 test"):
+        assert redact_text(text) == text
+    assert redact_text("auth: Basic dXNlcjpwYXNzd29yZA==") == "auth: Basic ***ZA=="
