@@ -169,7 +169,8 @@ async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], 
     finally:
         sock.close()
     if forced:
-        print(f"{goodbye} at once ({sum(forced)} connections reset)", flush=True)
+        reset = sum(forced)
+        print(f"{goodbye} at once ({reset} connection{'' if reset == 1 else 's'} reset)", flush=True)
         return 130
     print(goodbye, flush=True)
     return 0

@@ -442,5 +442,5 @@ def test_a_second_sigint_stops_serve_at_once(
     assert took < 1.5, f"exited {took:.2f}s after the second SIGINT (the grace period is 3 s)"
     assert code == 130
     assert "Ctrl-C again to stop at once" in err
-    assert out.strip().endswith("fakellm stopped at once (1 connections reset)"), out
+    assert out.strip().endswith("fakellm stopped at once (1 connection reset)"), out
     assert "Traceback" not in err, err
