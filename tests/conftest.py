@@ -1,11 +1,32 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from fakellm import ProxyServer, Server
+
+# Hypothesis profiles for tests/fuzz (registered here: `--hypothesis-profile` is applied before the
+# conftest files of subfolders load). Budgets in tests/fuzz are fractions of `max_examples`, so a
+# profile scales the whole fuzz suite. `ci` (chosen when CI is set) is derandomized: the same
+# examples on every run, no database, no flaky red. `dev` (the default) draws new examples each run
+# and keeps failures in .cache/ (git-ignored) to replay them first; `thorough` is for a long local
+# run: `pytest tests/fuzz --hypothesis-profile thorough`.
+_FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=150, derandomize=True, database=None, print_blob=True, **_FUZZ)
+settings.register_profile(
+    "dev",
+    max_examples=150,
+    database=DirectoryBasedExampleDatabase(Path(__file__).parent.parent / ".cache" / "hypothesis"),
+    **_FUZZ,
+)
+settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=3000)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture
