@@ -52,6 +52,12 @@ def _dumps(value: Any, ascii_only: bool) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
 
 
+# Text from a request or a JSON file can hold lone surrogates ("\ud800" is valid JSON), which UTF-8
+# cannot encode. Inside a JSON string Python's backslashreplace writes them as the same escape JSON
+# uses, so raw-UTF-8 mode (ascii_only off) still sends valid JSON; other text is unchanged.
+_UTF8_ERRORS = "backslashreplace"
+
+
 class OpenAIChatEncoder:
     """Encodes :mod:`fakellm.events` as ``chat.completion.chunk`` SSE frames for one stream."""
 
@@ -77,7 +83,7 @@ class OpenAIChatEncoder:
             f'"created":{created},"model":{_dumps(model, ascii_only)},"service_tier":"default",'
             f'"system_fingerprint":{_dumps(system_fingerprint, True)},"choices":'
         )
-        self._head = head.encode()
+        self._head = head.encode("utf-8", _UTF8_ERRORS)
         self._tail = (b',"usage":null}' if include_usage else b"}") + b"\n\n"
         self._content_open = b'[{"index":0,"delta":{"content":'
         self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
@@ -87,7 +93,13 @@ class OpenAIChatEncoder:
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta:  # the hot path: one chunk per token
-            return b"".join((self._content_head, self._quote(event.text).encode(), self._content_close))
+            return b"".join(
+                (
+                    self._content_head,
+                    self._quote(event.text).encode("utf-8", _UTF8_ERRORS),
+                    self._content_close,
+                )
+            )
         if isinstance(event, RoleStart):
             choice = (
                 f'[{{"index":0,"delta":{{"role":{_dumps(event.role, True)},"content":"",'
@@ -108,9 +120,9 @@ class OpenAIChatEncoder:
                     "code": event.code,
                 }
             }
-            return b"data: " + _dumps(body, self.ascii_only).encode() + b"\n\n"
+            return b"data: " + _dumps(body, self.ascii_only).encode("utf-8", _UTF8_ERRORS) + b"\n\n"
         if isinstance(event, Malformed):
-            return b"data: " + event.payload.encode() + b"\n\n"
+            return b"data: " + event.payload.encode("utf-8", _UTF8_ERRORS) + b"\n\n"
         if isinstance(event, StreamEnd):
             return _DONE
         if isinstance(event, Hold):
