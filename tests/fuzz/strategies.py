@@ -31,9 +31,9 @@ __all__ = [
 ]
 
 
-def budget(fraction: float) -> settings:
-    """``fraction`` of the profile's example budget, at least one."""
-    return settings(max_examples=max(1, int(settings.default.max_examples * fraction)))
+def budget(fraction: float, **kwargs: Any) -> settings:
+    """``fraction`` of the profile's example budget, at least one (and any other ``settings``)."""
+    return settings(max_examples=max(1, int(settings.default.max_examples * fraction)), **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
