@@ -26,7 +26,7 @@ settings.register_profile(
     **_FUZZ,
 )
 settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=3000)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev")
 
 
 @pytest.fixture
