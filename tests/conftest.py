@@ -17,7 +17,12 @@ from fakellm import ProxyServer, Server
 # examples on every run, no database, no flaky red. `dev` (the default) draws new examples each run
 # and keeps failures in .cache/ (git-ignored) to replay them first; `thorough` is for a long local
 # run: `pytest tests/fuzz --hypothesis-profile thorough`.
-_FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+# Both from Hypothesis's own default, not from its built-in "ci" profile (loaded when CI is set at all).
+_FUZZ = {
+    "parent": settings.get_profile("default"),
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
 settings.register_profile("ci", max_examples=150, derandomize=True, database=None, print_blob=True, **_FUZZ)
 settings.register_profile(
     "dev",
