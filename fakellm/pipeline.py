@@ -22,7 +22,7 @@ from .events import Abort, Event, Finish, Hold, RoleStart, StreamEnd, StreamErro
 from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
-from .tokens import count_message_tokens, last_user_text, tokenize
+from .tokens import count_message_tokens, joined, last_user_text, tokens_for
 from .wire.openai import ChatRequest, OpenAIChatEncoder
 
 __all__ = [
@@ -155,7 +155,7 @@ class StreamPlan:
     request: ChatRequest
     ctx: StreamContext
     encoder: OpenAIChatEncoder
-    tokens: list[str]
+    tokens: Sequence[str]  # a tuple, or lazy pieces of a long text (tokens.py)
     finish_reason: str
     usage: Usage
     timing: Timing
@@ -167,6 +167,11 @@ class StreamPlan:
     @property
     def seed(self) -> int:
         return self.ctx.seed
+
+    @property
+    def text(self) -> str:
+        """The reply's whole text."""
+        return joined(self.tokens)
 
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
@@ -184,7 +189,7 @@ class StreamPlan:
     def completion(self) -> dict[str, Any]:
         if self.source is not None:
             return self.source.completion()
-        return self.encoder.completion("".join(self.tokens), self.finish_reason, self.usage)
+        return self.encoder.completion(self.text, self.finish_reason, self.usage)
 
     def completion_delay(self) -> float:
         """When a non-streaming answer is due: when the stream's last token would have been."""
@@ -276,7 +281,7 @@ def plan_stream(
 
     # The fixed order of draws from ctx.rng: text, then ids. Never reorder (it changes every body).
     text = scenario.content.text(request.body, rng)
-    tokens = tokenize(text)
+    tokens = tokens_for(text)
     completion_id = "chatcmpl-" + "".join(rng.choices(_ALNUM, k=29))
     fingerprint = f"fp_{rng.getrandbits(40):010x}"
     request_id = f"req_{rng.getrandbits(128):032x}"

@@ -50,7 +50,7 @@ from .events import Abort, Event, Finish, TextDelta, Usage
 from .redact import is_secret_name
 from .scenario import Match, Scenario, _Located, _Reader, scenario_from_dict
 from .stream import Timed
-from .tokens import count_message_tokens, last_user_text, tokenize
+from .tokens import count_message_tokens, last_user_text, tokens_for
 from .wire.openai import usage_object
 from .wire.passthrough import PassthroughEncoder, classify
 from .wire.sse import SSEDecoder, encode_sse
@@ -301,7 +301,7 @@ class RecordedStream:
         message["annotations"] = []
         if usage is None:
             messages = self.recording.request.get("messages") or []
-            usage = usage_object(Usage(count_message_tokens(messages), len(tokenize(text))))
+            usage = usage_object(Usage(count_message_tokens(messages), len(tokens_for(text))))
         return {
             "id": head.get("id", f"chatcmpl-{self.recording.name}"),
             "object": "chat.completion",

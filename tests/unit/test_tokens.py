@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import random
 import string
+import time
 
 import pytest
 
 from fakellm.content import FakerText
-from fakellm.tokens import count_message_tokens, last_user_text, tokenize
+from fakellm.tokens import (
+    EXACT_LIMIT,
+    Pieces,
+    count_message_tokens,
+    joined,
+    last_user_text,
+    tokenize,
+    tokens_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +150,71 @@ def test_last_user_text() -> None:
     ]
     assert last_user_text(messages) == "second"
     assert last_user_text([{"role": "system", "content": "x"}]) == ""
+
+
+# --------------------------------------------------------------------------------------------------
+# Cost: linear, never long on the loop, bounded memory (issue 10, defects 4 and 5)
+
+
+def _best_time(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        tokenize(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", ["a", " word", "hello world, "])
+def test_tokenize_is_linear(unit: str) -> None:
+    # One long word was quadratic (the rest of the word sliced off at every piece): 1 MB took 3 s.
+    small = unit * (500_000 // len(unit))
+    large = small * 2
+    ratio = _best_time(large) / _best_time(small)
+    assert ratio < 3.0, f"twice the text took {ratio:.1f} times as long"
+    assert _best_time(large) < 0.5  # a megabyte: 0.06 s (the quadratic cut took 2.4 s)
+    assert "".join(tokenize(large)) == large
+
+
+def test_a_long_word_is_cut_as_before() -> None:
+    word = "a" * 4 + "b" * 10_001
+    tokens = tokenize(word)
+    assert "".join(tokens) == word
+    assert tokens[0] == "aaaa" and {len(t) for t in tokens[1:-2]} == {4}
+    assert [len(t) for t in tokens[-2:]] == [3, 2]  # never a one-letter tail
+
+
+def test_texts_past_the_limit_are_pieces_made_as_they_are_read() -> None:
+    text = "x" * (8 * 1024 * 1024 + 3)
+    start = time.perf_counter()
+    tokens = tokens_for(text)
+    count = len(tokens)
+    first = next(iter(tokens))
+    assert time.perf_counter() - start < 0.05  # nothing cut up front
+    assert count == -(-len(text) // 4) and first == "xxxx"
+    assert joined(tokens) == text
+    assert isinstance(tokens, Pieces)
+    assert tokens[-1] == "xxx" and list(tokens[:3]) == ["xxxx"] * 3 and len(tokens[:3]) == 3
+    assert "".join(Pieces("abcdefghij")) == "abcdefghij"
+    assert list(Pieces("abcdefghij")) == ["abcd", "efgh", "ij"]
+    assert tokens_for("Hello there") == tuple(tokenize("Hello there"))  # below the limit: as ever
+    assert len(tokens_for("y" * EXACT_LIMIT)) == len(tokenize("y" * EXACT_LIMIT))
+
+
+def test_prompt_tokens_of_a_huge_prompt_are_counted_at_once() -> None:
+    messages = [{"role": "user", "content": "z" * (8 * 1024 * 1024)}] + [
+        {"role": "user", "content": "word " * 3000} for _ in range(200)
+    ]
+    start = time.perf_counter()
+    count = count_message_tokens(messages)
+    assert time.perf_counter() - start < 0.1
+    assert count > 2 * 1024 * 1024
+
+
+def test_the_token_cache_is_bounded_in_characters() -> None:
+    from fakellm import tokens
+
+    for i in range(300):
+        tokens_for((f"prompt {i} " * EXACT_LIMIT)[:EXACT_LIMIT])
+    assert tokens._cache.chars <= tokens._cache.max_chars
+    assert len(tokens._cache) <= 1024 * 1024 // EXACT_LIMIT
