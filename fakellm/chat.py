@@ -117,7 +117,7 @@ async def _plan(
 ) -> StreamPlan:
     raw = await _read_body(receive, headers, state.config.body_timeout_s)
     chat = parse_chat_request(raw)
-    entry.request = chat.body
+    entry.keep_request(chat.body, raw)  # within the journal's budget
     entry.model = chat.model
     entry.stream = chat.stream
     asked = instructions(headers)
@@ -208,10 +208,11 @@ async def _complete(
         await _send_json(send, 503, error_body(message, type="server_error"), headers)
         return
     entry.tokens_sent = len(plan.tokens)
-    entry.text_parts = ["".join(plan.tokens)]
+    entry.text_parts = [plan.text]
     entry.outcome = "completed"
     entry.faults = list(plan.ctx.fired)
     entry.duration_ms = clock.elapsed_ms(t0)
+    entry.settled()  # within the journal's budget
     # The whole answer goes out at once: its first byte is its last.
     entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
     entry.bytes_sent = await _send_json(send, 200, plan.completion(), headers)

@@ -7,7 +7,9 @@ shows up with ``outcome: "streaming"``.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,24 @@ OUTCOMES = (
 )
 
 
+# The journal's bounds in bytes (docs/streaming-server.md, Limits): a request body is kept whole up
+# to BODY_KEEP_BYTES while all the bodies kept stay under BODIES_BUDGET_BYTES; any other is kept as
+# its size, its SHA-256 and its first PREFIX_CHARS characters. A stream's text is kept likewise.
+BODY_KEEP_BYTES = 1024 * 1024
+BODIES_BUDGET_BYTES = 16 * 1024 * 1024
+PREFIX_CHARS = 1024
+# How long a read from another thread waits for a stream whose client has read its end, but whose
+# entry is not final yet (its last fields are written right after the last bytes).
+SETTLE_WAIT_S = 1.0
+
+
+def summary(data: bytes | str) -> dict[str, Any]:
+    """What the journal keeps of a body over its budget."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    prefix = data[:PREFIX_CHARS] if isinstance(data, str) else raw[:PREFIX_CHARS].decode("utf-8", "replace")
+    return {"truncated": True, "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "prefix": prefix}
+
+
 @dataclass(slots=True)
 class JournalEntry:
     index: int
@@ -59,11 +79,38 @@ class JournalEntry:
     duration_ms: float | None = None
     faults: list[FaultFired] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    text_summary: dict[str, Any] | None = None  # set instead of the text when it is over budget
+    journal: Journal | None = field(default=None, repr=False, compare=False)
+    kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
     @property
     def text(self) -> str:
-        """The exact content text that reached the wire."""
+        """The exact content text that reached the wire (its first characters, when it was over
+        the journal's budget: ``text_summary`` then says so)."""
         return "".join(self.text_parts)
+
+    def keep_request(self, body: Any, raw: bytes) -> None:
+        """The request body, kept whole if the journal's budget allows, else summarised."""
+        if self.journal is not None and not self.journal.reserve(self, len(raw)):
+            body = summary(raw)
+        self.request = body
+
+    def settling(self) -> None:
+        """The end of this entry's stream is about to be written: readers in other threads wait
+        (briefly) for :meth:`settled` before they read the journal."""
+        if self.journal is not None:
+            self.journal.settling(self)
+
+    def settled(self) -> None:
+        """Every field of this entry is final (the stream is over)."""
+        parts = self.text_parts
+        if len(parts) > 1:  # one string, not a list of thousands of tokens
+            parts[:] = ["".join(parts)]
+        if self.journal is not None:
+            if parts and len(parts[0]) > PREFIX_CHARS and not self.journal.reserve(self, len(parts[0])):
+                self.text_summary = summary(parts[0])
+                parts[:] = [parts[0][:PREFIX_CHARS]]
+            self.journal.settled(self)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +130,7 @@ class JournalEntry:
             "tokens_sent": self.tokens_sent,
             "bytes_sent": self.bytes_sent,
             "text": self.text,
+            "text_summary": self.text_summary,
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,
@@ -93,26 +141,86 @@ class JournalEntry:
 
 class Journal:
     """A bounded, thread-safe log of :class:`JournalEntry` (the plugin reads it from the test's
-    thread while the server writes from its own)."""
+    thread while the server writes from its own), bounded in entries and in bytes.
 
-    def __init__(self, maxlen: int = 1000) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=maxlen)
+    A stream's entry is final only once the transport is past its last write, so a client that has
+    read ``[DONE]`` can be a moment ahead of it. Where the transport knows which write is the last
+    (a planned stream), it decides the outcome before making it; and it marks the entry as settling
+    before it, so that reads from other threads wait for the rest (``SETTLE_WAIT_S`` at most).
+    Reads from the thread serving the stream never wait: they would hold the very loop that settles it.
+    """
+
+    def __init__(self, maxlen: int = 1000, *, budget_bytes: int = BODIES_BUDGET_BYTES) -> None:
+        self._entries: deque[JournalEntry] = deque()
+        self._maxlen = maxlen
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._settling: dict[int, int] = {}  # id(entry) -> the thread writing it
         self._next = 0
+        self.budget_bytes = budget_bytes
+        self._kept = 0
 
     def open(self, **fields: Any) -> JournalEntry:
         with self._lock:
-            entry = JournalEntry(index=self._next, **fields)
+            entry = JournalEntry(index=self._next, journal=self, **fields)
             self._next += 1
+            if len(self._entries) >= self._maxlen:
+                self._drop(self._entries.popleft())
             self._entries.append(entry)
         return entry
 
+    def _drop(self, entry: JournalEntry) -> None:  # with the lock held
+        self._kept -= entry.kept_bytes
+        entry.kept_bytes = 0
+        if self._settling.pop(id(entry), None) is not None:
+            self._changed.notify_all()
+        entry.journal = None  # its budget is given back: it reserves no more
+
+    @property
+    def kept_bytes(self) -> int:
+        """What the journal's entries hold of request bodies and stream texts, in bytes (about)."""
+        return self._kept
+
+    def reserve(self, entry: JournalEntry, size: int) -> bool:
+        """Count ``size`` bytes more against the budget for ``entry``; False if they do not fit."""
+        if size > BODY_KEEP_BYTES:
+            return False
+        with self._lock:
+            if entry.journal is not self or self._kept + size > self.budget_bytes:
+                return False
+            self._kept += size
+            entry.kept_bytes += size
+            return True
+
+    def settling(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self._settling[id(entry)] = threading.get_ident()
+
+    def settled(self, entry: JournalEntry) -> None:
+        with self._lock:
+            if self._settling.pop(id(entry), None) is not None:
+                self._changed.notify_all()
+
+    def _wait_settled(self) -> None:  # with the lock held
+        if not self._settling:
+            return
+        me = threading.get_ident()
+        deadline = time.monotonic() + SETTLE_WAIT_S
+        while any(thread != me for thread in self._settling.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._changed.wait(left)
+
     def entries(self) -> list[JournalEntry]:
         with self._lock:
+            self._wait_settled()
             return list(self._entries)
 
     def clear(self) -> None:
         with self._lock:
+            for entry in self._entries:
+                self._drop(entry)
             self._entries.clear()
 
     def __len__(self) -> int:
@@ -123,11 +231,13 @@ class Journal:
 
     def __getitem__(self, index: int) -> JournalEntry:
         with self._lock:
+            self._wait_settled()
             return self._entries[index]
 
     @property
     def last(self) -> JournalEntry | None:
         with self._lock:
+            self._wait_settled()
             return self._entries[-1] if self._entries else None
 
     def as_json(self) -> list[dict[str, Any]]:

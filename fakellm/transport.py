@@ -144,8 +144,21 @@ class ActiveStreams:
         entry.faults = ctx.fired
         # Looked up here, at the first frame: the response head has been sent by now.
         direct = _DirectWriter.of(CONNECTION_SEND.get())
+        # A planned stream's last frame is known before it is sent (_ahead); a proxied stream's is
+        # not, and its end is taken to be near at its first closing frame (the journal's readers
+        # wait for the entry, briefly, from then on: journal.py).
+        proxied = isinstance(frames, AsyncIterator)
+        source = frames if isinstance(frames, AsyncIterator) else _ahead(frames, ctx, entry)
+        settling = False
         try:
-            async for frame in frames if isinstance(frames, AsyncIterator) else _ahead(frames):
+            async for frame in source:
+                if proxied and frame.closing and not settling:
+                    # The client has the end of the content once this is written: if it leaves
+                    # then (the SDK closes at [DONE]) before the upstream has closed, the stream
+                    # still ended as it was going to.
+                    settling = True
+                    entry.settling()
+                    outcome = _ending(ctx)
                 deadline = t0 + frame.due
                 if deadline > now() and not run.stopping:
                     run.waiter = waker.at(deadline)
@@ -161,6 +174,8 @@ class ActiveStreams:
                         # Nothing more is sent. If an error event was sent just before, that is
                         # how the stream ended, however the connection closes afterwards.
                         outcome = ctx.ending or "client_disconnected"
+                        entry.outcome = outcome
+                        entry.settled()  # nothing more will come for a while: readers need not wait
                         run.waiter = loop.create_future()
                         await run.waiter
                         outcome = ctx.ending or "server_shutdown"
@@ -175,6 +190,7 @@ class ActiveStreams:
                     if sent and direct.backlogged():
                         sent = await direct.drain()
                     if not sent:
+                        outcome = "client_disconnected"
                         raise DropConnection("fin")  # the client has gone: nothing left to end
                 else:
                     yield data
@@ -191,7 +207,7 @@ class ActiveStreams:
                     entry.text_parts.append(frame.text or "")
                     if entry.first_token_ms is None:
                         entry.first_token_ms = elapsed
-            outcome = ctx.ending or ("stalled_then_completed" if ctx.stalled else "completed")
+            outcome = _ending(ctx)
         except (DropConnection, asyncio.CancelledError, GeneratorExit):
             raise
         except Exception:
@@ -203,13 +219,36 @@ class ActiveStreams:
             entry.outcome = outcome
             entry.duration_ms = elapsed_ms(t0)
             entry.faults = list(ctx.fired)
+            entry.settled()
 
 
-async def _ahead(frames: Iterator[Frame]) -> AsyncIterator[Frame]:
+def _ending(ctx: StreamContext) -> str:
+    """The outcome of a stream that sent all its frames."""
+    return ctx.ending or ("stalled_then_completed" if ctx.stalled else "completed")
+
+
+async def _ahead(frames: Iterator[Frame], ctx: StreamContext, entry: JournalEntry) -> AsyncIterator[Frame]:
     """A stream planned ahead (served, replayed) as the async iterator a proxied stream is: its
-    frames arrive as the upstream sends them (``proxy.py``)."""
-    for frame in frames:
+    frames arrive as the upstream sends them (``proxy.py``).
+
+    From the first closing frame on (finish, usage, ``[DONE]``, an error event) it looks one frame
+    ahead, so that the outcome is in the journal before the last frame is written: a client that
+    has read ``[DONE]`` and reads the journal at once must not find ``streaming``. Not earlier:
+    the fault stages run one frame ahead of the transport, and note the byte they fired at."""
+    it = iter(frames)
+    for frame in it:
+        if frame.closing:
+            break
         yield frame
+    else:
+        return
+    for following in it:
+        yield frame
+        frame = following
+    if frame.action == WRITE:
+        entry.outcome = _ending(ctx)  # the transport writes it again, or another if the write fails
+        entry.settling()
+    yield frame
 
 
 class _DirectWriter:
