@@ -396,7 +396,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         messages = fields.get("messages")
         prompt = last_user_text(messages) if isinstance(messages, list) else ""
         entry = open_entry(state)
-        entry.request = body
+        entry.keep_request(body, content)  # within the journal's budget
         entry.model = model or None
         entry.stream = fields.get("stream") is True
         try:
