@@ -101,8 +101,13 @@ class JournalEntry:
         if self.journal is not None:
             self.journal.settling(self)
 
+    def held(self) -> None:
+        """The stream is held open with nothing more to send: readers need not wait for it."""
+        if self.journal is not None:
+            self.journal.settled(self)
+
     def settled(self) -> None:
-        """Every field of this entry is final (the stream is over)."""
+        """Every field of this entry is final (the stream is over). Called once."""
         parts = self.text_parts
         if len(parts) > 1:  # one string, not a list of thousands of tokens
             parts[:] = ["".join(parts)]

@@ -174,8 +174,9 @@ class ActiveStreams:
                         # Nothing more is sent. If an error event was sent just before, that is
                         # how the stream ended, however the connection closes afterwards.
                         outcome = ctx.ending or "client_disconnected"
-                        entry.outcome = outcome
-                        entry.settled()  # nothing more will come for a while: readers need not wait
+                        if ctx.ending is not None:  # the content ended with that error event
+                            entry.outcome = ctx.ending
+                        entry.held()  # nothing more will come for a while: readers need not wait
                         run.waiter = loop.create_future()
                         await run.waiter
                         outcome = ctx.ending or "server_shutdown"

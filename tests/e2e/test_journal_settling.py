@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 import openai
@@ -106,29 +107,37 @@ def test_a_faulted_stream_shows_how_it_ended(make_server: MakeServer, faults: st
             _assert_final(server.journal, outcome)
 
 
-def test_a_held_stream_does_not_make_readers_wait(make_server: MakeServer) -> None:
-    """An error event then nothing more: the entry says ``error_event`` at once, and reading the
-    journal does not wait for a stream that will not close."""
-    import time
-
+@pytest.mark.parametrize(
+    ("faults", "until", "outcome"),
+    [
+        ("error_event@2 then=hold", b'"error"', "error_event"),  # the content ended with the error
+        ("stall@2 duration_ms=null", b'"one"', "streaming"),  # still going, as far as anyone knows
+    ],
+)
+def test_a_held_stream_does_not_make_readers_wait(
+    make_server: MakeServer, faults: str, until: bytes, outcome: str
+) -> None:
+    """A stream that sends nothing more and stays open: the entry says how it stands at once, and
+    reading the journal does not wait for a stream that will not close."""
     server = _fast(make_server)
     body = json.dumps(chat_body()).encode()
     request = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-        f"X-FakeLLM-Faults: error_event@2 then=hold\r\n"
+        f"X-FakeLLM-Faults: {faults}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(request + body)
         got = b""
-        while b'"error"' not in got:
+        while until not in got:
             data = sock.recv(65536)
             assert data
             got += data
+        time.sleep(0.05)  # the server is at the hold by now
         start = time.monotonic()
         for _ in range(20):
             entry = server.journal.last
-            assert entry is not None and entry.outcome == "error_event"
+            assert entry is not None and entry.outcome == outcome
         assert time.monotonic() - start < 0.5
 
 
