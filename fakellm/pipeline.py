@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import string
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
@@ -214,21 +215,42 @@ class StreamPlan:
 
 
 class FaultCounters:
-    """How many requests have carried each fault, for ``times: N``."""
+    """How many requests have carried each fault, for ``times: N``. Each distinct
+    ``X-FakeLLM-Faults`` value counts on its own; the counts of the :data:`MAX_HEADER_SCOPES` values
+    used last are kept (a client sending ever new values must not grow the server without bound),
+    those of the scenarios and ``--faults`` always."""
+
+    MAX_HEADER_SCOPES = 1024
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, int, Fault], int] = {}
+        self._counts: dict[str, dict[tuple[int, Fault], int]] = {}
+        self._headers: OrderedDict[str, None] = OrderedDict()  # header scopes, least recently used first
 
     def take(self, scope: str, index: int, fault: Fault) -> int | None:
         """Count one more request carrying ``fault``: its 0-based number, or None once ``times``
         is used up."""
-        key = (scope, index, fault)
-        count = self._counts.get(key, 0)
-        self._counts[key] = count + 1
+        counts = self._counts.get(scope)
+        if counts is None:
+            counts = self._counts[scope] = {}
+        if scope.startswith("header"):
+            self._headers[scope] = None
+            self._headers.move_to_end(scope)
+            if len(self._headers) > self.MAX_HEADER_SCOPES:
+                oldest, _ = self._headers.popitem(last=False)
+                del self._counts[oldest]
+        key = (index, fault)
+        count = counts.get(key, 0)
+        counts[key] = count + 1
         return count if fault.times is None or count < fault.times else None
+
+    @property
+    def scopes(self) -> int:
+        """How many sources' counts are kept (not ``__len__``: an empty counter must stay truthy)."""
+        return len(self._counts)
 
     def clear(self) -> None:
         self._counts.clear()
+        self._headers.clear()
 
 
 def _active_faults(
