@@ -148,17 +148,11 @@ class ActiveStreams:
         # not, and its end is taken to be near at its first closing frame (the journal's readers
         # wait for the entry, briefly, from then on: journal.py).
         proxied = isinstance(frames, AsyncIterator)
-        source = frames if isinstance(frames, AsyncIterator) else _ahead(frames, ctx, entry)
+        end = _Last()
+        source = frames if isinstance(frames, AsyncIterator) else _ahead(frames, end)
         settling = False
         try:
             async for frame in source:
-                if proxied and frame.closing and not settling:
-                    # The client has the end of the content once this is written: if it leaves
-                    # then (the SDK closes at [DONE]) before the upstream has closed, the stream
-                    # still ended as it was going to.
-                    settling = True
-                    entry.settling()
-                    outcome = _ending(ctx)
                 deadline = t0 + frame.due
                 if deadline > now() and not run.stopping:
                     run.waiter = waker.at(deadline)
@@ -184,6 +178,16 @@ class ActiveStreams:
                     outcome = "reset" if frame.action == DROP_RST else "dropped"
                     raise DropConnection("rst" if frame.action == DROP_RST else "fin")
                 data = frame.data
+                if not settling and (frame is end.frame or (proxied and frame.closing)):
+                    # The end of the stream is about to be written, its outcome known: journaled
+                    # now, as the client may read the journal the moment it has these bytes. A
+                    # proxied stream's client that leaves after them (the SDK closes at [DONE])
+                    # before the upstream has closed still saw the stream end as it was going to.
+                    settling = True
+                    outcome = _ending(ctx)
+                    if not proxied:
+                        entry.outcome = outcome  # written again in the end, or another if this write fails
+                    entry.settling()
                 if not data:
                     continue
                 if direct is not None and direct.ready():
@@ -228,13 +232,21 @@ def _ending(ctx: StreamContext) -> str:
     return ctx.ending or ("stalled_then_completed" if ctx.stalled else "completed")
 
 
-async def _ahead(frames: Iterator[Frame], ctx: StreamContext, entry: JournalEntry) -> AsyncIterator[Frame]:
+class _Last:
+    """The last frame of a planned stream, once :func:`_ahead` has seen it."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self) -> None:
+        self.frame: Frame | None = None
+
+
+async def _ahead(frames: Iterator[Frame], last: _Last) -> AsyncIterator[Frame]:
     """A stream planned ahead (served, replayed) as the async iterator a proxied stream is: its
     frames arrive as the upstream sends them (``proxy.py``).
 
     From the first closing frame on (finish, usage, ``[DONE]``, an error event) it looks one frame
-    ahead, so that the outcome is in the journal before the last frame is written: a client that
-    has read ``[DONE]`` and reads the journal at once must not find ``streaming``. Not earlier:
+    ahead, so that the transport knows the last frame before it writes it (``last``). Not earlier:
     the fault stages run one frame ahead of the transport, and note the byte they fired at."""
     it = iter(frames)
     for frame in it:
@@ -246,9 +258,7 @@ async def _ahead(frames: Iterator[Frame], ctx: StreamContext, entry: JournalEntr
     for following in it:
         yield frame
         frame = following
-    if frame.action == WRITE:
-        entry.outcome = _ending(ctx)  # the transport writes it again, or another if the write fails
-        entry.settling()
+    last.frame = frame
     yield frame
 
 

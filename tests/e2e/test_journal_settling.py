@@ -112,6 +112,7 @@ def test_a_faulted_stream_shows_how_it_ended(make_server: MakeServer, faults: st
     [
         ("error_event@2 then=hold", b'"error"', "error_event"),  # the content ended with the error
         ("stall@2 duration_ms=null", b'"one"', "streaming"),  # still going, as far as anyone knows
+        ("stall@99 duration_ms=1500", b' five"', "streaming"),  # the end is due later: no wait yet
     ],
 )
 def test_a_held_stream_does_not_make_readers_wait(
