@@ -91,7 +91,7 @@ class JournalEntry:
 
     def keep_request(self, body: Any, raw: bytes) -> None:
         """The request body, kept whole if the journal's budget allows, else summarised."""
-        if self.journal is not None and not self.journal.reserve(self, len(raw)):
+        if body is not None and self.journal is not None and not self.journal.reserve(self, len(raw)):
             body = summary(raw)
         self.request = body
 
