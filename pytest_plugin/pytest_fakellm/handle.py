@@ -16,25 +16,27 @@ import difflib
 import hashlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from fakellm import (
-    InProcess,
     Journal,
     Match,
     Scenario,
     ScenarioError,
-    Server,
     Timing,
     parse_fault_spec,
     scenario_from_dict,
 )
-from fakellm.app import ServerState
 from fakellm.scenario import default_scenario
 
 from .recording import Kind, StreamRecording, arecord, record
+
+if TYPE_CHECKING:
+    # The app (quart, hypercorn) is imported by whoever starts a server, not by this module.
+    from fakellm import InProcess, Server
+    from fakellm.app import ServerState
 
 __all__ = ["FakeLLM", "MarkerOptions", "ScriptOptions"]
 
@@ -182,6 +184,9 @@ class FakeLLM:
         owner = server if server is not None else inprocess
         assert owner is not None  # one of the two, checked above
         self.state: ServerState = owner.state
+        # Kept now: the session server stops in the last test's teardown, before that test's
+        # report (which names the address) is made.
+        self._base_url: str = owner.base_url
         # Unscripted requests: Faker markdown at full speed, seeded by the test.
         self.default = replace(
             default_scenario(), name=DEFAULT_NAME, timing=Timing(), seed=derive(seed, "default")
@@ -194,9 +199,7 @@ class FakeLLM:
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1`` (socket), ``http://fakellm.invalid/v1`` (in process)."""
-        if self.server is not None:
-            return self.server.base_url
-        return InProcess.base_url
+        return self._base_url
 
     @property
     def journal(self) -> Journal:
@@ -380,8 +383,17 @@ class FakeLLM:
             self.inprocess.end_tasks()
 
     def report(self) -> str:
-        """The journal in short, for a failed test's report."""
-        lines = [f"test seed {self.seed} (mode {self.mode}, {self.base_url})"]
+        """The journal in short, for a failed test's report. Never raises (it runs inside pytest's
+        reporting, where an exception is an INTERNALERROR that hides the test's failure)."""
+        lines = [f"test seed {self.seed} (mode {self.mode}, {self._base_url})"]
+        try:
+            lines += self._journal_lines()
+        except Exception as exc:  # pragma: no cover - a bug here must not hide the test's failure
+            lines.append(f"(the journal could not be read: {type(exc).__name__}: {exc})")
+        return "\n".join(lines)
+
+    def _journal_lines(self) -> list[str]:
+        lines = []
         for entry in self.journal:
             faults = ", ".join(f"{f.fault}@{f.at_token}" for f in entry.faults) or "no faults"
             lines.append(
@@ -390,9 +402,7 @@ class FakeLLM:
                 f"{entry.bytes_sent} bytes, {faults}; text {entry.text[:80]!r}"
                 + ("…" if len(entry.text) > 80 else "")
             )
-        if len(lines) == 1:
-            lines.append("no requests reached fakellm")
-        return "\n".join(lines)
+        return lines or ["no requests reached fakellm"]
 
 
 def _describe(scenario: Scenario) -> str:

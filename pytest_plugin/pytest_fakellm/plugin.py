@@ -6,22 +6,31 @@ function-scoped handle on it, reset before each test and checked after it (pytes
 fail at teardown, saying how to allow it). With ``--fakellm-mode inprocess`` the same handle drives
 the app without a socket. The fixtures are sync, so they work in sync tests and under pytest-asyncio
 in strict and auto mode alike.
+
+pytest loads this module in every run of a project that has fakellm installed, so it imports
+nothing of the server stack: the fixtures import it when a test first uses one (the cost is then
+paid once, by a run that needs it). tests/plugin/test_plugin_load.py pins that.
+
+Under pytest-xdist every worker is its own process, so it starts its own session server; the
+controller hands its session seed to the workers, and each test derives its seed from that and its
+node id, so a test streams the same with ``-n 2``, ``-n 0`` or alone.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fakellm import FakeLLMError, InProcess, Server, ServerConfig
+if TYPE_CHECKING:
+    from fakellm import InProcess, Server
 
-from .handle import FakeLLM, MarkerOptions, check_keywords, derive
+    from .handle import FakeLLM, MarkerOptions
 
 SEED_KEY = pytest.StashKey[int]()
-HANDLES_KEY = pytest.StashKey[list[FakeLLM]]()
+HANDLES_KEY = pytest.StashKey["list[FakeLLM]"]()
 FAILED_KEY = pytest.StashKey[bool]()
 MODES = ("socket", "inprocess")
 
@@ -53,13 +62,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "`fakellm` fixture for this test (the keywords of fakellm.script())",
     )
     seed = config.getoption("fakellm_seed", None)
+    workerinput = getattr(config, "workerinput", None)  # an xdist worker: the controller's seed
+    if seed is None and workerinput is not None and "fakellm_seed" in workerinput:
+        seed = int(workerinput["fakellm_seed"])
     config.stash[SEED_KEY] = seed if seed is not None else random.SystemRandom().randrange(2**31)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: every worker gets the session seed the header printed."""
+    node.workerinput["fakellm_seed"] = node.config.stash[SEED_KEY]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     seed = config.stash[SEED_KEY]
     mode = config.getoption("fakellm_mode", "socket")
-    return f"fakellm: seed {seed} (replay with --fakellm-seed {seed}), mode {mode}"
+    header = f"fakellm: seed {seed} (replay with --fakellm-seed {seed}), mode {mode}"
+    if config.pluginmanager.hasplugin("dsession"):  # xdist's controller, with workers to come
+        header += " (every xdist worker: its own server, this seed; each test's seed is from its node id)"
+    return header
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -90,6 +111,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[FAILED_KEY] = True
     if report.failed:
         for handle in item.stash.get(HANDLES_KEY, []):
+            # handle.report() never raises: the session server may be gone already (the last test's
+            # teardown stops it), and an exception here would be pytest's INTERNALERROR, which
+            # hides the test's real failure.
             report.sections.append((f"fakellm ({handle.mode})", handle.report()))
     return report
 
@@ -102,17 +126,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def fakellm_server() -> Iterator[Server]:
     """One real fakellm server for the session: hypercorn on a background thread, on a pre-bound
     socket on 127.0.0.1:0. Prefer the ``fakellm`` fixture, which resets it for each test."""
+    from fakellm import Server, ServerConfig
+
     with Server(config=ServerConfig(port=0, shutdown_grace_s=1.0)) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def _fakellm_inprocess_app() -> Iterator[InProcess]:
+    from fakellm import InProcess, ServerConfig
+
     with InProcess(config=ServerConfig(port=0)) as inprocess:
         yield inprocess
 
 
 def _marker_options(request: pytest.FixtureRequest) -> MarkerOptions:
+    from .handle import MarkerOptions, check_keywords
+
     marker = request.node.get_closest_marker("fakellm")
     if marker is None:
         return MarkerOptions()
@@ -131,6 +161,10 @@ def _marker_options(request: pytest.FixtureRequest) -> MarkerOptions:
 
 
 def _handle(request: pytest.FixtureRequest, **backend: Any) -> Iterator[FakeLLM]:
+    from fakellm import FakeLLMError
+
+    from .handle import FakeLLM, derive
+
     options = _marker_options(request)
     seed = derive(request.config.stash[SEED_KEY], request.node.nodeid)
     handle = FakeLLM(seed=seed, **backend)

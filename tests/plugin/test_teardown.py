@@ -93,3 +93,38 @@ def test_teardown_suite(pytester: pytest.Pytester) -> None:
         ]
     )
     result.assert_outcomes(passed=10, failed=1, errors=9)
+
+
+@pytest.mark.parametrize(
+    ("mode", "args", "outcomes"),
+    [
+        pytest.param("socket", (), {"passed": 2, "errors": 1}, id="last-test"),
+        pytest.param("socket", ("-k", "one_of_two"), {"passed": 1, "errors": 1, "deselected": 1}, id="k"),
+        pytest.param(
+            "socket",
+            ("test_last_teardown_suite.py::test_requests_one_of_two",),
+            {"passed": 1, "errors": 1},
+            id="only",
+        ),
+        pytest.param("inprocess", (), {"passed": 2, "errors": 1}, id="inprocess-last-test"),
+    ],
+)
+def test_teardown_failure_of_the_last_test_is_reported(
+    pytester: pytest.Pytester, mode: str, args: tuple[str, ...], outcomes: dict[str, int]
+) -> None:
+    # The session server stops in the last test's teardown, before its report is made: the report's
+    # fakellm section must come from what was kept while the server was up, not raise (INTERNALERROR).
+    result = run_suite(pytester, "last_teardown_suite", f"--fakellm-mode={mode}", *args)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_requests_one_of_two*",
+            "fakellm: 1 scripted response(s) were never requested:",
+            "  - response #2 of 2 (text 'never asked for')",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [f"*- fakellm ({mode}) -*", "test seed * (mode *", "#0 POST /v1/chat/completions -> 200*"]
+    )
+    result.assert_outcomes(**outcomes)
+    assert result.ret == 1
