@@ -60,12 +60,42 @@ def _faults(entry: JournalEntry | None) -> str:
     )
 
 
+# What the server did, by outcome: one phrase each, so that a message never calls a truncation an
+# error or a drop a completion.
+_DID = {
+    "streaming": "had not finished the stream when this was checked",
+    "completed": "completed the stream (a finish chunk and [DONE])",
+    "stalled_then_completed": "stalled, then completed the stream (a finish chunk and [DONE])",
+    "truncated": "ended the body cleanly without a finish chunk or [DONE] (a truncation, not an error)",
+    "error_event": "ended the stream with an error event",
+    "dropped": "dropped the connection (no end of body)",
+    "reset": "reset the connection (TCP RST)",
+    "client_disconnected": "saw the client disconnect before the end of the stream",
+    "server_shutdown": "was shut down during the stream",
+    "server_error": "hit an internal error during the stream (a bug: see the teardown report)",
+    "http_error": "answered with an HTTP error before any stream byte",
+    "upstream_error": "could not get an answer from its upstream",
+    "rejected": "rejected the request",
+}
+
+
 def _server(entry: JournalEntry) -> str:
+    did = _DID.get(entry.outcome, f"ended with outcome {entry.outcome!r}")
+    if entry.outcome in ("http_error", "rejected", "upstream_error"):
+        did += f" ({entry.status})"
     return (
-        f"server: {len(entry.text)} characters in {entry.tokens_sent} tokens, stream #{entry.index} "
-        f"(scenario {entry.scenario!r}, seed {entry.seed}), outcome {entry.outcome!r}, "
-        f"faults: {_faults(entry)}"
+        f"server: {did}, after {entry.tokens_sent} tokens ({len(entry.text)} characters); "
+        f"stream #{entry.index} (scenario {entry.scenario!r}, seed {entry.seed}), outcome "
+        f"{entry.outcome!r}, faults fired: {_faults(entry)}"
     )
+
+
+def _scripted(recording: StreamRecording) -> list[str]:
+    """The ``scripted:`` line, when the recorder knows what was scripted for the stream."""
+    if recording.scripted_faults is None:
+        return []
+    faults = ", ".join(recording.scripted_faults) or "none"
+    return [f"  scripted: faults {faults}"]
 
 
 def _around(text: str, pos: int, width: int = 30) -> str:
@@ -99,10 +129,11 @@ def text_difference(expected: str, got: str, *, expected_label: str = "server se
         f"  {expected_label + ':':<{width}} {_around(expected, pos)}",
         f"  {'client got:':<{width}} {_around(got, pos)}",
     ]
+    # Only the texts are compared here: how each side ended is said by the client:/server: lines.
     if pos == len(got) < len(expected):
-        lines.append(f"  the client stopped early: the last {len(expected) - pos} characters are missing")
+        lines.append(f"  the client's text lacks the last {len(expected) - pos} characters of the server's")
     elif pos == len(expected) < len(got):
-        lines.append(f"  the client has {len(got) - pos} characters more than were sent")
+        lines.append(f"  the client's text has {len(got) - pos} characters more than the server's")
     return "\n".join(lines)
 
 
@@ -137,10 +168,11 @@ def assert_accumulated(recording: StreamRecording, expected: str | None = None) 
         if label == "server sent"
         else "fakellm: the client's accumulated text is not the expected text.",
         text_difference(expected, recording.text, expected_label=label),
-        f"  client: {recording.summary()}",
+        *_scripted(recording),
     ]
     if entry is not None:
         lines.append(f"  {_server(entry)}")
+    lines.append(f"  client: {recording.summary()}")
     lines += _hints(entry)
     raise AssertionError("\n".join(lines))
 
@@ -187,9 +219,10 @@ def assert_error_event(
     fired = [f for f in entry.faults if f.fault in _ERROR_FAULTS]
     if not fired and entry.outcome not in _ERROR_OUTCOMES and entry.status < 400:
         raise AssertionError(
-            "fakellm: the server did not end this stream with an error, so there was nothing to surface.\n"
-            f"  {_server(entry)}\n"
-            "  Script one, e.g. fakellm.script(text=..., faults=['error_event@5'])."
+            "fakellm: the server did not end this stream with an error, so the client had none to "
+            "surface.\n"
+            + "".join(f"{line}\n" for line in _scripted(recording))
+            + f"  {_server(entry)}\n  client: {recording.summary()}\n  {_no_error_advice(recording, entry)}"
         )
     what = f"{fired[0].fault} at token {fired[0].at_token}" if fired else f"outcome {entry.outcome!r}"
     if recording.timed_out:
@@ -233,6 +266,34 @@ def assert_error_event(
             f"{text_difference(entry.text, recording.text)}\n"
             f"  client: {recording.summary()}\n  {_server(entry)}"
         )
+
+
+_ERROR_EXAMPLE = "error_event@5, drop@5 or http_error 500"
+
+
+def _no_error_advice(recording: StreamRecording, entry: JournalEntry) -> str:
+    """What to script, in terms of what was scripted (or, when the recorder does not know, of what
+    fired): never "script one" to a test that scripted a fault."""
+    scripted = recording.scripted_faults
+    names = [spec.split("@")[0].split(" ")[0] for spec in scripted] if scripted is not None else None
+    if names is None:
+        names = list(dict.fromkeys(f.fault for f in entry.faults))
+    errors = [n for n in names if n in _ERROR_FAULTS]
+    if errors and scripted is not None:
+        return (
+            f"The scripted {', '.join(errors)} did not fire on this stream (its probability or times= "
+            "left this request out, or an earlier fault ended the stream first)."
+        )
+    if names:
+        return (
+            f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not end a stream with an error; "
+            f"to test error handling, script a fault that does: {_ERROR_EXAMPLE}."
+        )
+    what = "No fault was scripted" if scripted is not None else "No fault fired on this stream"
+    return (
+        f"{what}: script one that ends the stream with an error, e.g. "
+        "fakellm.script(text=..., faults='error_event@5') (or drop@5, http_error 500)."
+    )
 
 
 def _names(exception: type[BaseException] | tuple[type[BaseException], ...]) -> str:

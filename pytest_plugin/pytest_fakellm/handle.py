@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from fakellm import (
+    Fault,
     Journal,
     Match,
     Scenario,
@@ -327,18 +328,46 @@ class FakeLLM:
     ) -> StreamRecording:
         """Consume ``iterable`` (text pieces, openai chunks or raw SSE lines) and record what it
         delivered and when; see :class:`~pytest_fakellm.StreamRecording`."""
-        return record(iterable, kind=kind, timeout_s=timeout_s, started=started, journal=self.journal)
+        recording = record(
+            iterable,
+            kind=kind,
+            timeout_s=timeout_s,
+            started=started,
+            journal=self.journal,
+            where="fakellm.record()",
+        )
+        return self._with_script(recording)
 
     async def arecord(
         self,
-        iterable: AsyncIterable[Any],
+        iterable: AsyncIterable[Any] | Iterable[Any] | Awaitable[AsyncIterable[Any] | Iterable[Any]],
         *,
         kind: Kind = "auto",
         timeout_s: float | None = 30.0,
         started: float | None = None,
     ) -> StreamRecording:
-        """The async twin of :meth:`record`."""
-        return await arecord(iterable, kind=kind, timeout_s=timeout_s, started=started, journal=self.journal)
+        """The async twin of :meth:`record`; it also takes a sync iterable (read on a worker thread)
+        and an awaitable that gives an iterable, such as ``AsyncOpenAI``'s ``create(stream=True)``."""
+        recording = await arecord(
+            iterable, kind=kind, timeout_s=timeout_s, started=started, journal=self.journal
+        )
+        return self._with_script(recording)
+
+    def _with_script(self, recording: StreamRecording) -> StreamRecording:
+        """Tell the recording what was scripted for its stream, for the assertions' messages."""
+        entry = recording.entry
+        if entry is None:
+            return recording
+        script = self._script
+        candidates = [*script.scenarios, self.default]
+        if entry.scenario == "default" and not script.sequence:
+            # The server serves the first scripted response without a match as its "default".
+            found = next((s for s in candidates if s.match is None), None)
+        else:
+            found = next((s for s in candidates if s.name == entry.scenario), None)
+        if found is not None:
+            recording.scripted_faults = [_spec(f) for f in found.faults]
+        return recording
 
     # -- teardown --------------------------------------------------------------------------------
     def unrequested(self) -> list[str]:
@@ -403,6 +432,26 @@ class FakeLLM:
                 + ("…" if len(entry.text) > 80 else "")
             )
         return lines or ["no requests reached fakellm"]
+
+
+def _spec(fault: Fault) -> str:
+    """A fault as the compact spec a test would write (``truncate@3``, ``stall@2 duration_ms=200``)."""
+    spec = fault.name
+    settings = {f.name: getattr(fault, f.name) for f in dataclasses.fields(fault)}
+    defaults = {f.name: f.default for f in dataclasses.fields(fault)}
+    after_tokens, after_ms = settings.pop("after_tokens", None), settings.pop("after_ms", None)
+    if after_tokens is not None:
+        spec += f"@{after_tokens}"
+    elif after_ms is not None:
+        spec += f"@{after_ms:g}ms"
+    extra = [f"{k}={_value(v)}" for k, v in settings.items() if v != defaults[k]]
+    return " ".join([spec, *extra])
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _describe(scenario: Scenario) -> str:

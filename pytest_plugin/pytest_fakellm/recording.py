@@ -14,17 +14,24 @@ error value (``error_item``); an exception *raised* by the iteration is ``error`
 A sync iterable is driven on a worker thread so that a client that hangs does not hang the test:
 after ``timeout_s`` with no item the recording ends with ``timed_out``. Async iterables are read in
 the caller's task (under ``asyncio.timeout``), so cancel scopes and context stay where they were.
+``record()`` refuses an async iterable or an awaitable with a ``TypeError`` that names
+``arecord()`` (iterating one in a thread would only record the ``TypeError`` as the client's error,
+and an assertion could pass on it); ``arecord()`` also takes a sync iterable (driven on a worker
+thread, so that a blocking client does not block the event loop) and an awaitable that gives an
+iterable (``client.chat.completions.create(..., stream=True)`` of ``AsyncOpenAI``, awaited inside
+the recording so that its TTFT counts the request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,6 +65,9 @@ class StreamRecording:
     done: bool = False  # "sse": the [DONE] sentinel was seen
     duration_ms: float = 0.0
     entry: JournalEntry | None = None  # the stream fakellm served for this recording, if known
+    # The faults scripted for that stream, as compact specs ("truncate@3"), when fakellm.record()
+    # knows them (None: not known; []: none scripted).
+    scripted_faults: list[str] | None = None
     _text_items: int = 0
 
     @property
@@ -71,6 +81,8 @@ class StreamRecording:
         return self.error if self.error is not None else self.error_item
 
     def summary(self) -> str:
+        """What the client did, in words that say only that ("its iteration ended without an
+        error", not "completed": a client that lost the tail of a stream also ends without one)."""
         if self.timed_out:
             end = f"hung: no item for {self.timeout_s:g} s"
         elif self.error is not None:
@@ -78,7 +90,7 @@ class StreamRecording:
         elif self.error_item is not None:
             end = f"yielded an error value {self.error_item!r}"
         else:
-            end = "completed"
+            end = "its iteration ended without an error"
         kind = f", kind {self.kind!r}" if self.kind != "auto" else ""
         return (
             f"{len(self.items)} items ({self._text_items} with text{kind}), "
@@ -235,6 +247,42 @@ def _entry_for(journal: Journal, before: float) -> JournalEntry | None:
 _ITEM, _END, _RAISED = 0, 1, 2
 
 
+def _check_sync(iterable: object, where: str) -> None:
+    """``where`` is what the user called (``fakellm.record()``, ``pytest_fakellm.record()``)."""
+    if isinstance(iterable, Iterable):
+        return
+    twin = f"await {where.removesuffix('record()')}arecord(...)"
+    if isinstance(iterable, AsyncIterable):
+        raise TypeError(
+            f"{where} got an async iterable ({type(iterable).__name__}), which it cannot read: use "
+            f"`{twin}` in an async test"
+        )
+    if inspect.isawaitable(iterable):
+        raise TypeError(
+            f"{where} got an awaitable ({type(iterable).__name__}), not an iterable: use `{twin}`, "
+            "which awaits it and records the stream it gives"
+        )
+    raise TypeError(
+        f"{where} takes an iterable (what the code under test yields), got {type(iterable).__name__}"
+    )
+
+
+def _pump(iterable: Iterable[Any], put: Callable[[tuple[int, Any, float]], object]) -> None:
+    """Drive a sync iterable on a daemon thread (a client that hangs must not hang the test, nor
+    keep the interpreter from exiting), handing out each item with the time it arrived."""
+
+    def run() -> None:
+        try:
+            for item in iterable:
+                put((_ITEM, item, time.perf_counter()))
+        except BaseException as exc:
+            put((_RAISED, exc, time.perf_counter()))
+        else:
+            put((_END, None, time.perf_counter()))
+
+    threading.Thread(target=run, name="fakellm-record", daemon=True).start()
+
+
 def record(
     iterable: Iterable[Any],
     *,
@@ -242,9 +290,12 @@ def record(
     timeout_s: float | None = 30.0,
     started: float | None = None,
     journal: Journal | None = None,
+    where: str = "pytest_fakellm.record()",
 ) -> StreamRecording:
     """Consume ``iterable`` and record it (see the module docstring). ``started`` is a
-    ``time.perf_counter()`` value to measure from (default: now)."""
+    ``time.perf_counter()`` value to measure from (default: now). An async iterable is a
+    ``TypeError``: use :func:`arecord`."""
+    _check_sync(iterable, where)
     session = _Session(kind, timeout_s, started)
     rec = session.rec
     if timeout_s is None:
@@ -261,17 +312,7 @@ def record(
         return session.finish(journal)
 
     inbox: queue.SimpleQueue[tuple[int, Any, float]] = queue.SimpleQueue()
-
-    def pump() -> None:
-        try:
-            for item in iterable:
-                inbox.put((_ITEM, item, time.perf_counter()))
-        except BaseException as exc:
-            inbox.put((_RAISED, exc, time.perf_counter()))
-        else:
-            inbox.put((_END, None, time.perf_counter()))
-
-    threading.Thread(target=pump, name="fakellm-record", daemon=True).start()
+    _pump(iterable, inbox.put)
     while True:
         try:
             what, value, at = inbox.get(timeout=timeout_s)
@@ -290,15 +331,36 @@ def record(
 
 
 async def arecord(
-    iterable: AsyncIterable[Any],
+    iterable: AsyncIterable[Any] | Iterable[Any] | Awaitable[AsyncIterable[Any] | Iterable[Any]],
     *,
     kind: Kind = "auto",
     timeout_s: float | None = 30.0,
     started: float | None = None,
     journal: Journal | None = None,
 ) -> StreamRecording:
-    """The async twin of :func:`record`."""
+    """The async twin of :func:`record`. It also takes a sync iterable (read on a worker thread)
+    and an awaitable that gives an iterable (awaited as part of the recording)."""
     session = _Session(kind, timeout_s, started)
+    rec = session.rec
+    if inspect.isawaitable(iterable) and not isinstance(iterable, AsyncIterable | Iterable):
+        try:
+            async with asyncio.timeout(timeout_s):
+                iterable = await iterable
+        except TimeoutError:
+            rec.timed_out = True
+            return session.finish(journal)
+        except Exception as exc:
+            rec.error = exc
+            return session.finish(journal)
+    if isinstance(iterable, AsyncIterable):
+        await _read_async(session, iterable, timeout_s)
+    else:
+        _check_sync(iterable, "arecord()")
+        await _read_sync(session, iterable, timeout_s)
+    return session.finish(journal)
+
+
+async def _read_async(session: _Session, iterable: AsyncIterable[Any], timeout_s: float | None) -> None:
     rec = session.rec
     iterator = aiter(iterable)
     while True:
@@ -318,4 +380,27 @@ async def arecord(
             rec.error = exc
             break
         session.item(item, time.perf_counter())
-    return session.finish(journal)
+
+
+async def _read_sync(session: _Session, iterable: Iterable[Any], timeout_s: float | None) -> None:
+    """A sync iterable inside a coroutine: on a worker thread, so that a blocking client (a sync
+    SDK, a sleep) does not block the event loop the server or other tasks may run on."""
+    rec = session.rec
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[int, Any, float]] = asyncio.Queue()
+    _pump(iterable, lambda message: loop.call_soon_threadsafe(inbox.put_nowait, message))
+    while True:
+        try:
+            async with asyncio.timeout(timeout_s):
+                what, value, at = await inbox.get()
+        except TimeoutError:
+            rec.timed_out = True
+            break
+        if what == _END:
+            break
+        if what == _RAISED:
+            if not isinstance(value, Exception):
+                raise value
+            rec.error = value
+            break
+        session.item(value, at)

@@ -19,9 +19,11 @@ def test_assertions_suite(pytester: pytest.Pytester) -> None:
             "*first difference at character 19 (line 1, column 20):",
             "*  server sent: 'one two three four five six seven eight'<end>",
             "*  client got:  'one two three four six seven eight'<end>",
-            "*  client: 7 items (7 with text, kind 'text'), 34 characters, then completed",
-            "*  server: 39 characters in 8 tokens, stream #* (scenario 'default', seed *), "
-            "outcome 'completed', faults: none",
+            "*  scripted: faults none",
+            "*  server: completed the stream (a finish chunk and [[]DONE]), after 8 tokens (39 characters); "
+            "stream #* (scenario 'default', seed *), outcome 'completed', faults fired: none",
+            "*  client: 7 items (7 with text, kind 'text'), 34 characters, then its iteration ended without "
+            "an error",
         ]
     )
     out.fnmatch_lines(
@@ -42,7 +44,7 @@ def test_assertions_suite(pytester: pytest.Pytester) -> None:
             "*fakellm: the client surfaced the server's error_event at token 3, but its text before the "
             "error is not what the server sent before it.",
             "*first difference at character 7 (line 1, column 8):",
-            "*the client stopped early: the last 6 characters are missing",
+            "*the client's text lacks the last 6 characters of the server's",
         ]
     )
     out.fnmatch_lines(
@@ -55,7 +57,9 @@ def test_assertions_suite(pytester: pytest.Pytester) -> None:
             "*client: 4 items (3 with text, kind 'text'), 13 characters, then hung: no item for 1 s",
         ]
     )
-    out.fnmatch_lines(["*fakellm: the server did not end this stream with an error, so there was nothing*"])
+    out.fnmatch_lines(
+        ["*fakellm: the server did not end this stream with an error, so the client had none to surface."]
+    )
     out.fnmatch_lines(["*fakellm: the client raised APIError: The server had an error*, not ValueError.*"])
     out.fnmatch_lines(
         [
