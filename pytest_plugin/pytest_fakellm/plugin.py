@@ -114,8 +114,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # handle.report() never raises: the session server may be gone already (the last test's
             # teardown stops it), and an exception here would be pytest's INTERNALERROR, which
             # hides the test's real failure.
-            report.sections.append((f"fakellm ({handle.mode})", handle.report()))
+            report.sections.append((f"fakellm ({handle.mode})", f"{_replay(item)}\n{handle.report()}"))
     return report
+
+
+def _replay(item: pytest.Item) -> str:
+    """The command that replays this test's streams (under xdist too: the seed is the session's,
+    the same on every worker, and a test's own seed does not depend on the worker that ran it)."""
+    config = item.config
+    mode = config.getoption("fakellm_mode", "socket")
+    line = f"replay: pytest --fakellm-seed {config.stash[SEED_KEY]}"
+    if mode != "socket":
+        line += f" --fakellm-mode {mode}"
+    line += f" '{item.nodeid}'"
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is not None:
+        line += f" (ran on xdist worker {worker})"
+    return line
 
 
 # --------------------------------------------------------------------------------------------------
