@@ -161,20 +161,20 @@ def test_record_refuses_an_awaitable(fakellm: FakeLLM) -> None:
 
 @pytest.mark.asyncio
 async def test_arecord_reads_a_sync_iterable_off_the_loop(fakellm: FakeLLM) -> None:
-    fakellm.script(text=TEXT)
+    fakellm.script(text=TEXT, ttft_ms=150)  # the sync client blocks in a read for 150 ms
     ticks = 0
 
     async def ticker() -> None:
         nonlocal ticks
         while True:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)
             ticks += 1
 
     task = asyncio.create_task(ticker())
     recording = await fakellm.arecord(pieces(fakellm.openai_client()))  # a sync client, blocking reads
     task.cancel()
     assert recording.text == TEXT and recording.completed
-    assert ticks > 0  # the loop ran while the sync client read
+    assert ticks >= 3  # the loop ran while the sync client waited (on the loop: no tick at all)
     assert_accumulated(recording)
 
 
