@@ -54,6 +54,10 @@ MIN_GAP_S = 0.0005
 this long after the previous wake-up if that is later."""
 _MIN_GAP_NS = round(MIN_GAP_S * 1e9)
 _NEVER = 1 << 63
+# The latest deadline a wait arms (about 146 years): every duration is bounded where it is parsed,
+# but a due time is a sum of many (a million tokens at 24 h each), and past 2**63 ns the timerfd's
+# 64-bit time overflows. Such a wait ends at disconnect or shutdown, as a stall does.
+_FAR_S = float(1 << 62) / 1e9
 
 
 class Waker(Protocol):
@@ -120,7 +124,7 @@ class _TimerFdWaker:
 
     def at(self, deadline: float) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = self.loop.create_future()
-        ns = math.ceil(deadline * 1e9)
+        ns = math.ceil(min(deadline, _FAR_S) * 1e9)
         heapq.heappush(self._heap, (ns, next(self._seq), fut))
         if ns < self._armed:
             when = max(ns, self._last + _MIN_GAP_NS)

@@ -15,7 +15,7 @@ from faker import Faker
 
 from .tokens import last_user_text
 
-__all__ = ["EchoText", "FakerText", "FixedText", "TokenSource"]
+__all__ = ["FAKER_MAXIMUMS", "EchoText", "FakerText", "FixedText", "TokenSource"]
 
 
 class TokenSource(Protocol):
@@ -60,6 +60,11 @@ _CODE_SNIPPETS = (
 )
 
 
+FAKER_MAXIMUMS = {"paragraphs": 32, "sentences": 16}
+"""Faker text is made on the event loop when a request arrives, in one piece: at these maximums
+(about 20 KB of text, 5000 tokens) that takes a few milliseconds. A longer answer is a ``text:``."""
+
+
 @dataclass(frozen=True, slots=True)
 class FakerText:
     """Faker-generated prose. With ``markdown`` it reads like a chat model's answer: a heading-ish
@@ -69,6 +74,14 @@ class FakerText:
     sentences: int = 3
     markdown: bool = False
     code_probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        # Scenario files are checked with file and line (scenario.py); this guards the other ways in.
+        for key, maximum in FAKER_MAXIMUMS.items():
+            if not 1 <= getattr(self, key) <= maximum:
+                raise ValueError(
+                    f"FakerText {key} must be between 1 and {maximum}, got {getattr(self, key)!r}"
+                )
 
     def text(self, request: dict[str, Any], rng: random.Random) -> str:
         with _faker_lock:

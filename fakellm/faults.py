@@ -65,6 +65,64 @@ __all__ = [
 
 Stage = Literal["request", "events", "frames"]
 
+# --------------------------------------------------------------------------------------------------
+# bounds (docs/faults.md, "Limits")
+#
+# Every number a client or a scenario file can give is checked here, where it is read: a value that
+# passes goes on to be turned into deadlines in nanoseconds, write sizes and counts, and NaN, an
+# infinity or 1e306 ms would otherwise pass validation and only fail mid-stream.
+
+MAX_DURATION_MS = 86_400_000.0
+"""Any duration (``*_ms``, ``*_s``, a timing field, a timing header): finite, 0 to 24 h."""
+MAX_POSITION_TOKENS = 1_000_000
+"""The largest token position (``after_tokens``, ``@N``)."""
+MAX_TIMES = 1_000_000
+"""The largest ``times``."""
+MAX_FACTOR = 1000.0
+"""The largest ``slow_tokens`` factor."""
+BYTES_PER_S_RANGE = (1.0, 1e12)
+"""``bandwidth``: at least 1 byte a second (a smaller rate only makes one write last for years)."""
+MAX_WRITE_BYTES = 1_048_576
+"""The largest ``fragment`` write size."""
+MIN_KEEPALIVE_MS = 1.0
+"""The shortest ``stall`` keep-alive interval (shorter ones only busy the server with writes)."""
+MAX_FAULTS = 32
+"""The most faults one spec (a header, ``--faults``) or one scenario may hold: each one is a stage
+that every frame passes through."""
+_MAX_INT_DIGITS = 18  # longer digit strings are out of every range; never hand them to int()
+
+
+def _finite(value: float, field: str) -> None:
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ScenarioError(f"must be a finite number, got {value!r}", field=field)
+
+
+def _at_least(value: float | None, minimum: float, field: str, *, strict: bool = False) -> None:
+    if value is None:
+        return
+    if value < minimum or (strict and value == minimum):
+        raise ScenarioError(f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}", field=field)
+
+
+def _within(
+    value: float | None, minimum: float, maximum: float, field: str, *, strict: bool = False, unit: str = ""
+) -> None:
+    """``minimum <= value <= maximum`` (``minimum < value`` with ``strict``); None passes."""
+    if value is None:
+        return
+    _finite(value, field)
+    _at_least(value, minimum, field, strict=strict)
+    if value > maximum:
+        raise ScenarioError(f"must be <= {maximum:.12g}{unit}, got {value!r}", field=field)
+
+
+def _duration_ms(value: float | None, field: str, *, strict: bool = False) -> None:
+    _within(value, 0, MAX_DURATION_MS, field, strict=strict, unit=" (24 h)")
+
 
 @dataclass(frozen=True, slots=True)
 class Fault:
@@ -83,8 +141,7 @@ class Fault:
     def __post_init__(self) -> None:
         if not 0.0 <= self.probability <= 1.0:
             raise ScenarioError(f"must be between 0 and 1, got {self.probability!r}", field="probability")
-        if self.times is not None and self.times < 0:
-            raise ScenarioError(f"must be >= 0, got {self.times!r}", field="times")
+        _within(self.times, 0, MAX_TIMES, "times")
         for key, allowed in self.choices.items():
             value = getattr(self, key)
             if value not in allowed:
@@ -97,13 +154,6 @@ class Fault:
         return frames
 
 
-def _at_least(value: float | None, minimum: float, field: str, *, strict: bool = False) -> None:
-    if value is None:
-        return
-    if value < minimum or (strict and value == minimum):
-        raise ScenarioError(f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}", field=field)
-
-
 @dataclass(frozen=True, slots=True)
 class _Positioned(Fault):
     after_tokens: int | None = None
@@ -111,8 +161,8 @@ class _Positioned(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        _at_least(self.after_tokens, 0, "after_tokens")
-        _at_least(self.after_ms, 0, "after_ms")
+        _within(self.after_tokens, 0, MAX_POSITION_TOKENS, "after_tokens")
+        _duration_ms(self.after_ms, "after_ms")
         if self.after_tokens is not None and self.after_ms is not None:
             raise ScenarioError("give after_tokens or after_ms, not both", field="after_ms")
 
@@ -225,8 +275,8 @@ class HttpError(Fault):
             raise ScenarioError(
                 f"must be an HTTP error status (400-599), got {self.status!r}", field="status"
             )
-        _at_least(self.retry_after_s, 0, "retry_after_s")
-        _at_least(self.retry_after_ms, 0, "retry_after_ms")
+        _within(self.retry_after_s, 0, MAX_DURATION_MS / 1000.0, "retry_after_s", unit=" (24 h)")
+        _duration_ms(self.retry_after_ms, "retry_after_ms")
 
     def error(self) -> RequestError:
         default_type, default_message, default_code = _DEFAULT_ERRORS.get(
@@ -283,7 +333,7 @@ class SlowTokens(_Positioned):
 
     def __post_init__(self) -> None:
         _Positioned.__post_init__(self)
-        _at_least(self.factor, 0, "factor", strict=True)
+        _within(self.factor, 0, MAX_FACTOR, "factor", strict=True)
 
     def apply_events(self, events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:
         anchor: float | None = None
@@ -433,7 +483,7 @@ class Sse(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        _at_least(self.retry_ms, 0, "retry_ms")
+        _duration_ms(self.retry_ms, "retry_ms")
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         eol = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}[self.line_endings]
@@ -483,7 +533,7 @@ class Latency(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        _at_least(self.ms, 0, "ms")
+        _duration_ms(self.ms, "ms")
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         shift = self.ms / 1000.0
@@ -506,8 +556,8 @@ class Stall(_Positioned):
 
     def __post_init__(self) -> None:
         _Positioned.__post_init__(self)
-        _at_least(self.duration_ms, 0, "duration_ms")
-        _at_least(self.keepalive_ms, 0, "keepalive_ms", strict=True)
+        _duration_ms(self.duration_ms, "duration_ms")
+        _within(self.keepalive_ms, MIN_KEEPALIVE_MS, MAX_DURATION_MS, "keepalive_ms", unit=" (24 h)")
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         shift = 0.0
@@ -573,9 +623,9 @@ class Fragment(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        _at_least(self.min_bytes, 1, "min_bytes")
-        _at_least(self.max_bytes, 1, "max_bytes")
-        _at_least(self.delay_ms, 0, "delay_ms")
+        _within(self.min_bytes, 1, MAX_WRITE_BYTES, "min_bytes")
+        _within(self.max_bytes, 1, MAX_WRITE_BYTES, "max_bytes")
+        _duration_ms(self.delay_ms, "delay_ms")
         sizes = self.sizes()
         if sizes is not None and sizes[1] < sizes[0]:
             raise ScenarioError(
@@ -670,7 +720,7 @@ class Bandwidth(Fault):
 
     def __post_init__(self) -> None:
         Fault.__post_init__(self)
-        _at_least(self.bytes_per_s, 0, "bytes_per_s", strict=True)
+        _within(self.bytes_per_s, *BYTES_PER_S_RANGE, "bytes_per_s")
 
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         rate = self.bytes_per_s
@@ -762,6 +812,14 @@ def _number(text: str, key: str) -> float:
     return value
 
 
+def _int(text: str) -> int:
+    """``int(text)`` without Python's digit limit (a ValueError that is not ours past 4300 digits):
+    no setting takes a number of more than 18 digits."""
+    if len(text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        raise ValueError(text)
+    return int(text)
+
+
 def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
     """Check one setting's value (YAML-typed, or text from the compact spec) against its type."""
     from_text = isinstance(value, str)
@@ -792,7 +850,7 @@ def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
             raise ValueError
         if base is int:
             if from_text:
-                return int(value.strip())
+                return _int(value.strip())
             if isinstance(value, int):
                 return value
             if isinstance(value, float) and value.is_integer():
@@ -803,7 +861,7 @@ def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
             if not isinstance(number, int | float) or not math.isfinite(number):
                 raise ValueError
             return float(number)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
         unit = _unit(key)
         kind = {
             bool: "true or false",
@@ -962,7 +1020,14 @@ def parse_fault_spec(spec: str) -> list[Fault]:
     """Parse a compact spec (``X-FakeLLM-Faults`` header, ``--faults``) into faults.
 
     Raises :class:`FaultSpecError` saying what is wrong and at which character."""
-    return [_parse_one(words, spec) for words in _words(spec)]
+    faults = _words(spec)
+    if len(faults) > MAX_FAULTS:
+        raise FaultSpecError(
+            f"at most {MAX_FAULTS} faults in one spec, got {len(faults)}",
+            spec=spec,
+            position=faults[MAX_FAULTS][0].at,
+        )
+    return [_parse_one(words, spec) for words in faults]
 
 
 def _parse_one(words: list[_Word], spec: str) -> Fault:
@@ -998,6 +1063,8 @@ def _parse_one(words: list[_Word], spec: str) -> Fault:
             positioned = sorted(k for k, c in FAULTS.items() if issubclass(c, _Positioned))
             raise fail(f"takes no position (only {', '.join(positioned)} do)", at)
         if _POSITION_TOKENS.fullmatch(position):
+            if len(position.lstrip("0")) > _MAX_INT_DIGITS:
+                raise fail(f"must be <= {MAX_POSITION_TOKENS}, got {position[:20]}...", at, "after_tokens")
             put("after_tokens", int(position), at)
         elif match := _POSITION_TIME.fullmatch(position):
             value = float(match.group(1))

@@ -14,8 +14,8 @@ from typing import Any
 
 from .config import ServerConfig
 from .errors import FaultSpecError, RequestError
-from .faults import Fault, parse_fault_spec
-from .scenario import Scenario, Timing
+from .faults import MAX_DURATION_MS, Fault, parse_fault_spec
+from .scenario import MAX_SEED, Scenario, Timing
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -73,20 +73,30 @@ def header_map(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
-def int_header(headers: Headers, name: str, *, minimum: int | None = None) -> int | None:
+def int_header(
+    headers: Headers, name: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     raw = headers.get(name.lower())
     if raw is None:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise RequestError(400, f"{name} must be an integer, got {raw!r}.", param=name) from None
+    text = raw.strip()
+    # Digits and a sign only: int() would also take "1_000" and non-ASCII digits, and past 4300
+    # digits raises an error of its own; no header takes more than 19 digits.
+    digits = text[1:] if text.startswith(("+", "-")) else text
+    if not digits.isascii() or not digits.isdigit():
+        raise RequestError(400, f"{name} must be an integer, got {raw!r}.", param=name)
+    if len(digits.lstrip("0")) > 19:
+        raise RequestError(400, f"{name} must be <= {maximum}, got {text[:24]}....", param=name)
+    value = int(text)
     if minimum is not None and value < minimum:
         raise RequestError(400, f"{name} must be >= {minimum}, got {value}.", param=name)
+    if maximum is not None and value > maximum:
+        raise RequestError(400, f"{name} must be <= {maximum}, got {value}.", param=name)
     return value
 
 
-def float_header(headers: Headers, name: str) -> float | None:
+def float_header(headers: Headers, name: str, *, maximum: float = MAX_DURATION_MS) -> float | None:
+    """A duration in milliseconds: finite, 0 to ``maximum`` (24 h)."""
     raw = headers.get(name.lower())
     if raw is None:
         return None
@@ -98,6 +108,9 @@ def float_header(headers: Headers, name: str) -> float | None:
         ) from None
     if not value >= 0 or value == float("inf"):
         raise RequestError(400, f"{name} must be >= 0, got {raw!r}.", param=name)
+    if value > maximum:
+        # A larger one passes validation only to overflow the stream's deadline mid-stream.
+        raise RequestError(400, f"{name} must be <= {maximum:.12g} (24 h), got {raw!r}.", param=name)
     return value
 
 
@@ -129,7 +142,7 @@ class Instructions:
 
 def instructions(headers: Headers) -> Instructions:
     """The served and the proxied streams read them the same way (``chat.py``, ``proxy.py``)."""
-    seed = int_header(headers, SEED_HEADER, minimum=0)
+    seed = int_header(headers, SEED_HEADER, minimum=0, maximum=MAX_SEED)
     faults = tuple(header_faults(headers))
     return Instructions(
         scenario=headers.get(SCENARIO_HEADER.lower()),

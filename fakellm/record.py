@@ -47,6 +47,7 @@ from typing import Any
 
 from .errors import ScenarioError
 from .events import Abort, Event, Finish, TextDelta, Usage
+from .faults import MAX_DURATION_MS
 from .redact import is_secret_name
 from .scenario import Match, Scenario, _Located, _Reader, scenario_from_dict
 from .stream import Timed
@@ -68,6 +69,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+MIN_SPEED, MAX_SPEED = 0.001, 1000.0  # replay speed bounds (docs/faults.md, "Limits")
 ENDS = ("eof", "dropped")
 
 # Response headers a recording never keeps: per-connection ones and ones the replaying server
@@ -345,7 +347,7 @@ def _event(item: Any, located: _Located, name: str, index: int) -> RecordedEvent
     )
     if not reader.has("at_ms"):
         raise reader._missing("at_ms")
-    at_ms = reader.number("at_ms", 0.0)
+    at_ms = reader.number("at_ms", 0.0, maximum=MAX_DURATION_MS, unit=" (24 h)")
     forms = [f for f in _EVENT_FORMS if reader.has(f)]
     if len(forms) != 1:
         raise reader.error(f"give exactly one of {', '.join(map(repr, _EVENT_FORMS))}", None)
@@ -379,9 +381,9 @@ def recording_from_dict(data: Any, located: _Located | None = None) -> Recording
     name = reader.string("name") or stem
     if name is None:
         raise reader._missing("name")
-    speed = reader.number("speed", 1.0)
-    if speed <= 0:
-        raise reader.error(f"must be > 0, got {speed!r}", "speed")
+    speed = reader.number("speed", 1.0, maximum=MAX_SPEED)
+    if speed < MIN_SPEED:  # a slower replay only turns recorded times into deadlines centuries away
+        raise reader.error(f"must be >= {MIN_SPEED:g}, got {speed!r}", "speed")
     if not reader.has("request"):
         raise reader._missing("request")
     request = reader.sub("request", ("method", "path", "model", "messages", "params"))

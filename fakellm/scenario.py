@@ -14,6 +14,7 @@ import difflib
 import fnmatch
 import functools
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from .content import EchoText, FakerText, FixedText, TokenSource
+from .content import FAKER_MAXIMUMS, EchoText, FakerText, FixedText, TokenSource
 from .errors import RequestError, ScenarioError
-from .faults import Fault, parse_fault
+from .faults import MAX_DURATION_MS, MAX_FAULTS, Fault, parse_fault
 
 __all__ = [
     "Match",
@@ -38,6 +39,13 @@ __all__ = [
 ]
 
 SCENARIO_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+MAX_ALIAS_VALUES = 10_000
+"""How many values YAML aliases may expand to in one document: enough to share a ``timing`` or a
+``faults`` block many times, and a "billion laughs" document stops here instead of filling memory."""
+MAX_DEPTH = 64
+"""How deeply a document may nest (a scenario needs about 6 levels, a recording about 10)."""
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +101,58 @@ class _Located:
         self.lines: dict[int, dict[str, int]] = {}
         self.node_lines: dict[int, int] = {}
         self.item_lines: dict[int, list[int]] = {}  # a list's id -> the line of each item
+        self._seen: set[int] = set()  # the nodes constructed so far: one met again is an alias
+        self._alias_values = 0
 
-    def construct(self, node: yaml.Node) -> Any:
+    def construct(self, node: yaml.Node, depth: int = 0, aliased: bool = False) -> Any:
+        """The document as plain data. Every use of an alias is a copy (the line of each value is
+        kept by the id of the object read from it), so the copies are counted and bounded, and so
+        is the depth (a recursive alias, ``&a [*a]``, is infinitely deep)."""
+        if not aliased and id(node) in self._seen:
+            aliased = True
+        self._seen.add(id(node))
+        if aliased:
+            self._alias_values += 1
+            if self._alias_values > MAX_ALIAS_VALUES:
+                raise ScenarioError(
+                    f"YAML aliases expand to more than {MAX_ALIAS_VALUES} values (copies of the "
+                    "anchor on this line and of anchors inside it): write the repeated part out, "
+                    "or share less",
+                    file=self.file,
+                    line=node.start_mark.line + 1,
+                )
+        if depth > MAX_DEPTH:
+            raise ScenarioError(
+                f"nested more than {MAX_DEPTH} levels deep"
+                + (" (a YAML alias that contains itself?)" if aliased else ""),
+                file=self.file,
+                line=node.start_mark.line + 1,
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             keys: dict[str, int] = {}
             for key_node, value_node in node.value:
-                key = self.construct(key_node)
+                key = self.construct(key_node, depth + 1, aliased)
                 if not isinstance(key, str):
                     key = str(key)
-                out[key] = self.construct(value_node)
+                out[key] = self.construct(value_node, depth + 1, aliased)
                 keys[key] = key_node.start_mark.line + 1
             self.lines[id(out)] = keys
             self.node_lines[id(out)] = node.start_mark.line + 1
             return out
         if isinstance(node, yaml.SequenceNode):
-            items = [self.construct(v) for v in node.value]
+            items = [self.construct(v, depth + 1, aliased) for v in node.value]
             self.node_lines[id(items)] = node.start_mark.line + 1
             self.item_lines[id(items)] = [v.start_mark.line + 1 for v in node.value]
             return items
-        value = yaml.SafeLoader(" ").construct_object(node)  # scalars: SafeLoader's own typing
-        return value
+        try:
+            return yaml.SafeLoader(" ").construct_object(node)  # scalars: SafeLoader's own typing
+        except ValueError:  # an int of more than 4300 digits (Python's int-string limit)
+            raise ScenarioError(
+                f"cannot read the number {node.value[:20]}... ({len(node.value)} characters)",
+                file=self.file,
+                line=node.start_mark.line + 1,
+            ) from None
 
     def index(self, node: yaml.Node | None, value: Any) -> None:
         """Record the lines of ``value`` (parsed by :mod:`json`) from ``node``, the YAML composer's
@@ -156,9 +195,13 @@ def _parse_file(path: Path) -> tuple[Any, _Located]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ScenarioError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+        except RecursionError:
+            raise ScenarioError("nested too deeply", file=str(path)) from None
+        except ValueError:  # an int of more than 4300 digits: not a JSONDecodeError
+            raise ScenarioError("a number of more than 4300 digits", file=str(path)) from None
         # Raw tabs can only be whitespace in valid JSON; YAML refuses them as indentation. Valid
         # JSON that YAML still cannot read only costs the line numbers.
-        with contextlib.suppress(yaml.YAMLError):
+        with contextlib.suppress(yaml.YAMLError, RecursionError):
             located.index(yaml.compose(text.replace("\t", " "), Loader=yaml.SafeLoader), data)
         return data, located
     try:
@@ -168,6 +211,8 @@ def _parse_file(path: Path) -> tuple[Any, _Located]:
         raise ScenarioError(f"not valid YAML/JSON: {exc.problem}", file=str(path), line=line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML/JSON: {exc}", file=str(path)) from None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise ScenarioError("nested too deeply", file=str(path)) from None
     if node is None:
         raise ScenarioError("the file is empty; expected a 'scenarios:' list", file=str(path))
     return located.construct(node), located
@@ -228,15 +273,23 @@ class _Reader:
             raise self.error(f"must be a non-empty string, got {value!r}", key)
         return value
 
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(
+        self, key: str, default: float, *, minimum: float = 0.0, maximum: float = math.inf, unit: str = ""
+    ) -> float:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(f"must be a number, got {value!r}", key)
+        # NaN passes every comparison and an infinity turns into an infinite deadline: refused here,
+        # and ints too large for a float (float() would raise OverflowError) fail the maximum.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(f"must be a finite number, got {value!r}", key)
         if value < minimum:
             raise self.error(f"must be >= {minimum:g}, got {value!r}", key)
+        if value > maximum:
+            raise self.error(f"must be <= {maximum:.12g}{unit}, got {value!r}", key)
         return float(value)
 
-    def integer(self, key: str, *, minimum: int | None = None) -> int | None:
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -244,6 +297,8 @@ class _Reader:
             raise self.error(f"must be an integer, got {value!r}", key)
         if minimum is not None and value < minimum:
             raise self.error(f"must be >= {minimum}, got {value!r}", key)
+        if maximum is not None and value > maximum:
+            raise self.error(f"must be <= {maximum}, got {value!r}", key)
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -307,11 +362,9 @@ def _content(reader: _Reader) -> TokenSource:
     if value is True or value is None:
         return FakerText()
     faker = reader.sub("faker", ("paragraphs", "sentences", "markdown", "code_probability"))
-    paragraphs = faker.integer("paragraphs", minimum=1)
-    sentences = faker.integer("sentences", minimum=1)
-    probability = faker.number("code_probability", 0.5)
-    if probability > 1:
-        raise faker.error("must be between 0 and 1", "code_probability")
+    paragraphs = faker.integer("paragraphs", minimum=1, maximum=FAKER_MAXIMUMS["paragraphs"])
+    sentences = faker.integer("sentences", minimum=1, maximum=FAKER_MAXIMUMS["sentences"])
+    probability = faker.number("code_probability", 0.5, maximum=1.0)
     return FakerText(
         paragraphs=paragraphs if paragraphs is not None else 3,
         sentences=sentences if sentences is not None else 3,
@@ -343,11 +396,12 @@ def scenario_from_dict(
     timing = Timing()
     if reader.has("timing"):
         t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms"))
+        ms = functools.partial(t.number, maximum=MAX_DURATION_MS, unit=" (24 h)")
         timing = Timing(
-            ttft_ms=t.number("ttft_ms", 0.0),
-            itl_ms=t.number("itl_ms", 0.0),
-            jitter_ms=t.number("jitter_ms", 0.0),
-            ttft_jitter_ms=t.number("ttft_jitter_ms", 0.0),
+            ttft_ms=ms("ttft_ms", 0.0),
+            itl_ms=ms("itl_ms", 0.0),
+            jitter_ms=ms("jitter_ms", 0.0),
+            ttft_jitter_ms=ms("ttft_jitter_ms", 0.0),
         )
 
     match = None
@@ -367,6 +421,8 @@ def scenario_from_dict(
         raw = reader.get("faults")
         if not isinstance(raw, list):
             raise reader.error(f"must be a list, got {type(raw).__name__}", "faults")
+        if len(raw) > MAX_FAULTS:
+            raise reader.error(f"at most {MAX_FAULTS} faults in one scenario, got {len(raw)}", "faults")
         for i, item in enumerate(raw):
             faults.append(_fault(item, reader, i))
 
@@ -382,7 +438,8 @@ def scenario_from_dict(
         content=content,
         timing=timing,
         match=match,
-        seed=reader.integer("seed"),
+        # Non-negative, like X-FakeLLM-Seed and --seed: a journaled seed must replay through them.
+        seed=reader.integer("seed", minimum=0, maximum=MAX_SEED),
         faults=tuple(faults),
         finish_reason=finish,
         source=source,
@@ -464,6 +521,11 @@ def load_scenario_files(paths: Sequence[str | Path]) -> list[Scenario]:
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_FILE_SUFFIXES and p.is_file())
+            if not files:
+                # Asked for scenarios and given none: starting on the default would hide the mistake.
+                raise ScenarioError(
+                    f"no scenario file ({', '.join(SCENARIO_FILE_SUFFIXES)}) in this folder", file=str(path)
+                )
         elif path.exists():
             files = [path]
         else:

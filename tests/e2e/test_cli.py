@@ -359,7 +359,7 @@ def test_journal_of_a_served_process_is_json(
 def test_shutdown_does_not_wait_forever_for_a_client_that_stopped_reading() -> None:
     """A client that stops reading leaves its stream blocked in a socket write, where no wake-up
     reaches it; shutdown resets such connections at the end of the grace period."""
-    big = scenario_from_dict({"name": "default", "content": {"faker": {"paragraphs": 3000}}})
+    big = scenario_from_dict({"name": "default", "content": {"text": "many words " * 100_000}})
     server = Server(config=ServerConfig(port=0, scenarios=(big,), shutdown_grace_s=0.5)).start()
     with socket.socket() as stuck:
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

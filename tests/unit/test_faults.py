@@ -776,7 +776,7 @@ def test_compact_spec(spec: str, expected: list[Fault]) -> None:
             "stall duration_ms: must be a number of ms (or a duration like 500ms, 2s), got '5x'",
             9,
         ),
-        ("stall@3 keepalive_ms=0", "stall keepalive_ms: must be > 0, got 0.0", 9),
+        ("stall@3 keepalive_ms=0", "stall keepalive_ms: must be >= 1, got 0.0", 9),
         ("latency 5m", "latency ms: must be a number of ms", 9),
         ("bandwidth fast", "bandwidth bytes_per_s: must be a number, got 'fast'", 11),
         ("bandwidth 2s", "bandwidth bytes_per_s: must be a number, got '2s'", 11),
@@ -883,7 +883,7 @@ def write(tmp_path: Path, text: str) -> Path:
             "      - {type: drop}\n      - {type: stall, keepalive_ms: -1}\n",
             5,
             "faults[1].keepalive_ms",
-            "must be > 0",
+            "must be >= 1",
         ),
     ],
 )

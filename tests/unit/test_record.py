@@ -153,7 +153,7 @@ def test_the_name_defaults_to_the_file_name(tmp_path: Path) -> None:
         (lambda d: d["events"][2].update(raw="x"), "events[2]", "exactly one"),
         (lambda d: d["events"][0].update(at_ms="soon"), "events[0].at_ms", "number"),
         (lambda d: d["response"].update(end="later"), "response.end", "eof, dropped"),
-        (lambda d: d.update(speed=0), "speed", "> 0"),
+        (lambda d: d.update(speed=0), "speed", ">= 0.001"),
         (lambda d: d.update(recording=2), "recording", "unsupported"),
         (lambda d: d.update(faults=[{"type": "nope"}]), "faults[0].type", "unknown fault"),
         (lambda d: d.update(extra=1), "extra", "unknown field"),
