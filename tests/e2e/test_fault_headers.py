@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fakellm import Server
+from fakellm import Server, parse_fault_spec
 from fakellm.tokens import tokenize
 from tests.helpers import RawResponse, chat_body, content_of, raw_request
 
@@ -200,3 +200,61 @@ def test_a_browser_can_read_the_retry_headers_of_a_scripted_429(server: Server) 
     assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
     exposed = {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
     assert {"retry-after", "x-ratelimit-reset-requests", "x-request-id"} <= exposed
+
+
+# Values that used to pass validation and then break the stream: a 500 with an empty body, a 200
+# cut off by an internal OverflowError, or a 200 with an empty body after a RecursionError.
+DIGITS = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "param", "message"),
+    [
+        ("X-FakeLLM-Faults", "drop@" + DIGITS, "X-FakeLLM-Faults", "drop after_tokens: must be <= 1000000"),
+        ("X-FakeLLM-Faults", "bandwidth 1e-300", "X-FakeLLM-Faults", "bandwidth bytes_per_s: must be >= 1"),
+        ("X-FakeLLM-Faults", "latency 1e306", "X-FakeLLM-Faults", "latency ms: must be <= 86400000 (24 h)"),
+        ("X-FakeLLM-Faults", "stall@1 keepalive_ms=1e-300", "X-FakeLLM-Faults", "stall keepalive_ms"),
+        ("X-FakeLLM-Faults", "slow_tokens@1 1e300", "X-FakeLLM-Faults", "slow_tokens factor: must be <="),
+        ("X-FakeLLM-Faults", "fragment 1-" + DIGITS, "X-FakeLLM-Faults", "fragment max_bytes: must be an"),
+        ("X-FakeLLM-Faults", "drop times=" + DIGITS, "X-FakeLLM-Faults", "drop times: must be an integer"),
+        (
+            "X-FakeLLM-Faults",
+            "fragment 1-7 bytes;" * 500,  # 9.5 KB, under the header limit
+            "X-FakeLLM-Faults",
+            "at most 32 faults in one spec, got 500",
+        ),
+        ("X-FakeLLM-TTFT-Ms", "1e306", "X-FakeLLM-TTFT-Ms", "X-FakeLLM-TTFT-Ms must be <= 86400000 (24 h)"),
+        ("X-FakeLLM-ITL-Ms", "86400001", "X-FakeLLM-ITL-Ms", "X-FakeLLM-ITL-Ms must be <= 86400000 (24 h)"),
+        ("X-FakeLLM-Seed", DIGITS, "X-FakeLLM-Seed", "X-FakeLLM-Seed must be <= 9223372036854775807"),
+        ("X-FakeLLM-Seed", str(2**63), "X-FakeLLM-Seed", "X-FakeLLM-Seed must be <= 9223372036854775807"),
+        ("X-FakeLLM-Seed", "1_000", "X-FakeLLM-Seed", "X-FakeLLM-Seed must be an integer"),
+    ],
+)
+def test_out_of_range_header_values_are_a_400_and_the_server_goes_on(
+    server: Server, name: str, value: str, param: str, message: str
+) -> None:
+    response = post(server, {name: value})
+    assert response.status == 400, (response.status, response.body[:200])
+    error = json.loads(response.body)["error"]
+    assert error["param"] == param
+    assert message in error["message"], error["message"]
+    assert len(error["message"]) < 800 or name == "X-FakeLLM-Faults"  # (the spec is quoted whole)
+    clean = post(server)
+    assert clean.status == 200 and clean.terminated and content_of(clean.body) == TEXT
+    assert not server.state.internal_errors
+
+
+def test_the_most_faults_every_source_allows_still_stream(make_server: MakeServer) -> None:
+    """32 each from the scenario, --faults and the header: the stages nest, one per fault, and
+    that depth must stay well inside Python's recursion limit (500 did not)."""
+    spec = "; ".join(["fragment 1-7 bytes delay_ms=0", "sse crlf", "latency 0", "stall@1 0"] * 8)
+    server = make_server(
+        seed=5,
+        faults=parse_fault_spec(spec),
+        scenarios=[{"name": "default", "content": {"text": TEXT}, "faults": parse_fault_spec(spec)}],
+    )
+    response = post(server, {"X-FakeLLM-Faults": spec})
+    assert response.status == 200 and response.terminated
+    assert content_of(response.body.replace(b"\r\n", b"\n")) == TEXT
+    assert settled_outcome(server) == "stalled_then_completed"
+    assert not server.state.internal_errors

@@ -923,3 +923,126 @@ def test_events_without_content_pass_through() -> None:
     out, _ = run_events(ErrorEvent(after_tokens=0, then="hold"), events)
     assert isinstance(out[-1].event, Hold)
     assert all(f.action == WRITE for f in token_frames())
+
+
+# --------------------------------------------------------------------------------------------------
+# bounds: values that pass validation must not fail later, turned into deadlines, sizes or counts
+
+NAN, INF = float("nan"), float("inf")
+DIGITS = "9" * 5000  # past Python's int-string limit (4300 digits)
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: Latency(ms=NAN), "ms"),
+        (lambda: Latency(ms=INF), "ms"),
+        (lambda: Latency(ms=1e306), "ms"),
+        (lambda: Latency(ms=86_400_001), "ms"),
+        (lambda: Drop(after_ms=NAN), "after_ms"),
+        (lambda: Drop(after_ms=1e306), "after_ms"),
+        (lambda: Drop(after_tokens=1_000_001), "after_tokens"),
+        (lambda: Drop(after_tokens=10**400), "after_tokens"),
+        (lambda: Drop(times=10**400), "times"),
+        (lambda: Drop(probability=NAN), "probability"),
+        (lambda: Stall(duration_ms=NAN), "duration_ms"),
+        (lambda: Stall(duration_ms=1e306), "duration_ms"),
+        (lambda: Stall(keepalive_ms=1e-300), "keepalive_ms"),
+        (lambda: Stall(keepalive_ms=INF), "keepalive_ms"),
+        (lambda: Fragment(delay_ms=NAN), "delay_ms"),
+        (lambda: Fragment(max_bytes=10**400), "max_bytes"),
+        (lambda: Bandwidth(bytes_per_s=1e-300), "bytes_per_s"),
+        (lambda: Bandwidth(bytes_per_s=NAN), "bytes_per_s"),
+        (lambda: Bandwidth(bytes_per_s=INF), "bytes_per_s"),
+        (lambda: SlowTokens(factor=1e300), "factor"),
+        (lambda: SlowTokens(factor=NAN), "factor"),
+        (lambda: Sse(retry_ms=10**400), "retry_ms"),
+        (lambda: HttpError(retry_after_s=1e306), "retry_after_s"),
+        (lambda: HttpError(retry_after_ms=NAN), "retry_after_ms"),
+    ],
+)
+def test_out_of_range_settings_name_the_field(make: Callable[[], Fault], field: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        make()
+    assert info.value.field == field
+
+
+def test_the_largest_settings_are_accepted() -> None:
+    Latency(ms=86_400_000)
+    Stall(duration_ms=86_400_000, keepalive_ms=1)
+    Drop(after_tokens=1_000_000, times=1_000_000)
+    Bandwidth(bytes_per_s=1)
+    SlowTokens(factor=1000)
+    HttpError(retry_after_s=86_400)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "column"),
+    [
+        ("drop@" + DIGITS, "drop after_tokens: must be <= 1000000, got 99999999999999999999...", 6),
+        ("drop@1000001", "drop after_tokens: must be <= 1000000, got 1000001", 6),
+        ("drop@" + "9" * 400 + "ms", "drop after_ms: must be a finite number, got inf", 6),
+        ("drop@25h", "drop: bad position '25h'", 6),
+        ("drop@-1", "drop: bad position '-1'", 6),
+        ("drop@90000s", "drop after_ms: must be <= 86400000 (24 h), got 90000000.0", 6),
+        ("bandwidth 1e-300", "bandwidth bytes_per_s: must be >= 1, got 1e-300", 11),
+        ("bandwidth nan", "bandwidth bytes_per_s: must be a number, got 'nan'", 11),
+        ("bandwidth inf", "bandwidth bytes_per_s: must be a number, got 'inf'", 11),
+        ("latency 1e306", "latency ms: must be <= 86400000 (24 h), got 1e+306", 9),
+        ("latency 1e306s", "latency ms: must be a number of ms", 9),
+        ("stall@1 1e300", "stall duration_ms: must be <= 86400000 (24 h)", 9),
+        ("stall@1 keepalive_ms=1e-300", "stall keepalive_ms: must be >= 1, got 1e-300", 9),
+        ("slow_tokens@1 1e300", "slow_tokens factor: must be <= 1000, got 1e+300", 15),
+        ("fragment 1-" + DIGITS, "fragment max_bytes: must be an integer", 10),
+        ("fragment 1-2000000", "fragment max_bytes: must be <= 1048576, got 2000000", 10),
+        ("drop times=" + DIGITS, "drop times: must be an integer", 6),
+        ("drop times=-1", "drop times: must be >= 0, got -1", 6),
+        ("drop probability=nan", "drop probability: must be a number, got 'nan'", 6),
+        ("http_error " + DIGITS, "http_error status: must be an integer", 12),
+        ("http_error 429 retry_after_s=1e300", "http_error retry_after_s: must be <= 86400 (24 h)", 16),
+        ("sse retry_ms=" + DIGITS, "sse retry_ms: must be an integer", 5),
+    ],
+)
+def test_out_of_range_spec_values_are_spec_errors(spec: str, message: str, column: int) -> None:
+    with pytest.raises(FaultSpecError) as info:
+        parse_fault_spec(spec)
+    assert info.value.reason.startswith(message), info.value.reason
+    assert info.value.position == column - 1
+
+
+def test_a_spec_holds_at_most_32_faults() -> None:
+    assert len(parse_fault_spec("fragment 1-7 bytes;" * 32)) == 32
+    spec = "fragment 1-7 bytes;" * 500  # 9.5 KB: under the header limit
+    with pytest.raises(FaultSpecError) as info:
+        parse_fault_spec(spec)
+    assert info.value.reason == "at most 32 faults in one spec, got 500"
+    assert info.value.position == 32 * len("fragment 1-7 bytes;")  # where the 33rd begins
+
+
+def test_a_scenario_holds_at_most_32_faults(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text("scenarios:\n  - name: many\n    faults: [" + ", ".join(["truncate"] * 33) + "]\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_files([path])
+    assert (info.value.line, info.value.field) == (3, "faults")
+    assert "at most 32 faults in one scenario, got 33" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "words"),
+    [
+        ({"type": "latency", "ms": NAN}, "faults[0].ms", "must be a number of ms"),
+        ({"type": "latency", "ms": 10**400}, "faults[0].ms", "must be a number of ms"),
+        ({"type": "latency", "ms": 1e306}, "faults[0].ms", "must be <= 86400000 (24 h)"),
+        ({"type": "bandwidth", "bytes_per_s": 1e-300}, "faults[0].bytes_per_s", "must be >= 1"),
+        ({"type": "drop", "after_tokens": 10**400}, "faults[0].after_tokens", "must be <= 1000000"),
+        ({"drop": {"times": 10**400}}, "faults[0].drop.times", "must be <= 1000000"),
+    ],
+)
+def test_out_of_range_fault_mappings_name_the_field(item: dict[str, object], field: str, words: str) -> None:
+    from fakellm.scenario import scenario_from_dict
+
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({"name": "s", "faults": [item]})
+    assert info.value.field == field
+    assert words in info.value.reason, info.value.reason

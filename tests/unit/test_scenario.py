@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -376,3 +377,137 @@ def test_a_loaded_scenario_named_default_replaces_the_embedded_one() -> None:
 def test_without_scenarios_the_embedded_default_serves() -> None:
     chosen = ScenarioBook().select(None, "gpt-4o", "")
     assert chosen.name == "default" and isinstance(chosen.content, FakerText)
+
+
+# ---------------------------------------------------------------------------------------------------
+# bounds: a scenario that loads must serve; anything else is an error naming file, line and field
+
+
+@pytest.mark.parametrize(
+    ("timing", "field", "words"),
+    [
+        ("{ttft_ms: .nan, itl_ms: .inf}", "timing.ttft_ms", "must be a finite number, got nan"),
+        ("{itl_ms: .inf}", "timing.itl_ms", "must be a finite number, got inf"),
+        ("{jitter_ms: -.inf}", "timing.jitter_ms", "must be a finite number, got -inf"),
+        ("{ttft_ms: 1.0e+306}", "timing.ttft_ms", "must be <= 86400000 (24 h), got 1e+306"),
+        ("{itl_ms: 86400001}", "timing.itl_ms", "must be <= 86400000 (24 h), got 86400001"),
+        ("{ttft_jitter_ms: " + "9" * 500 + "}", "timing.ttft_jitter_ms", "must be <= 86400000 (24 h)"),
+    ],
+)
+def test_timing_must_be_finite_and_at_most_a_day(tmp_path: Path, timing: str, field: str, words: str) -> None:
+    path = write(tmp_path, "t.yaml", f"scenarios:\n  - name: t\n    timing: {timing}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_files([path])
+    assert (info.value.file, info.value.line, info.value.field) == (str(path), 3, field)
+    assert info.value.reason.startswith(words), info.value.reason
+    assert len(str(info.value)) < 200  # a 500-digit number is not echoed whole
+
+
+def test_scripted_nan_timing_is_refused() -> None:
+    # fakellm.script(ttft_ms=float("nan")) goes through here (and through ScriptOptions, below).
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({"name": "s", "timing": {"ttft_ms": float("nan")}})
+    assert info.value.field == "timing.ttft_ms"
+    from pytest_fakellm.handle import ScriptOptions
+
+    with pytest.raises(ScenarioError) as info:
+        ScriptOptions(ttft_ms=float("nan")).scenario(name="s", seed=1, default=default_scenario())
+    assert info.value.field == "ttft_ms"
+
+
+@pytest.mark.parametrize(
+    ("faker", "field", "words"),
+    [
+        ({"paragraphs": 100_000_000}, "content.faker.paragraphs", "must be <= 32"),
+        ({"sentences": 17}, "content.faker.sentences", "must be <= 16"),
+        ({"code_probability": float("nan")}, "content.faker.code_probability", "must be a finite number"),
+        ({"code_probability": 1.5}, "content.faker.code_probability", "must be <= 1"),
+    ],
+)
+def test_faker_settings_are_bounded(faker: dict[str, object], field: str, words: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({"name": "s", "content": {"faker": faker}})
+    assert info.value.field == field
+    assert info.value.reason.startswith(words), info.value.reason
+
+
+def test_the_largest_faker_text_is_made_in_a_few_milliseconds() -> None:
+    scenario = scenario_from_dict(
+        {"name": "s", "content": {"faker": {"paragraphs": 32, "sentences": 16, "markdown": True}}}
+    )
+    scenario.content.text({}, random.Random(0))  # warm up Faker's providers
+    started = time.perf_counter()
+    text = scenario.content.text({}, random.Random(1))
+    assert time.perf_counter() - started < 0.1  # about 3 ms; generous on a noisy VM
+    assert 5_000 < len(text) < 100_000
+
+
+@pytest.mark.parametrize(
+    ("seed", "words"), [(-1, "must be >= 0, got -1"), (2**63, "must be <= 9223372036854775807")]
+)
+def test_seed_is_a_non_negative_64_bit_integer(seed: int, words: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({"name": "s", "seed": seed})
+    assert info.value.field == "seed"
+    assert info.value.reason.startswith(words), info.value.reason
+
+
+def _alias_bomb() -> str:
+    """Nine levels of nine aliases: 9**9 (387 million) strings once expanded."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    previous = "a"
+    for name in "bcdefghi":
+        lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+        previous = name
+    return "\n".join(lines) + "\nscenarios:\n  - name: boom\n    content: {text: *i}\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "bomb.yaml", _alias_bomb())
+    started = time.monotonic()
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_files([path])
+    assert time.monotonic() - started < 2
+    assert info.value.file == str(path) and info.value.line is not None
+    assert "YAML aliases expand to more than 10000 values" in info.value.reason
+
+
+def test_aliases_within_the_budget_still_share_settings(tmp_path: Path) -> None:
+    text = (
+        "scenarios:\n  - name: a\n    timing: &fast {ttft_ms: 5, itl_ms: 1}\n  - name: b\n    timing: *fast\n"
+    )
+    a, b = load_scenario_files([write(tmp_path, "ok.yaml", text)])
+    assert a.timing == b.timing == Timing(ttft_ms=5, itl_ms=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("self.yaml", "x: &a [*a]\nscenarios: []\n", "nested more than 64 levels deep (a YAML alias"),
+        ("loop.yaml", "scenarios: &s\n  - name: x\n    match: *s\n", "nested more than 64 levels deep"),
+        ("deep.yaml", "scenarios: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("deep2.yaml", "scenarios: " + "[" * 100 + "]" * 100 + "\n", "nested more than 64 levels deep"),
+        ("deep.json", '{"scenarios": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ("long.yaml", "scenarios:\n  - name: x\n    seed: " + "9" * 5000 + "\n", "cannot read the number"),
+        (
+            "long.json",
+            '{"scenarios": [{"name": "x", "seed": ' + "9" * 5000 + "}]}",
+            "a number of more than 4300 digits",
+        ),
+    ],
+)
+def test_documents_too_deep_or_too_long_to_read_are_errors(
+    tmp_path: Path, name: str, text: str, words: str
+) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_files([path])
+    assert info.value.file == str(path)
+    assert info.value.reason.startswith(words), info.value.reason
+
+
+def test_a_folder_without_scenario_files_is_an_error_naming_it(tmp_path: Path) -> None:
+    write(tmp_path, "notes.txt", "not a scenario file")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_files([tmp_path])
+    assert str(info.value) == f"{tmp_path}: no scenario file (.yaml, .yml, .json) in this folder"
