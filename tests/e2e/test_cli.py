@@ -407,8 +407,10 @@ def test_a_second_sigint_stops_serve_at_once(
     here a client that stopped reading, its stream blocked in a socket write. The second does not."""
     scenarios = tmp_path / "big.yaml"
     scenarios.write_text(
-        "scenarios:\n  - name: default\n    content: {faker: {paragraphs: 3000}}\n"
-        "    timing: {ttft_ms: 0, itl_ms: 0}\n"
+        # About 2 MB of text, more than the socket buffers hold (faker text is bounded to about 20 KB).
+        "scenarios:\n  - name: default\n    content: {text: '"
+        + "lorem ipsum dolor sit amet " * 80_000
+        + "'}\n    timing: {ttft_ms: 0, itl_ms: 0}\n"
     )
     proc = subprocess.Popen(
         [str(BIN / "fakellm"), "serve", "--port", "0", "--scenarios", str(scenarios)],
