@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FakeLLMError", "FaultSpecError", "RequestError", "ScenarioError", "error_body"]
+__all__ = ["FakeLLMError", "FaultSpecError", "RequestError", "ScenarioError", "error_body", "shown"]
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, cut to 20 characters and ``...`` when longer than 40:
+    a 5000-digit number in a header is not echoed whole (nor is a megabyte of text)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}..."
 
 
 class FakeLLMError(Exception):

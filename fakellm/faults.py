@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
-from .errors import FaultSpecError, RequestError, ScenarioError
+from .errors import FaultSpecError, RequestError, ScenarioError, shown
 from .events import Finish, Hold, Malformed, StreamEnd, StreamError, TextDelta, Usage
 from .stream import DROP_FIN, DROP_RST, HOLD, Frame, StreamContext, Timed
 
@@ -93,19 +93,21 @@ _MAX_INT_DIGITS = 18  # longer digit strings are out of every range; never hand 
 
 
 def _finite(value: float, field: str) -> None:
+    if isinstance(value, int):  # every int is finite; a huge one fails the maximum instead
+        return
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an int too large for a float
         finite = False
     if not finite:
-        raise ScenarioError(f"must be a finite number, got {value!r}", field=field)
+        raise ScenarioError(f"must be a finite number, got {shown(value)}", field=field)
 
 
 def _at_least(value: float | None, minimum: float, field: str, *, strict: bool = False) -> None:
     if value is None:
         return
     if value < minimum or (strict and value == minimum):
-        raise ScenarioError(f"must be {'>' if strict else '>='} {minimum:g}, got {value!r}", field=field)
+        raise ScenarioError(f"must be {'>' if strict else '>='} {minimum:g}, got {shown(value)}", field=field)
 
 
 def _within(
@@ -117,7 +119,7 @@ def _within(
     _finite(value, field)
     _at_least(value, minimum, field, strict=strict)
     if value > maximum:
-        raise ScenarioError(f"must be <= {maximum:.12g}{unit}, got {value!r}", field=field)
+        raise ScenarioError(f"must be <= {maximum:.12g}{unit}, got {shown(value)}", field=field)
 
 
 def _duration_ms(value: float | None, field: str, *, strict: bool = False) -> None:
@@ -868,7 +870,7 @@ def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
             int: "an integer",
             float: f"a number{f' of {unit} (or a duration like 500ms, 2s)' if unit else ''}",
         }.get(base, "a string")
-        raise ScenarioError(f"must be {kind}, got {value!r}", field=key) from None
+        raise ScenarioError(f"must be {kind}, got {shown(value)}", field=key) from None
     raise ScenarioError(f"unsupported value {value!r}", field=key)  # pragma: no cover
 
 
@@ -1086,8 +1088,13 @@ def _parse_one(words: list[_Word], spec: str) -> Fault:
             elif not word.quoted and after_range and text in ("bytes", "b"):
                 pass
             elif not word.quoted and (match := _RANGE.fullmatch(text)) and "min_bytes" in fields:
-                put("min_bytes", int(match.group(1)), word.at)
-                put("max_bytes", int(match.group(2)), word.at)
+                for key, digits in (("min_bytes", match.group(1)), ("max_bytes", match.group(2))):
+                    try:
+                        put(key, _int(digits), word.at)
+                    except ValueError:  # more digits than any bound
+                        raise fail(
+                            f"must be an integer <= {MAX_WRITE_BYTES}, got {shown(digits)}", word.at, key
+                        ) from None
                 after_range = True
                 continue
             elif not word.quoted and text in cls.aliases:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .content import FAKER_MAXIMUMS, EchoText, FakerText, FixedText, TokenSource
-from .errors import RequestError, ScenarioError
+from .errors import RequestError, ScenarioError, shown
 from .faults import MAX_DURATION_MS, MAX_FAULTS, Fault, parse_fault
 
 __all__ = [
@@ -270,7 +270,7 @@ class _Reader:
                 raise self.error("is required", key) if key in self.data else self._missing(key)
             return None
         if not isinstance(value, str) or not value:
-            raise self.error(f"must be a non-empty string, got {value!r}", key)
+            raise self.error(f"must be a non-empty string, got {shown(value)}", key)
         return value
 
     def number(
@@ -278,15 +278,15 @@ class _Reader:
     ) -> float:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(f"must be a number, got {value!r}", key)
+            raise self.error(f"must be a number, got {shown(value)}", key)
         # NaN passes every comparison and an infinity turns into an infinite deadline: refused here,
         # and ints too large for a float (float() would raise OverflowError) fail the maximum.
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.error(f"must be a finite number, got {value!r}", key)
+            raise self.error(f"must be a finite number, got {shown(value)}", key)
         if value < minimum:
-            raise self.error(f"must be >= {minimum:g}, got {value!r}", key)
+            raise self.error(f"must be >= {minimum:g}, got {shown(value)}", key)
         if value > maximum:
-            raise self.error(f"must be <= {maximum:.12g}{unit}, got {value!r}", key)
+            raise self.error(f"must be <= {maximum:.12g}{unit}, got {shown(value)}", key)
         return float(value)
 
     def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
@@ -294,17 +294,17 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"must be an integer, got {value!r}", key)
+            raise self.error(f"must be an integer, got {shown(value)}", key)
         if minimum is not None and value < minimum:
-            raise self.error(f"must be >= {minimum}, got {value!r}", key)
+            raise self.error(f"must be >= {minimum}, got {shown(value)}", key)
         if maximum is not None and value > maximum:
-            raise self.error(f"must be <= {maximum}, got {value!r}", key)
+            raise self.error(f"must be <= {maximum}, got {shown(value)}", key)
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
-            raise self.error(f"must be true or false, got {value!r}", key)
+            raise self.error(f"must be true or false, got {shown(value)}", key)
         return value
 
     def _missing(self, key: str) -> ScenarioError:
@@ -348,7 +348,7 @@ def _content(reader: _Reader) -> TokenSource:
     if kind == "text":
         value = reader.get("text")
         if not isinstance(value, str):
-            raise reader.error(f"must be a string, got {value!r}", "text")
+            raise reader.error(f"must be a string, got {shown(value)}", "text")
         return FixedText(value)
     if kind == "echo":
         value = reader.get("echo")
@@ -357,7 +357,7 @@ def _content(reader: _Reader) -> TokenSource:
         if isinstance(value, Mapping):
             echo = reader.sub("echo", ("prefix",))
             return EchoText(prefix=echo.string("prefix") or "")
-        raise reader.error(f"must be true or a mapping, got {value!r}", "echo")
+        raise reader.error(f"must be true or a mapping, got {shown(value)}", "echo")
     value = reader.get("faker")
     if value is True or value is None:
         return FakerText()

@@ -137,7 +137,7 @@ def byte_faults(*, fast: bool = False) -> st.SearchStrategy[list[Fault]]:
             Stall,
             after_tokens=st.none() | st.integers(0, 30),
             duration_ms=ms,
-            keepalive_ms=st.none() | st.floats(1 if fast else 0.5, 50, allow_nan=False),
+            keepalive_ms=st.none() | st.floats(1, 50, allow_nan=False),
         ),
         st.tuples(fragment_bytes, fragment_bytes, st.booleans(), st.booleans()).map(
             lambda t: Fragment(
