@@ -1,8 +1,8 @@
 """The application: the Quart routes, CORS, OpenAI-shaped errors, and the ASGI wrapper that serves
-the chat endpoint itself (``chat.py``) and can drop a connection.
+the streamed routes itself (``endpoint.py``) and can drop a connection.
 
 Every response, error or not, carries the CORS headers (``headers.cors_headers``: Quart's
-:func:`_cors` hook, or ``chat.py``); every error a client can cause is a :class:`RequestError`
+:func:`_cors` hook, or ``endpoint.py``); every error a client can cause is a :class:`RequestError`
 rendered by :func:`fakellm.errors.error_body`; anything else is a 500 in the same shape, logged
 with its traceback on the server side and remembered in ``state.internal_errors`` (the pytest
 plugin fails the test on it).
@@ -16,12 +16,8 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
-import traceback
-from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,21 +25,21 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import clock
-from .chat import CHAT_PATH, _send_json, serve_chat
 from .config import ServerConfig
+from .endpoint import send_json, serve_stream
 from .errors import RequestError, error_body
-from .faults import Fault
 from .headers import cors_headers, header_map, request_headers
-from .journal import Journal, JournalEntry
-from .pipeline import FaultCounters
+from .journal import JournalEntry
 from .redact import install_log_redaction, redact_headers, redact_text
-from .scenario import Scenario, ScenarioBook, load_scenario_files
-from .transport import CONNECTION_SEND, ActiveStreams, DropConnection, arrival, reset_connection
+from .state import ServerState
+from .tokens import count_message_tokens
+from .transport import CONNECTION_SEND, DropConnection, arrival, reset_connection
+from .wire import FORMATS
+from .wire.anthropic_messages import MESSAGES, count_tokens_body, parse_count_tokens_request
 
 __all__ = [
     "LIKELY_MODELS",
     "FakeLLMApp",
-    "ServerState",
     "about",
     "create_app",
     "new_quart",
@@ -54,70 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("fakellm")
-
-
-class ServerState:
-    """What a running server knows: its scenarios, journal, fault counters and live streams.
-    The pytest plugin scripts a test by swapping ``book`` and ``sequence`` (see ``script``)."""
-
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        loaded = load_scenario_files(config.scenario_paths) if config.scenario_paths else []
-        self.base_scenarios: list[Scenario] = [*loaded, *config.scenarios]
-        self.book = ScenarioBook(self.base_scenarios)
-        self.sequence: deque[Scenario] = deque()  # served in order, before any other rule
-        self.global_faults: tuple[Fault, ...] = config.faults
-        self.journal = Journal(config.journal_size)
-        self.counters = FaultCounters()
-        self.streams = ActiveStreams()
-        self.internal_errors: list[str] = []
-        self._lock = threading.Lock()
-
-    # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
-    def script(
-        self,
-        scenarios: Sequence[Scenario],
-        *,
-        sequence: bool = False,
-        default: Scenario | None = None,
-    ) -> None:
-        """Serve ``scenarios`` from now on: as extra scenarios chosen by the usual rules (the
-        first one without a ``match`` becomes the default), or with ``sequence`` one per request,
-        in order, and ``default`` (else the server's own) after the last."""
-        with self._lock:
-            self.counters.clear()
-            if sequence:
-                self.sequence = deque(scenarios)
-                self.book = ScenarioBook(self.base_scenarios, default=default)
-                return
-            self.sequence = deque()
-            default = next((s for s in scenarios if s.match is None), None)
-            self.book = ScenarioBook(
-                [*self.base_scenarios, *scenarios],
-                default=replace(default, name="default") if default is not None else None,
-            )
-
-    def reset(self) -> None:
-        with self._lock:
-            self.book = ScenarioBook(self.base_scenarios)
-            self.sequence = deque()
-            self.counters.clear()
-            self.internal_errors.clear()
-        self.journal.clear()
-
-    def internal_error(self, error: BaseException, doing: str) -> dict[str, Any]:
-        """Record a bug met while ``doing`` (logged with its traceback, kept for the pytest plugin,
-        which fails the test on it); returns the OpenAI-shaped body of the 500 that answers it."""
-        text = "".join(traceback.format_exception(error))
-        self.internal_errors.append(text)
-        log.error("fakellm internal error while %s\n%s", doing, text)
-        return error_body("The fake server hit an internal error (see its log).", type="server_error")
-
-    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
-        with self._lock:
-            if header is None and self.sequence:
-                return self.sequence.popleft()
-            return self.book.select(header, model, prompt)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -226,11 +158,32 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     state = ServerState(config)
     quart = new_quart("fakellm", state)
 
-    @quart.post(CHAT_PATH)
-    async def chat_completions() -> Response:
-        # Served by FakeLLMApp before Quart sees it (chat.py); declared so that Quart knows the
-        # route: another method on it is a 405, and preflights are answered.
-        raise RuntimeError(f"POST {CHAT_PATH} is served by FakeLLMApp, not by its Quart app")
+    for path in FORMATS:
+
+        async def streamed() -> Response:
+            # Served by FakeLLMApp before Quart sees it (endpoint.py); declared so that Quart knows
+            # the route: another method on it is a 405, and preflights are answered.
+            raise RuntimeError(f"POST {request.path} is served by FakeLLMApp, not by its Quart app")
+
+        quart.add_url_rule(path, f"stream:{path}", streamed, methods=["POST"])
+
+    @quart.get("/v1/responses/<response_id>")
+    async def get_response(response_id: str) -> Response:
+        kept = state.responses.get(response_id)
+        if kept is None:
+            message = f"Response with id '{response_id}' not found."
+            return _json(error_body(message, param="response_id", code=None), 404)
+        return _json(kept)
+
+    @quart.post("/v1/messages/count_tokens")
+    async def count_tokens() -> Response:
+        raw = await request.get_data()
+        try:
+            parsed = parse_count_tokens_request(raw if isinstance(raw, bytes) else raw.encode())
+        except RequestError as exc:
+            answer = MESSAGES.error(exc, f"req_{secrets.token_hex(16)}")
+            return _json(answer.body, answer.status, answer.headers)
+        return _json(count_tokens_body(count_message_tokens(parsed.messages)))
 
     @quart.get("/v1/models")
     async def list_models() -> Response:
@@ -277,6 +230,10 @@ LIKELY_MODELS = (
 _ROUTE_NOTES = {
     "/": "what this server is",
     "/v1/chat/completions": "OpenAI Chat Completions, streamed or not",
+    "/v1/responses": "OpenAI Responses, streamed or not",
+    "/v1/responses/{response_id}": "a response stored by POST /v1/responses",
+    "/v1/messages": "Anthropic Messages, streamed or not",
+    "/v1/messages/count_tokens": "Anthropic's token count of a Messages request",
     "/v1/models": "the scenario names, then model ids clients often send (any id is served)",
     "/v1/models/{model_id}": "any model id: the default scenario answers every model",
     "/v1/{rest}": "forwarded to the upstream, with faults",
@@ -373,7 +330,7 @@ def _model(name: str) -> dict[str, Any]:
 
 class FakeLLMApp:
     """The ASGI application: Quart, plus what Quart does not do. It serves the chat endpoint itself
-    (``chat.py``, when ``chat``), starts each request's schedule when the request arrived, and
+    (``endpoint.py``, when ``chat``), starts each request's schedule when the request arrived, and
     drops connections (which ASGI cannot say)."""
 
     def __init__(self, quart: Quart, state: ServerState, *, chat: bool = False) -> None:
@@ -396,13 +353,9 @@ class FakeLLMApp:
                     await self._refuse_fragment(scope, send)
                     return
                 scope = origin_form(scope)
-            if (
-                self.chat
-                and scope["type"] == "http"
-                and scope["path"] == CHAT_PATH
-                and scope["method"] == "POST"
-            ):
-                await serve_chat(self.state, scope, receive, send, t0)
+            fmt = FORMATS.get(scope["path"]) if self.chat and scope["type"] == "http" else None
+            if fmt is not None and scope["method"] == "POST":
+                await serve_stream(self.state, fmt, scope, receive, send, t0)
             else:
                 await self.quart(scope, receive, send)
         except DropConnection as drop:
@@ -432,7 +385,8 @@ class FakeLLMApp:
             "(RFC 9112 \u00a73.2). Leave it out, or percent-encode a literal '#' as %23."
         )
         cors = cors_headers(self.state.config, request_headers(scope), scope.get("method", "GET"))
-        await _send_json(send, 400, error_body(message, code="invalid_request_target"), cors)
+        head = [*cors, ("x-request-id", f"req_{secrets.token_hex(16)}")]
+        await send_json(send, 400, error_body(message, code="invalid_request_target"), head)
 
     def shutdown_streams(self) -> None:
         self.state.streams.stop_all()

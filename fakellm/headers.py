@@ -141,7 +141,7 @@ class Instructions:
 
 
 def instructions(headers: Headers) -> Instructions:
-    """The served and the proxied streams read them the same way (``chat.py``, ``proxy.py``)."""
+    """The served and the proxied streams read them the same way (``endpoint.py``, ``proxy.py``)."""
     seed = int_header(headers, SEED_HEADER, minimum=0, maximum=MAX_SEED)
     faults = tuple(header_faults(headers))
     return Instructions(

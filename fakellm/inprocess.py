@@ -39,9 +39,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .app import FakeLLMApp, ServerState, create_app
+from .app import FakeLLMApp, create_app
 from .config import ServerConfig, server_config
 from .journal import Journal
+from .state import ServerState
 
 try:  # openai >= 3 sends through httpx2, a fork of httpx with the same transport API
     import httpx2

@@ -63,6 +63,9 @@ class JournalEntry:
     method: str
     path: str
     status: int
+    format: str | None = (
+        None  # the wire format served (wire/format.py: openai.chat...); None: not a stream route
+    )
     scenario: str | None = None
     seed: int | None = None
     model: str | None = None
@@ -124,6 +127,7 @@ class JournalEntry:
             "method": self.method,
             "path": self.path,
             "status": self.status,
+            "format": self.format,
             "scenario": self.scenario,
             "seed": self.seed,
             "model": self.model,

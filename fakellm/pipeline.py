@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-import string
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -24,7 +23,8 @@ from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
-from .wire.openai import ChatRequest, OpenAIChatEncoder
+from .wire.format import ChatRequest, StreamEncoder, WireFormat
+from .wire.openai import CHAT
 
 __all__ = [
     "Encoder",
@@ -37,8 +37,6 @@ __all__ = [
     "plan_stream",
     "schedule",
 ]
-
-_ALNUM = string.ascii_letters + string.digits
 
 
 def derive_seed(server: int | None, scenario: int | None, header: int | None) -> int | None:
@@ -155,7 +153,8 @@ class StreamPlan:
     scenario: Scenario
     request: ChatRequest
     ctx: StreamContext
-    encoder: OpenAIChatEncoder
+    format: WireFormat
+    encoder: StreamEncoder
     tokens: Sequence[str]  # a tuple, or lazy pieces of a long text (tokens.py)
     finish_reason: str
     usage: Usage
@@ -164,6 +163,7 @@ class StreamPlan:
     faults: list[Fault] = field(default_factory=list)
     http_error: RequestError | None = None
     source: EventSource | None = None  # a recorded stream, replayed instead of the schedule
+    stored: Callable[[], tuple[str, dict[str, Any]] | None] | None = None  # wire/format.OpenedStream
 
     @property
     def seed(self) -> int:
@@ -288,6 +288,7 @@ def plan_stream(
     request: ChatRequest,
     scenario: Scenario,
     *,
+    format: WireFormat = CHAT,
     server_seed: int | None = None,
     header_seed: int | None = None,
     extra_faults: Sequence[Fault] = (),
@@ -301,40 +302,37 @@ def plan_stream(
     ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
 
-    # The fixed order of draws from ctx.rng: text, then ids. Never reorder (it changes every body).
+    # The fixed order of draws from ctx.rng: text, then the format's ids. Never reorder (it
+    # changes every body).
     text = scenario.content.text(request.body, rng)
     tokens = tokens_for(text)
-    completion_id = "chatcmpl-" + "".join(rng.choices(_ALNUM, k=29))
-    fingerprint = f"fp_{rng.getrandbits(40):010x}"
-    request_id = f"req_{rng.getrandbits(128):032x}"
-    created_random = 1_735_689_600 + rng.randrange(31_536_000)  # a moment in 2025
-    created = created_random if deterministic or now is None else int(now)
-
     finish_reason = scenario.finish_reason
     if request.max_tokens is not None and len(tokens) > request.max_tokens:
         tokens = tokens[: request.max_tokens]
         finish_reason = "length"
     usage = Usage(count_message_tokens(request.messages), len(tokens))
+    opened = format.open_stream(
+        request,
+        rng,
+        now=None if deterministic else now,
+        prompt_tokens=usage.prompt_tokens,
+        ascii_only=ascii_only and scenario.ascii_only,
+    )
 
     plan = StreamPlan(
         scenario=scenario,
         request=request,
         ctx=ctx,
-        encoder=OpenAIChatEncoder(
-            id=completion_id,
-            created=created,
-            model=request.model,
-            system_fingerprint=fingerprint,
-            include_usage=request.include_usage,
-            ascii_only=ascii_only and scenario.ascii_only,
-        ),
+        format=format,
+        encoder=opened.encoder,
         tokens=tokens,
         finish_reason=finish_reason,
         usage=usage,
         timing=timing or scenario.timing,
-        request_id=request_id,
+        request_id=opened.request_id,
         # Not isinstance(EventSource): a runtime Protocol check costs ~10 us a request.
         source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
+        stored=opened.stored,
     )
     plan.http_error, plan.faults = _choose_faults(
         scenario, ctx, counters, extra_faults, extra_scope, global_faults

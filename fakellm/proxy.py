@@ -52,7 +52,7 @@ from quart import Quart, Response, request
 from werkzeug.datastructures import Headers
 
 from . import clock
-from .app import FakeLLMApp, ServerState, _json, new_quart, open_entry
+from .app import FakeLLMApp, _json, new_quart, open_entry
 from .config import ServerConfig, server_config
 from .errors import RequestError, error_body
 from .events import Abort, Verbatim
@@ -64,6 +64,7 @@ from .record import Capture, Recorder, recordable_headers
 from .redact import redact_text
 from .scenario import Scenario
 from .server import Server
+from .state import ServerState
 from .stream import Frame, Timed
 from .tokens import last_user_text
 from .wire.passthrough import EventSplitter, PassthroughEncoder, classify

@@ -22,11 +22,12 @@ from typing import Any
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
-from .app import FakeLLMApp, ServerState, create_app
+from .app import FakeLLMApp, create_app
 from .config import ServerConfig, server_config
 from .faults import Fault
 from .journal import Journal
 from .scenario import Scenario
+from .state import ServerState
 
 __all__ = ["Server", "bind_socket", "serve_app"]
 

@@ -54,16 +54,19 @@ from ..events import (
     TextDelta,
     Usage,
 )
-from .openai import ChatRequest
+from .format import Answer, ChatRequest, OpenedStream
+from .format import EventReader as EventReaderFn
 from .sse import ServerSentEvent, encode_sse
 
 __all__ = [
     "CONTENT_TYPE",
     "ERROR_TYPES",
+    "MESSAGES",
     "STOP_REASONS",
     "AnthropicIds",
     "AnthropicMessagesEncoder",
     "EventReader",
+    "Messages",
     "Profile",
     "auth_error",
     "count_tokens_body",
@@ -72,6 +75,7 @@ __all__ = [
     "error_headers",
     "finish_reason",
     "new_ids",
+    "parse_count_tokens_request",
     "parse_messages_request",
     "stop_reason",
     "stream_headers",
@@ -480,7 +484,12 @@ def _system_text(system: Any) -> str:
     return "\n".join(block["text"] for block in system)
 
 
-def parse_messages_request(raw: bytes) -> ChatRequest:
+def parse_count_tokens_request(raw: bytes) -> ChatRequest:
+    """A ``POST /v1/messages/count_tokens`` body: a Messages request without ``max_tokens``."""
+    return parse_messages_request(raw, counting=True)
+
+
+def parse_messages_request(raw: bytes, *, counting: bool = False) -> ChatRequest:
     """Validate a ``POST /v1/messages`` body into the neutral request, raising
     :class:`RequestError` (400) with the real API's wording. ``messages`` is chat-style, the
     ``system`` prompt first as a ``system`` message; ``include_usage`` is always true (the stream
@@ -501,6 +510,8 @@ def parse_messages_request(raw: bytes) -> ChatRequest:
         raise _bad("model: Input should be a non-empty string")
 
     max_tokens = body.get("max_tokens")
+    if max_tokens is None and counting:
+        max_tokens = 0
     if max_tokens is None:
         raise _bad("max_tokens: Field required")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
@@ -557,3 +568,46 @@ def parse_messages_request(raw: bytes) -> ChatRequest:
                 raise _bad(f"stop_sequences.{j}: Input should be a valid string")
 
     return ChatRequest(body, model, conversation, stream, max_tokens, True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The format (wire/format.py)
+
+
+class Messages:
+    """Anthropic Messages, ``POST /v1/messages`` (any key, in ``x-api-key`` or ``Authorization``, or
+    none: fakellm checks no key; any ``anthropic-version``)."""
+
+    name = "anthropic.messages"
+    path = "/v1/messages"
+
+    def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
+        return parse_messages_request(raw)
+
+    def open_stream(
+        self,
+        request: ChatRequest,
+        rng: random.Random,
+        *,
+        now: float | None,
+        prompt_tokens: int,
+        ascii_only: bool,
+    ) -> OpenedStream:
+        ids = new_ids(rng)
+        # Raw UTF-8 whatever ``ascii_only`` says: the real API never escapes (wire2 §2.3).
+        encoder = AnthropicMessagesEncoder(id=ids.message_id, model=request.model, input_tokens=prompt_tokens)
+        return OpenedStream(encoder, ids.request_id)
+
+    def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+        return [("request-id", request_id)]
+
+    def error(self, error: RequestError, request_id: str) -> Answer:
+        status, body, headers = error_for(error, request_id)
+        headers.pop("content-type", None)
+        return Answer(status, body, headers)
+
+    def reader(self) -> EventReaderFn:
+        return EventReader().read
+
+
+MESSAGES = Messages()

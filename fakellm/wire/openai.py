@@ -12,6 +12,8 @@ byte joins. The encoder knows nothing about sockets or timing.
 from __future__ import annotations
 
 import json
+import random
+import string
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -26,9 +28,21 @@ from ..events import (
     StreamError,
     TextDelta,
     Usage,
+    Verbatim,
 )
+from .format import Answer, ChatRequest, EventReader, OpenedStream
+from .sse import ServerSentEvent
 
-__all__ = ["ChatRequest", "OpenAIChatEncoder", "parse_chat_request", "usage_object"]
+__all__ = [
+    "CHAT",
+    "ChatCompletions",
+    "ChatRequest",
+    "OpenAIChatEncoder",
+    "openai_error",
+    "openai_headers",
+    "parse_chat_request",
+    "usage_object",
+]
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -157,29 +171,6 @@ class OpenAIChatEncoder:
 
 # --------------------------------------------------------------------------------------------------
 # Requests
-
-
-class ChatRequest:
-    """A validated ``POST /v1/chat/completions`` body. Only the fields fakellm acts on are read;
-    the rest are accepted and ignored, as a real server would."""
-
-    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "stream")
-
-    def __init__(
-        self,
-        body: dict[str, Any],
-        model: str,
-        messages: list[dict[str, Any]],
-        stream: bool,
-        max_tokens: int | None,
-        include_usage: bool,
-    ) -> None:
-        self.body = body
-        self.model = model
-        self.messages = messages
-        self.stream = stream
-        self.max_tokens = max_tokens
-        self.include_usage = include_usage
 
 
 def _bad(message: str, param: str | None, code: str | None = None) -> RequestError:
@@ -363,3 +354,76 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         include_usage = usage_flag
 
     return ChatRequest(body, model, messages, stream, max_tokens, include_usage)
+
+
+# --------------------------------------------------------------------------------------------------
+# The format (wire/format.py)
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+class ChatCompletions:
+    """OpenAI Chat Completions, ``POST /v1/chat/completions``."""
+
+    name = "openai.chat"
+    path = "/v1/chat/completions"
+
+    def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
+        return parse_chat_request(raw)
+
+    def open_stream(
+        self,
+        request: ChatRequest,
+        rng: random.Random,
+        *,
+        now: float | None,
+        prompt_tokens: int,
+        ascii_only: bool,
+    ) -> OpenedStream:
+        # The draws of every seeded Chat stream since the first release: never reorder.
+        completion_id = "chatcmpl-" + "".join(rng.choices(_ALNUM, k=29))
+        fingerprint = f"fp_{rng.getrandbits(40):010x}"
+        request_id = f"req_{rng.getrandbits(128):032x}"
+        created = 1_735_689_600 + rng.randrange(31_536_000)  # a moment in 2025
+        encoder = OpenAIChatEncoder(
+            id=completion_id,
+            created=created if now is None else int(now),
+            model=request.model,
+            system_fingerprint=fingerprint,
+            include_usage=request.include_usage,
+            ascii_only=ascii_only,
+        )
+        return OpenedStream(encoder, request_id)
+
+    def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+        return openai_headers(request_id, processing_ms)
+
+    def error(self, error: RequestError, request_id: str) -> Answer:
+        return openai_error(error, request_id)
+
+    def reader(self) -> EventReader:
+        from .passthrough import classify  # passthrough encodes injected events with this module
+
+        def read(sse: ServerSentEvent) -> tuple[Event, ...]:
+            event = classify(b"", sse.data)
+            return () if isinstance(event, Verbatim) else (event,)
+
+        return read
+
+
+def openai_headers(request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+    """What every OpenAI answer carries: the id SDKs surface (``APIStatusError.request_id``)."""
+    return [
+        ("x-request-id", request_id),
+        ("openai-version", "2020-10-01"),
+        ("openai-processing-ms", str(processing_ms)),
+    ]
+
+
+def openai_error(error: RequestError, request_id: str) -> Answer:
+    """OpenAI's ``ErrorResponse`` (all four keys) with the request id; the error's own headers
+    (``retry-after``...) win."""
+    return Answer(error.status, error.body(), {"x-request-id": request_id, **error.headers})
+
+
+CHAT = ChatCompletions()

@@ -71,14 +71,17 @@ from ..events import (
     Usage,
     Verbatim,
 )
-from .openai import ChatRequest
+from .format import Answer, ChatRequest, EventReader, OpenedStream
+from .openai import openai_error, openai_headers
 from .sse import ServerSentEvent, encode_sse
 
 __all__ = [
     "CONTENT_TYPE",
     "FINISH_STATUS",
+    "RESPONSES",
     "OpenAIResponsesEncoder",
     "ResponseIds",
+    "Responses",
     "encoder_for",
     "error_body",
     "error_headers",
@@ -241,6 +244,7 @@ class OpenAIResponsesEncoder:
         self._created = False  # response.created and response.in_progress are out
         self._message = False  # output_item.added and content_part.added are out
         self._ended = False  # a terminal event is out
+        self.latest: dict[str, Any] | None = None  # the response object as last sent (GET /v1/responses/{id})
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
         # The per-token event, precomputed as one bytes template (a test pins it equal to what
         # encode_sse writes for the same JSON): the sequence number, the quoted text, the pad.
@@ -306,7 +310,8 @@ class OpenAIResponsesEncoder:
             return b""
         self._created = True
         # The two events carry the same object: it is dumped once (the byte tests pin the result).
-        snapshot = _dumps(self._response("in_progress", []), self.ascii_only)
+        self.latest = self._response("in_progress", [])
+        snapshot = _dumps(self.latest, self.ascii_only)
         out = b""
         for kind in ("response.created", "response.in_progress"):
             data = f'{{"type":"{kind}","sequence_number":{self._seq},"response":{snapshot}}}'
@@ -370,6 +375,7 @@ class OpenAIResponsesEncoder:
             incomplete=incomplete,
             service_tier=self._resolved_tier(),
         )
+        self.latest = response
         kind = "response.completed" if status == "completed" else "response.incomplete"
         return head + self._event(kind, {"response": response})
 
@@ -382,9 +388,8 @@ class OpenAIResponsesEncoder:
         self._ended = True
         output = [self._item("".join(self._parts), "incomplete")] if self._message else []
         failed = {"code": error.code or error.type, "message": error.message}
-        return out + self._event(
-            "response.failed", {"response": self._response("failed", output, error=failed)}
-        )
+        self.latest = self._response("failed", output, error=failed)
+        return out + self._event("response.failed", {"response": self.latest})
 
     def _item(self, text: str, status: str) -> dict[str, Any]:
         return {
@@ -446,13 +451,14 @@ class OpenAIResponsesEncoder:
     def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
         """The non-streamed response object (§1.6): what ``response.completed`` carries."""
         status, incomplete = finish_status(finish_reason)
-        return self._response(
+        self.latest = self._response(
             status,
             [self._item(text, status)],
             usage=usage,
             incomplete=incomplete,
             service_tier=self._resolved_tier(),
         )
+        return self.latest
 
 
 def _part(text: str) -> dict[str, Any]:
@@ -800,3 +806,51 @@ def parse_responses_request(raw: bytes) -> ChatRequest:
             raise _invalid_type("stream_options.include_obfuscation", "a boolean", flag)
 
     return ChatRequest(body, model, messages, stream, max_tokens, True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The format (wire/format.py)
+
+
+class Responses:
+    """OpenAI Responses, ``POST /v1/responses``; a stored response is ``GET /v1/responses/{id}``."""
+
+    name = "openai.responses"
+    path = "/v1/responses"
+
+    def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
+        return parse_responses_request(raw)
+
+    def open_stream(
+        self,
+        request: ChatRequest,
+        rng: random.Random,
+        *,
+        now: float | None,
+        prompt_tokens: int,
+        ascii_only: bool,
+    ) -> OpenedStream:
+        # Fixed order: the ids, the request id, the obfuscation pads' seed. Never reorder.
+        ids = new_ids(rng, now=now)
+        request_id = f"req_{rng.getrandbits(128):032x}"
+        pads = random.Random(rng.getrandbits(64))
+        encoder = encoder_for(request, ids, obfuscation_rng=pads, ascii_only=ascii_only)
+        if request.body.get("store") is False:
+            return OpenedStream(encoder, request_id)
+
+        def stored() -> tuple[str, dict[str, Any]] | None:
+            return None if encoder.latest is None else (ids.response_id, encoder.latest)
+
+        return OpenedStream(encoder, request_id, stored)
+
+    def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+        return openai_headers(request_id, processing_ms)
+
+    def error(self, error: RequestError, request_id: str) -> Answer:
+        return openai_error(error, request_id)
+
+    def reader(self) -> EventReader:
+        return read_event
+
+
+RESPONSES = Responses()

@@ -37,7 +37,7 @@ from .recording import Kind, StreamRecording, arecord, record
 if TYPE_CHECKING:
     # The app (quart, hypercorn) is imported by whoever starts a server, not by this module.
     from fakellm import InProcess, Server
-    from fakellm.app import ServerState
+    from fakellm.state import ServerState
 
 __all__ = ["FakeLLM", "MarkerOptions", "ScriptOptions"]
 

@@ -1,4 +1,4 @@
-"""The chat endpoint is served without Quart (``fakellm/chat.py``): what Quart did for it still
+"""The chat endpoint is served without Quart (``fakellm/endpoint.py``): what Quart did for it still
 happens. The request body is read however it comes, within the limits (413, 408); a client that
 leaves halfway through its request is journaled, not an error; a bug is an OpenAI-shaped 500 that
 the plugin sees; every answer, stream or error, carries the CORS headers a browser needs; header
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from fakellm import Scenario, Server, ServerConfig, scenario_from_dict
-from fakellm.chat import MAX_BODY_BYTES
+from fakellm.endpoint import MAX_BODY_BYTES
 from tests.helpers import chat_body, content_of, raw_request, sse_data
 
 from ..conftest import FAST_TEXT

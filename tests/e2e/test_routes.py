@@ -17,6 +17,10 @@ from tests.helpers import chat_body, raw_request
 
 SERVER_ROUTES = [
     "POST /v1/chat/completions",
+    "POST /v1/responses",
+    "POST /v1/messages",
+    "GET /v1/responses/{response_id}",
+    "POST /v1/messages/count_tokens",
     "GET /v1/models",
     "GET /v1/models/{model_id}",
     "GET /",

@@ -25,7 +25,7 @@ from fakellm import (
     parse_fault_spec,
     scenario_from_dict,
 )
-from fakellm.app import ServerState
+from fakellm.state import ServerState
 
 from .strategies import budget
 from .test_requests import READ_TIMEOUT_S, SCENARIOS

@@ -18,7 +18,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from fakellm import FaultSpecError, InProcess, Server, SSEDecoder, parse_fault_spec
-from fakellm.app import ServerState
+from fakellm.state import ServerState
 
 from .strategies import budget, check_chunk_data, fault_specs, header_text, json_values
 

@@ -1,15 +1,19 @@
-"""``POST /v1/chat/completions``: the route every stream comes through, served as plain ASGI.
+"""The streamed routes (``wire.FORMATS``: ``POST /v1/chat/completions``, ``/v1/responses``,
+``/v1/messages``...), served as plain ASGI, one code path for every wire format: the request
+parsed by its format, planned (``pipeline.plan_stream``), answered by the format's encoder or
+error, journaled.
 
-Deliberately not a Quart route, although every other route of the server is one. For each request
+Deliberately not Quart routes, although every other route of the server is one. For each request
 Quart builds a request object, two contexts and a response object, runs its hooks, and moves the
 body through two more tasks: about as much CPU as all of fakellm's own work on the request, spent
 on the event loop while the chunks of every other stream that fall due meanwhile wait. At 100
 streams that was a third of the inter-token lateness at the tail (``benchmarks/README.md``).
 What Quart did for this route is done here, to the same effect on the wire: the body read with
-Quart's limits (16 MiB: 413; 60 s, ``body_timeout_s``: 408), OpenAI-shaped errors carrying the
-same CORS headers (``headers.cors_headers``), a 500 for anything unexpected (logged, and kept in
-``state.internal_errors`` for the pytest plugin), and the stream ended when the client goes away
-(a task reads ``receive`` for ``http.disconnect``, as Quart's does).
+Quart's limits (16 MiB: 413; 60 s, ``body_timeout_s``: 408), errors in the format's shape
+(``WireFormat.error``) carrying the same CORS headers (``headers.cors_headers``), a 500 for
+anything unexpected (logged, and kept in ``state.internal_errors`` for the pytest plugin), and
+the stream ended when the client goes away (a task reads ``receive`` for ``http.disconnect``, as
+Quart's does).
 
 The request's schedule starts at ``t0``, when it arrived (``app.FakeLLMApp``).
 """
@@ -22,22 +26,22 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import clock
-from .errors import RequestError, error_body
+from .errors import RequestError
 from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
-from .wire.openai import parse_chat_request
+from .wire.format import Answer, WireFormat
 
 if TYPE_CHECKING:
-    from .app import ServerState
+    from .state import ServerState
 
-__all__ = ["CHAT_PATH", "MAX_BODY_BYTES", "serve_chat"]
+__all__ = ["MAX_BODY_BYTES", "send_json", "serve_stream"]
 
-CHAT_PATH = "/v1/chat/completions"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
 
 Send = Any  # the ASGI callables
@@ -48,37 +52,41 @@ class _ClientGone(Exception):
     """The client went away before the whole request had arrived."""
 
 
-async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Send, t0: float) -> None:
+async def serve_stream(
+    state: ServerState, fmt: WireFormat, scope: Any, receive: Receive, send: Send, t0: float
+) -> None:
+    """Serve one request to ``fmt``'s route, start to end."""
     headers = request_headers(scope)
     cors = cors_headers(state.config, headers, "POST")
     entry = state.journal.open(
         time=time.time(),
         method="POST",
-        path=scope.get("path", CHAT_PATH),
+        path=scope.get("path", fmt.path),
         status=0,
         headers=redact_headers(headers.items()),
     )
+    entry.format = fmt.name
     try:
-        plan = await _plan(state, headers, receive, entry)
+        plan = await _plan(state, fmt, headers, receive, entry)
     except RequestError as exc:
         entry.status = exc.status
         entry.outcome = "rejected"
         entry.error = exc.body()["error"]
-        await _send_json(send, exc.status, exc.body(), [*exc.headers.items(), *cors])
+        await _send_answer(send, fmt.error(exc, _request_id()), cors)
         return
     except _ClientGone:
         entry.outcome = "client_disconnected"
         return
     except Exception as exc:  # a bug: answered like Quart's handler for the other routes
-        await _send_json(send, 500, state.internal_error(exc, f"serving POST {CHAT_PATH}"), cors)
+        message = state.internal_error(exc, f"serving POST {fmt.path}")["error"]["message"]
+        failure = RequestError(500, message, type="server_error")
+        await _send_answer(send, fmt.error(failure, _request_id()), cors)
         return
 
     entry.seed = plan.seed
     entry.request_id = plan.request_id
     own = [
-        ("x-request-id", plan.request_id),
-        ("openai-version", "2020-10-01"),
-        ("openai-processing-ms", str(int(plan.timing.ttft_ms))),
+        *fmt.headers(plan.request_id, int(plan.timing.ttft_ms)),
         ("x-fakellm-scenario", plan.scenario.name),
         ("x-fakellm-seed", str(plan.seed)),
     ]
@@ -89,8 +97,9 @@ async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Sen
         entry.error = refusal.body()["error"]
         entry.faults = list(plan.ctx.fired)
         entry.duration_ms = clock.elapsed_ms(t0)
-        answer = {**dict(own), **refusal.headers}  # the fault's own headers win
-        await _send_json(send, refusal.status, refusal.body(), [*answer.items(), *cors])
+        answer = fmt.error(refusal, plan.request_id)
+        head = {**dict(own), **answer.headers}  # the fault's own headers win
+        await _send_answer(send, replace(answer, headers=head), cors)
         return
     entry.status = 200
     watch, gone = _watch_disconnect(receive)
@@ -110,22 +119,36 @@ async def serve_chat(state: ServerState, scope: Any, receive: Receive, send: Sen
             entry.duration_ms = clock.elapsed_ms(t0)
     finally:
         watch.cancel()
+        _keep(state, plan)
+
+
+def _keep(state: ServerState, plan: StreamPlan) -> None:
+    """Store the response, for the formats that keep one (``GET /v1/responses/{id}``)."""
+    if plan.stored is not None:
+        kept = plan.stored()
+        if kept is not None:
+            state.responses.put(*kept)
+
+
+def _request_id() -> str:
+    return f"req_{secrets.token_hex(16)}"
 
 
 async def _plan(
-    state: ServerState, headers: dict[str, str], receive: Receive, entry: JournalEntry
+    state: ServerState, fmt: WireFormat, headers: dict[str, str], receive: Receive, entry: JournalEntry
 ) -> StreamPlan:
     raw = await _read_body(receive, headers, state.config.body_timeout_s)
-    chat = parse_chat_request(raw)
-    entry.keep_request(chat.body, raw)  # within the journal's budget
-    entry.model = chat.model
-    entry.stream = chat.stream
+    request = fmt.parse_request(raw, headers)
+    entry.keep_request(request.body, raw)  # within the journal's budget
+    entry.model = request.model
+    entry.stream = request.stream
     asked = instructions(headers)
-    scenario = state.select(asked.scenario, chat.model, prompt_of(chat))
+    scenario = state.select(asked.scenario, request.model, prompt_of(request))
     entry.scenario = scenario.name
     return plan_stream(
-        chat,
+        request,
         scenario,
+        format=fmt,
         server_seed=state.config.seed,
         header_seed=asked.seed,
         global_faults=state.global_faults,
@@ -205,7 +228,8 @@ async def _complete(
         entry.outcome = "server_shutdown"
         entry.duration_ms = clock.elapsed_ms(t0)
         message = "The server is shutting down; the answer was not finished."
-        await _send_json(send, 503, error_body(message, type="server_error"), headers)
+        answer = plan.format.error(RequestError(503, message, type="server_error"), plan.request_id)
+        await _send_answer(send, replace(answer, headers={**dict(headers), **answer.headers}))
         return
     entry.tokens_sent = len(plan.tokens)
     entry.text_parts = [plan.text]
@@ -215,7 +239,7 @@ async def _complete(
     entry.settled()  # within the journal's budget
     # The whole answer goes out at once: its first byte is its last.
     entry.first_byte_ms = entry.first_token_ms = entry.duration_ms
-    entry.bytes_sent = await _send_json(send, 200, plan.completion(), headers)
+    entry.bytes_sent = await send_json(send, 200, plan.completion(), headers)
 
 
 def _watch_disconnect(receive: Receive) -> tuple[asyncio.Task[None], list[bool]]:
@@ -235,13 +259,14 @@ async def _disconnected(receive: Receive, served: asyncio.Task[Any] | None, fire
         served.cancel()
 
 
-async def _send_json(send: Send, status: int, body: Any, headers: Iterable[tuple[str, str]]) -> int:
-    """A whole JSON answer; returns its length. Every answer carries an ``x-request-id``, errors
-    included, as OpenAI's do (SDKs surface it as ``APIStatusError.request_id``)."""
+async def _send_answer(send: Send, answer: Answer, extra: Iterable[tuple[str, str]] = ()) -> int:
+    return await send_json(send, answer.status, answer.body, [*answer.headers.items(), *extra])
+
+
+async def send_json(send: Send, status: int, body: Any, headers: Iterable[tuple[str, str]]) -> int:
+    """A whole JSON answer; returns its length."""
     data = json.dumps(body, separators=(",", ":")).encode()
     head = [("content-type", "application/json"), ("content-length", str(len(data))), *headers]
-    if not any(name == "x-request-id" for name, _ in head):
-        head.append(("x-request-id", f"req_{secrets.token_hex(16)}"))
     await send({"type": "http.response.start", "status": status, "headers": _encode(head)})
     await send({"type": "http.response.body", "body": data, "more_body": False})
     return len(data)

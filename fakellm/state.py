@@ -1,0 +1,92 @@
+"""What a running server knows: its scenarios, journal, fault counters, live streams and stored
+responses. The ASGI app (``app.py``), the streamed endpoints (``endpoint.py``) and the proxy
+(``proxy.py``) share one :class:`ServerState`; it imports none of them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from .config import ServerConfig
+from .errors import error_body
+from .faults import Fault
+from .journal import Journal
+from .pipeline import FaultCounters
+from .scenario import Scenario, ScenarioBook, load_scenario_files
+from .store import ResponseStore
+from .transport import ActiveStreams
+
+__all__ = ["ServerState"]
+
+log = logging.getLogger("fakellm")
+
+
+class ServerState:
+    """What a running server knows: its scenarios, journal, fault counters and live streams.
+    The pytest plugin scripts a test by swapping ``book`` and ``sequence`` (see ``script``)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        loaded = load_scenario_files(config.scenario_paths) if config.scenario_paths else []
+        self.base_scenarios: list[Scenario] = [*loaded, *config.scenarios]
+        self.book = ScenarioBook(self.base_scenarios)
+        self.sequence: deque[Scenario] = deque()  # served in order, before any other rule
+        self.global_faults: tuple[Fault, ...] = config.faults
+        self.journal = Journal(config.journal_size)
+        self.counters = FaultCounters()
+        self.streams = ActiveStreams()
+        self.internal_errors: list[str] = []
+        self.responses = ResponseStore()  # for GET /v1/responses/{id}
+        self._lock = threading.Lock()
+
+    # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
+    def script(
+        self,
+        scenarios: Sequence[Scenario],
+        *,
+        sequence: bool = False,
+        default: Scenario | None = None,
+    ) -> None:
+        """Serve ``scenarios`` from now on: as extra scenarios chosen by the usual rules (the
+        first one without a ``match`` becomes the default), or with ``sequence`` one per request,
+        in order, and ``default`` (else the server's own) after the last."""
+        with self._lock:
+            self.counters.clear()
+            if sequence:
+                self.sequence = deque(scenarios)
+                self.book = ScenarioBook(self.base_scenarios, default=default)
+                return
+            self.sequence = deque()
+            default = next((s for s in scenarios if s.match is None), None)
+            self.book = ScenarioBook(
+                [*self.base_scenarios, *scenarios],
+                default=replace(default, name="default") if default is not None else None,
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.book = ScenarioBook(self.base_scenarios)
+            self.sequence = deque()
+            self.counters.clear()
+            self.internal_errors.clear()
+        self.journal.clear()
+        self.responses.clear()
+
+    def internal_error(self, error: BaseException, doing: str) -> dict[str, Any]:
+        """Record a bug met while ``doing`` (logged with its traceback, kept for the pytest plugin,
+        which fails the test on it); returns the OpenAI-shaped body of the 500 that answers it."""
+        text = "".join(traceback.format_exception(error))
+        self.internal_errors.append(text)
+        log.error("fakellm internal error while %s\n%s", doing, text)
+        return error_body("The fake server hit an internal error (see its log).", type="server_error")
+
+    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
+        with self._lock:
+            if header is None and self.sequence:
+                return self.sequence.popleft()
+            return self.book.select(header, model, prompt)

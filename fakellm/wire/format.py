@@ -1,0 +1,134 @@
+"""The seam between fakellm and a wire format: one :class:`WireFormat` per provider API.
+
+Nothing above this seam knows which format it serves. A format module (``wire/openai.py``,
+``wire/openai_responses.py``, ``wire/anthropic_messages.py``, ``wire/openai_completions.py``)
+translates one wire format to and from the neutral vocabulary of :mod:`fakellm.events`, the way
+hypercorn's protocol modules translate HTTP/1.1 and HTTP/2 to one set of ASGI events:
+
+- :meth:`WireFormat.parse_request`: the request body, validated in the API's own wording, as the
+  neutral request (``ChatRequest``: model, conversation as chat-style messages, stream flag,
+  ``max_tokens``, whether usage is reported);
+- :meth:`WireFormat.open_stream`: the stream's encoder (events to SSE frames through
+  ``wire/sse.py``, and the non-streamed body), its ids drawn from the stream's seeded RNG, and the
+  response headers the provider sends;
+- :meth:`WireFormat.error`: an HTTP error in the format's shape (body, status, headers), for a bad
+  request, the ``http_error`` fault, or fakellm's own failure;
+- :meth:`WireFormat.reader`: classifying the format's own SSE events back into neutral ones, for
+  the proxy, recordings and the pytest plugin's recorder.
+
+The table from path to format is :data:`fakellm.wire.FORMATS`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import RequestError
+from ..events import Event, Usage
+from .sse import ServerSentEvent
+
+__all__ = ["Answer", "ChatRequest", "EventReader", "OpenedStream", "StreamEncoder", "WireFormat"]
+
+
+class ChatRequest:
+    """The neutral request every format parses into: the body as sent, the model, the conversation
+    as chat-style ``{"role", "content"}`` messages (a system prompt or ``instructions`` first, as a
+    ``system`` message), whether to stream, the token limit, and whether the answer reports usage.
+    Only the fields fakellm acts on are read; the rest are accepted and ignored, as a real server
+    would."""
+
+    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "stream")
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        model: str,
+        messages: list[dict[str, Any]],
+        stream: bool,
+        max_tokens: int | None,
+        include_usage: bool,
+    ) -> None:
+        self.body = body
+        self.model = model
+        self.messages = messages
+        self.stream = stream
+        self.max_tokens = max_tokens
+        self.include_usage = include_usage
+
+
+class StreamEncoder(Protocol):
+    """One stream's encoder: each event to its bytes (``b""`` for an event the format does not
+    send), and the non-streamed body of the same answer. May keep per-stream state."""
+
+    content_type: str
+
+    def encode(self, event: Event) -> bytes: ...
+
+    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]: ...
+
+
+EventReader = Callable[[ServerSentEvent], tuple[Event, ...]]
+"""One stream's classifier: the neutral events one decoded SSE event stands for, in order; ``()``
+for an event that carries no content, finish, usage or error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole JSON answer: an error before (or instead of) a stream."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class OpenedStream:
+    """What a format decides when a stream is planned: its encoder, the id the client sees as the
+    request's (``x-request-id``, ``request-id``), and ``stored``: the response object to keep for
+    a later ``GET`` once the answer is out (Responses' ``GET /v1/responses/{id}``), or None."""
+
+    encoder: StreamEncoder
+    request_id: str
+    stored: Callable[[], tuple[str, dict[str, Any]] | None] | None = None
+
+
+class WireFormat(Protocol):
+    """A provider's wire format (see the module notes)."""
+
+    name: str
+    """The journal's name for it: ``openai.chat``, ``openai.responses``, ``anthropic.messages``..."""
+    path: str
+    """The route it is served on, ``POST`` (``/v1/chat/completions``)."""
+
+    def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
+        """The validated request, or a :class:`RequestError` in the API's wording."""
+        ...
+
+    def open_stream(
+        self,
+        request: ChatRequest,
+        rng: random.Random,
+        *,
+        now: float | None,
+        prompt_tokens: int,
+        ascii_only: bool,
+    ) -> OpenedStream:
+        """The stream's encoder and ids, drawn from ``rng`` in a fixed order (never reorder: it
+        changes every body under a seed). ``now`` is the wall clock for ``created`` fields, or None
+        when the stream is seeded (``created`` is then drawn too, so that it replays)."""
+        ...
+
+    def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+        """The provider's own response headers (``x-request-id``, ``openai-version``...)."""
+        ...
+
+    def error(self, error: RequestError, request_id: str) -> Answer:
+        """``error`` as this format's HTTP error: status, body and headers."""
+        ...
+
+    def reader(self) -> EventReader:
+        """A classifier for one stream of this format's events (it may keep state)."""
+        ...
