@@ -31,7 +31,7 @@ from ..events import (
     Verbatim,
 )
 from .format import Answer, ChatRequest, EventReader, OpenedStream
-from .sse import ServerSentEvent
+from .sse import ServerSentEvent, encode_sse
 
 __all__ = [
     "CHAT",
@@ -134,9 +134,9 @@ class OpenAIChatEncoder:
                     "code": event.code,
                 }
             }
-            return b"data: " + _dumps(body, self.ascii_only).encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+            return encode_sse(_dumps(body, self.ascii_only))
         if isinstance(event, Malformed):
-            return b"data: " + event.payload.encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+            return encode_sse(event.payload)
         if isinstance(event, StreamEnd):
             return _DONE
         if isinstance(event, Hold):

@@ -27,7 +27,9 @@ def encode_sse(data: str, *, event: str | None = None, id: str | None = None) ->
     for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         lines.append(f"data: {line}\n")
     lines.append("\n")
-    return "".join(lines).encode("utf-8")
+    # A lone surrogate (valid in JSON text, "\ud800") cannot be UTF-8: backslashreplace writes it as
+    # the escape JSON itself uses, so a JSON payload stays valid JSON; other text is unchanged.
+    return "".join(lines).encode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import pytest
 from fakellm.errors import RequestError
 from fakellm.events import Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
 from fakellm.wire.openai import OpenAIChatEncoder, parse_chat_request
+from fakellm.wire.sse import encode_sse
 
 ID = "chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0"
 HEAD = (
@@ -226,3 +227,38 @@ def test_invalid_requests(raw: bytes, param: str | None, code: str) -> None:
 @pytest.mark.parametrize("extra", [{"n": 1}, {"n": None}, {"stream": None}, {"temperature": 0.2}])
 def test_accepted_variants(extra: dict[str, Any]) -> None:
     assert parse_chat_request(body(**extra)).stream is False
+
+
+# ---------------------------------------------------------------------------------------------------
+# One SSE writer: the precomputed frames are what wire/sse.py's encode_sse writes for the same JSON
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+@pytest.mark.parametrize("usage", [False, True])
+@pytest.mark.parametrize(
+    "event",
+    [
+        TextDelta("Hello"),
+        TextDelta('qu"ote\\ \n café 🎉'),
+        TextDelta("\ud800"),
+        RoleStart(),
+        Finish("stop"),
+        Usage(3, 4),
+        StreamError("bad\nnews"),
+        StreamEnd(),
+    ],
+    ids=repr,
+)
+def test_every_frame_equals_encode_sse_of_its_json(event: Any, usage: bool, ascii_only: bool) -> None:
+    frame = encoder(include_usage=usage, ascii_only=ascii_only).encode(event)
+    assert frame.startswith(b"data: ") and frame.endswith(b"\n\n") and frame.count(b"\n") == 2
+    data = frame[len(b"data: ") : -2].decode("utf-8")
+    if data != "[DONE]":
+        json.loads(data)  # one line of valid JSON, whatever the text held
+    assert frame == encode_sse(data)
+
+
+def test_a_malformed_payload_with_line_ends_stays_one_event() -> None:
+    # Every line of the payload gets its own data: field (written raw, the second line would be a
+    # field named by its text, and the event would lose it).
+    assert encoder().encode(Malformed("{\n")) == b"data: {\ndata: \n\n"
