@@ -318,8 +318,12 @@ class _Reader:
         )
 
     def sub(self, key: str, allowed: Iterable[str]) -> _Reader:
+        value = self.data[key]
+        # Refused here, at the key's own line: the new reader has no mapping of its own to point at.
+        if not isinstance(value, Mapping):
+            raise self.error(f"must be a mapping, got {shown(value)}", key)
         return _Reader(
-            self.data[key],
+            value,
             self.located,
             scenario=self.scenario,
             prefix=f"{self.prefix}{key}.",

@@ -172,11 +172,6 @@ def test_any_document_loads_or_says_where(folder: Path, file: tuple[str, str]) -
             assert math.isfinite(due) and due >= 0, due
 
 
-@pytest.mark.xfail(
-    reason="found by fuzzing, not in issue 10's list: scenario._Reader refuses a non-mapping section "
-    "without a line (scalars) or crashes (null: AttributeError); reported, scenario.py is not ours",
-    strict=False,
-)
 @pytest.mark.parametrize("section", ["match", "content", "timing"])
 @pytest.mark.parametrize("value", ["null", "false", "3", "hello"])
 def test_a_section_that_is_not_a_mapping_says_where(folder: Path, section: str, value: str) -> None:
