@@ -466,6 +466,9 @@ def _firing(fault: Fault, frames: Iterator[Frame], ctx: StreamContext, detail: s
         yield frame
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass(frozen=True, slots=True)
 class Sse(Fault):
     """Spec-valid but unusual SSE framing (shared/wire.md §5.2): other line endings, comment lines
@@ -497,9 +500,16 @@ class Sse(Fault):
                 continue
             n += 1
             head = b""
+            data = frame.data
             if first:
-                if self.bom:
-                    head += b"\xef\xbb\xbf"
+                # The BOM must be the body's first bytes whatever the order of stacked sse faults:
+                # one an earlier sse fault wrote is moved in front of this fault's lines (and never
+                # doubled), or a parser reads "\ufeff: comment" as a field and loses the first event.
+                had_bom = data.startswith(_BOM)
+                if had_bom:
+                    data = data[len(_BOM) :]
+                if self.bom or had_bom:
+                    head += _BOM
                 if self.retry_ms is not None:
                     # In the first event's block, never alone: a retry-only block makes
                     # openai-python dispatch an empty event (wire.md T16).
@@ -509,7 +519,7 @@ class Sse(Fault):
                 head += b": fakellm comment %d\n" % n
             if self.ids:
                 head += b"id: %d\n" % n
-            data = head + frame.data
+            data = head + data
             if eol != b"\n":
                 data = data.replace(b"\n", eol)
             yield dataclasses.replace(frame, data=data)

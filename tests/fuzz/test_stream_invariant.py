@@ -241,11 +241,6 @@ def test_byte_faults_keep_every_event_over_a_socket(server: Server, seed: int, f
     assert httpx_sse_style_events(faulted.chunks) == expected, spec
 
 
-@pytest.mark.xfail(
-    reason="found by fuzzing, not in issue 10's list: with two sse faults, one with bom, the other's "
-    "lines are written before the BOM, so the first event is lost; reported, faults.py is not ours",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "spec", ["sse bom; sse comments", "sse bom; sse ids", "sse bom; sse retry_ms=5", "sse bom; sse bom"]
 )
