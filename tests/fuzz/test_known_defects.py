@@ -1,8 +1,7 @@
 """The fuzz properties at the values of issue 10's known defects, which the grammar-aware strategies
 elsewhere keep out of their ranges so that those properties stay green meanwhile.
 
-Every test here is marked xfail while its defect is fixed on another branch: the integrator removes
-the marks after merging. They do not shrink (the minimal reproducer of each is its first example).
+They do not shrink (the minimal reproducer of each is its first example).
 Alias bombs, huge faker counts and the quadratic tokenizer are left to their own regression tests:
 before the fix each one hangs the process instead of failing.
 """
@@ -33,14 +32,9 @@ from .test_requests import READ_TIMEOUT_S, SCENARIOS
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
-def _defect(number: int) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(reason=f"issue 10 defect {number}, fixed on another branch", strict=False)
-
-
 _huge = st.integers(4301, 6000).map(lambda n: "9" * n)
 
 
-@_defect(6)
 @budget(0.1, phases=NO_SHRINK)
 @given(_huge.flatmap(lambda d: st.sampled_from([f"drop@{d}", f"fragment {d}-1", f"fragment 1-{d} bytes"])))
 @example("drop@" + "9" * 5000)
@@ -64,7 +58,6 @@ _overflowing = st.one_of(
 )
 
 
-@_defect(6)
 @budget(0.05, phases=NO_SHRINK)
 @given(_overflowing)
 @example({"X-FakeLLM-Faults": "bandwidth 1e-300"})
@@ -87,7 +80,6 @@ def test_overflowing_durations_and_rates_are_a_400(
     assert response.json()["error"]["param"] in headers
 
 
-@_defect(7)
 def test_many_faults_are_served_or_refused(inprocess: tuple[httpx.Client, ServerState]) -> None:
     # Through the app: the depth of one nested generator per fault is reached on its event loop.
     client, state = inprocess
@@ -113,7 +105,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _TIMING = ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms")
 
 
-@_defect(6)
 @budget(0.1, phases=NO_SHRINK)
 @given(st.sampled_from(_TIMING), st.sampled_from([".nan", ".inf", ".NaN", ".Inf"]))
 @example("ttft_ms", ".nan")
