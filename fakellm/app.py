@@ -234,6 +234,7 @@ _ROUTE_NOTES = {
     "/v1/responses/{response_id}": "a response stored by POST /v1/responses",
     "/v1/messages": "Anthropic Messages, streamed or not",
     "/v1/messages/count_tokens": "Anthropic's token count of a Messages request",
+    "/v1/completions": "OpenAI legacy Completions, streamed or not",
     "/v1/models": "the scenario names, then model ids clients often send (any id is served)",
     "/v1/models/{model_id}": "any model id: the default scenario answers every model",
     "/v1/{rest}": "forwarded to the upstream, with faults",

@@ -4,6 +4,7 @@
 from .anthropic_messages import MESSAGES
 from .format import Answer, ChatRequest, OpenedStream, StreamEncoder, WireFormat
 from .openai import CHAT, OpenAIChatEncoder
+from .openai_completions import COMPLETIONS
 from .openai_responses import RESPONSES
 from .sse import ServerSentEvent, SSEDecoder, encode_sse
 
@@ -21,7 +22,7 @@ __all__ = [
     "format_for",
 ]
 
-FORMATS: dict[str, WireFormat] = {fmt.path: fmt for fmt in (CHAT, RESPONSES, MESSAGES)}
+FORMATS: dict[str, WireFormat] = {fmt.path: fmt for fmt in (CHAT, RESPONSES, MESSAGES, COMPLETIONS)}
 """Every streamed route (``POST``) and the format it speaks."""
 
 

@@ -19,6 +19,7 @@ SERVER_ROUTES = [
     "POST /v1/chat/completions",
     "POST /v1/responses",
     "POST /v1/messages",
+    "POST /v1/completions",
     "GET /v1/responses/{response_id}",
     "POST /v1/messages/count_tokens",
     "GET /v1/models",

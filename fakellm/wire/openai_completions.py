@@ -1,0 +1,229 @@
+"""OpenAI legacy Completions: ``text_completion`` SSE frames and the ``text_completion`` object.
+
+Byte for byte the capture in shared/wire2.md §3 (``fixtures/wire/openai-completions-text.sse``):
+keys ``id, object, created, choices, model, usage`` (``choices`` before ``model``), each choice
+``{"text", "index", "logprobs", "finish_reason"}``, no role chunk, a ``choices: []`` usage chunk
+keyed ``id, object, created, model, usage, choices``, and ``data: [DONE]`` last.
+
+One deliberate difference: the real API puts ``finish_reason`` on the last text chunk. Our
+encoder sends each token when it is due and cannot know a token is the last, so the finish rides
+on one more chunk with ``"text":""``; openai-python (no stream helper for this API) and every
+reader that concatenates ``text`` see the same answer.
+
+The request is the neutral one (wire/format.py): the prompt becomes one user message, so scenario
+``match`` rules on the last user message work unchanged. Headers, HTTP errors and the mid-stream
+``{"error": ...}`` are the Chat Completions ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from json.encoder import encode_basestring, encode_basestring_ascii
+from typing import Any
+
+from ..errors import RequestError
+from ..events import Event, Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from .format import Answer, ChatRequest, EventReader, OpenedStream
+from .openai import openai_error, openai_headers, parse_chat_request
+from .sse import ServerSentEvent
+
+__all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
+
+_DONE = b"data: [DONE]\n\n"
+_UTF8_ERRORS = "backslashreplace"
+_ALNUM = string.ascii_letters + string.digits
+
+
+def _dumps(value: Any, ascii_only: bool) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+class OpenAICompletionsEncoder:
+    """Encodes :mod:`fakellm.events` as ``text_completion`` SSE frames for one stream."""
+
+    content_type = "text/event-stream; charset=utf-8"
+
+    def __init__(
+        self, *, id: str, created: int, model: str, include_usage: bool = False, ascii_only: bool = True
+    ) -> None:
+        self.id = id
+        self.created = created
+        self.model = model
+        self.ascii_only = ascii_only
+        self._prefix = (
+            f'data: {{"id":{_dumps(id, True)},"object":"text_completion","created":{created},'.encode()
+        )
+        self._choice_open = self._prefix + b'"choices":[{"text":'
+        model_json = _dumps(model, ascii_only).encode("utf-8", _UTF8_ERRORS)
+        self._model_tail = b'"model":' + model_json + (b',"usage":null}' if include_usage else b"}") + b"\n\n"
+        self._usage_head = self._prefix + b'"model":' + model_json + b',"usage":'
+        self._quote = encode_basestring_ascii if ascii_only else encode_basestring
+
+    def _chunk(self, text: str, finish: str | None) -> bytes:
+        reason = b"null" if finish is None else _dumps(finish, True).encode()
+        return b"".join(
+            (
+                self._choice_open,
+                self._quote(text).encode("utf-8", _UTF8_ERRORS),
+                b',"index":0,"logprobs":null,"finish_reason":',
+                reason,
+                b"}],",
+                self._model_tail,
+            )
+        )
+
+    def encode(self, event: Event) -> bytes:
+        if type(event) is TextDelta:
+            return self._chunk(event.text, None)
+        if isinstance(event, Finish):
+            return self._chunk("", event.reason)
+        if isinstance(event, Usage):
+            return self._usage_head + _dumps(_usage(event), True).encode() + b',"choices":[]}\n\n'
+        if isinstance(event, StreamError):
+            body = {
+                "error": {
+                    "message": event.message,
+                    "type": event.type,
+                    "param": event.param,
+                    "code": event.code,
+                }
+            }
+            return b"data: " + _dumps(body, self.ascii_only).encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+        if isinstance(event, Malformed):
+            return b"data: " + event.payload.encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+        if isinstance(event, StreamEnd):
+            return _DONE
+        if isinstance(event, RoleStart | Hold):
+            return b""  # no role chunk in this API
+        raise TypeError(f"OpenAICompletionsEncoder cannot encode {event!r}")
+
+    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+        """The non-streaming ``text_completion`` object for the same stream."""
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}],
+            "usage": _usage(usage),
+        }
+
+
+def _bad(message: str, param: str, code: str = "invalid_value") -> RequestError:
+    return RequestError(400, message, param=param, code=code)
+
+
+def parse_completions_request(raw: bytes) -> ChatRequest:
+    """Validate a Completions body; the prompt becomes one user message. Token-array prompts,
+    several prompts, ``echo``, ``logprobs``, ``n > 1`` and ``best_of > 1`` are refused (400,
+    naming the parameter): fakellm generates one text choice."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = None
+    if isinstance(body, dict):
+        prompt = body.get("prompt")
+        if prompt is None:
+            raise _bad("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
+        if isinstance(prompt, list):
+            if len(prompt) == 1 and isinstance(prompt[0], str):
+                prompt = prompt[0]
+            elif all(isinstance(p, str) for p in prompt):
+                raise _bad(
+                    "fakellm does not support a list of several prompts yet.", "prompt", "unsupported_value"
+                )
+            else:
+                raise _bad("fakellm does not support token-array prompts.", "prompt", "unsupported_value")
+        if not isinstance(prompt, str):
+            raise _bad(
+                "Invalid type for 'prompt': expected a string or an array of strings.",
+                "prompt",
+                "invalid_type",
+            )
+        for key in ("echo", "logprobs"):
+            if body.get(key) not in (None, False):
+                raise _bad(f"fakellm does not support '{key}' yet.", key, "unsupported_value")
+        if body.get("best_of") not in (None, 1):
+            raise _bad("fakellm does not support best_of > 1 yet.", "best_of", "unsupported_value")
+        chat_body = {
+            k: v for k, v in body.items() if k not in ("prompt", "echo", "logprobs", "best_of", "suffix")
+        }
+        chat_body["messages"] = [{"role": "user", "content": prompt}]
+        request = parse_chat_request(json.dumps(chat_body).encode())
+        request.body = body
+        return request
+    return parse_chat_request(raw)  # its JSON and type errors, in OpenAI's wording
+
+
+class Completions:
+    """OpenAI legacy Completions, ``POST /v1/completions``."""
+
+    name = "openai.completions"
+    path = "/v1/completions"
+
+    def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
+        return parse_completions_request(raw)
+
+    def open_stream(
+        self,
+        request: ChatRequest,
+        rng: random.Random,
+        *,
+        now: float | None,
+        prompt_tokens: int,
+        ascii_only: bool,
+    ) -> OpenedStream:
+        # The draws of every seeded Completions stream: never reorder.
+        completion_id = "cmpl-" + "".join(rng.choices(_ALNUM, k=29))
+        request_id = f"req_{rng.getrandbits(128):032x}"
+        created = 1_735_689_600 + rng.randrange(31_536_000)
+        encoder = OpenAICompletionsEncoder(
+            id=completion_id,
+            created=created if now is None else int(now),
+            model=request.model,
+            include_usage=request.include_usage,
+            ascii_only=ascii_only,
+        )
+        return OpenedStream(encoder, request_id)
+
+    def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
+        return openai_headers(request_id, processing_ms)
+
+    def error(self, error: RequestError, request_id: str) -> Answer:
+        return openai_error(error, request_id)
+
+    def reader(self) -> EventReader:
+        def read(sse: ServerSentEvent) -> tuple[Event, ...]:
+            if sse.data == "[DONE]":
+                return (StreamEnd(),)
+            try:
+                chunk = json.loads(sse.data)
+            except ValueError:
+                return ()
+            if not isinstance(chunk, dict):
+                return ()
+            out: list[Event] = []
+            for choice in chunk.get("choices") or ():
+                if choice.get("text"):
+                    out.append(TextDelta(choice["text"]))
+                if choice.get("finish_reason"):
+                    out.append(Finish(choice["finish_reason"]))
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                out.append(Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
+            return tuple(out)
+
+        return read
+
+
+COMPLETIONS = Completions()
