@@ -23,6 +23,8 @@ def test_sync_stream_with_usage_and_journal(server: Server) -> None:
     assert chunks[0].id.startswith("cmpl-")
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    entry = server.journal.last
+    assert entry is not None and entry.format == "openai.completions"
 
 
 def test_non_streamed(server: Server) -> None:
@@ -57,3 +59,13 @@ def test_bad_prompt_is_a_400(server: Server) -> None:
     with client, pytest.raises(openai.BadRequestError) as info:
         client.completions.create(model="m", prompt=[[1, 2]])
     assert "prompt" in str(info.value)
+
+
+def test_dropped_connection_is_a_connection_error(server: Server) -> None:
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0, timeout=10) as client:
+        stream = client.completions.create(
+            model="m", prompt="hi", stream=True, extra_headers={"X-FakeLLM-Faults": "drop@3"}
+        )
+        with pytest.raises(openai.APIConnectionError):
+            for _ in stream:
+                pass
