@@ -139,6 +139,16 @@ class MarkerOptions(ScriptOptions):
         }
 
 
+def _import_anthropic() -> Any:
+    try:
+        import anthropic
+    except ImportError as exc:
+        raise ImportError(
+            "fakellm.anthropic_client() needs the anthropic SDK: pip install anthropic"
+        ) from exc
+    return anthropic
+
+
 def check_keywords(cls: type[Any], kwargs: Mapping[str, Any], where: str) -> None:
     """Fail with the unknown keyword named (pytest_httpx's habit, with a suggestion)."""
     known = sorted(f.name for f in dataclasses.fields(cls))
@@ -231,6 +241,32 @@ class FakeLLM:
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("api_key", "fakellm")
         return self._track_async(openai.AsyncOpenAI(**kwargs), "close")
+
+    def anthropic_client(self, **kwargs: Any) -> Any:
+        """``anthropic.Anthropic`` pointed at this fake (closed at teardown)."""
+        anthropic = _import_anthropic()
+        if self.inprocess is not None and "http_client" not in kwargs:
+            import httpx2
+
+            kwargs["http_client"] = httpx2.Client(transport=self.inprocess.transport2())
+        # The SDK adds /v1/messages to its base URL itself.
+        kwargs.setdefault("base_url", self.base_url.removesuffix("/v1"))
+        kwargs.setdefault("api_key", "fakellm")
+        client = anthropic.Anthropic(**kwargs)
+        self._clients.append(client)
+        return client
+
+    def async_anthropic_client(self, **kwargs: Any) -> Any:
+        """``anthropic.AsyncAnthropic`` pointed at this fake (closed at teardown like the async
+        openai client)."""
+        anthropic = _import_anthropic()
+        if self.inprocess is not None and "http_client" not in kwargs:
+            import httpx2
+
+            kwargs["http_client"] = httpx2.AsyncClient(transport=self.inprocess.transport2())
+        kwargs.setdefault("base_url", self.base_url.removesuffix("/v1"))
+        kwargs.setdefault("api_key", "fakellm")
+        return self._track_async(anthropic.AsyncAnthropic(**kwargs), "close")
 
     def httpx_client(self, **kwargs: Any) -> httpx.Client:
         """``httpx.Client`` with ``base_url`` set (closed at teardown)."""

@@ -51,12 +51,16 @@ class StreamRecording:
     lazily, such as a generator, or ``started`` taken before the call)."""
 
     kind: str = "auto"
+    # The wire format the items were shaped by: "chat", "completions", "responses", "anthropic"
+    # (None: not SDK objects, or not known yet).
+    format: str | None = None
     text: str = ""
     items: list[Any] = field(default_factory=list)
     times_ms: list[float] = field(default_factory=list)  # arrival of every item
     ttft_ms: float | None = None  # to the first item carrying text
     gaps_ms: list[float] = field(default_factory=list)  # between items carrying text
     finish_reason: str | None = None
+    usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
     completed: bool = False  # the iteration ended by itself, with no error raised or yielded
@@ -113,7 +117,7 @@ class _Decoder:
             if item == "":
                 return  # an empty text piece or a blank SSE line: not enough to tell
             self.kind = "sse" if _SSE_LINE.match(item) else "text"
-        elif isinstance(item, Mapping) or hasattr(item, "choices"):
+        elif isinstance(item, Mapping) or hasattr(item, "choices") or hasattr(item, "type"):
             self.kind = "chunks"
         self.rec.kind = self.kind
 
@@ -148,6 +152,27 @@ class _Decoder:
             self.rec.error_item = value
 
     def _chunk(self, chunk: Any) -> str:
+        kind = _get(chunk, "type")
+        if isinstance(kind, str) and _get(chunk, "choices") is None:
+            return self._event(kind, chunk)
+        if self.rec.format is None:
+            obj = _get(chunk, "object")
+            self.rec.format = "completions" if obj == "text_completion" else "chat"
+        usage = _get(chunk, "usage")
+        if usage is not None:
+            self.rec.usage = usage
+        if self.rec.format == "completions":
+            choices = _get(chunk, "choices") or []
+            if _get(chunk, "error"):
+                self._error_value(chunk)
+                return ""
+            if not choices:
+                return ""
+            reason = _get(choices[0], "finish_reason")
+            if reason:
+                self.rec.finish_reason = reason
+            text = _get(choices[0], "text")
+            return text if isinstance(text, str) else ""
         if isinstance(chunk, Mapping):
             if chunk.get("error"):
                 self._error_value(chunk)
@@ -173,6 +198,45 @@ class _Decoder:
             self.rec.finish_reason = reason
         return content if isinstance(content, str) else ""
 
+    def _event(self, kind: str, event: Any) -> str:
+        """A typed event: openai Responses (``response.*``, ``error``) or Anthropic Messages
+        (``message_start``, ``content_block_delta``, ..., ``error``)."""
+        rec = self.rec
+        if rec.format is None and kind != "error":
+            rec.format = "responses" if kind.startswith("response.") else "anthropic"
+        if kind == "response.output_text.delta":
+            delta = _get(event, "delta")
+            return delta if isinstance(delta, str) else ""
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            response = _get(event, "response")
+            status = _get(response, "status")
+            details = _get(response, "incomplete_details")
+            reason = _get(details, "reason") if details is not None else None
+            rec.finish_reason = reason or status or kind.removeprefix("response.")
+            usage = _get(response, "usage")
+            if usage is not None:
+                rec.usage = usage
+            if kind == "response.failed":
+                self._error_value(event)
+            return ""
+        if kind == "content_block_delta":
+            delta = _get(event, "delta")
+            text = _get(delta, "text") if _get(delta, "type") == "text_delta" else None
+            return text if isinstance(text, str) else ""
+        if kind == "message_delta":
+            reason = _get(_get(event, "delta"), "stop_reason")
+            if reason:
+                rec.finish_reason = reason
+            usage = _get(event, "usage")
+            if usage is not None:
+                rec.usage = usage
+            return ""
+        if kind == "error":
+            self._error_value(event)
+        # messages.stream()'s "text" events repeat the content_block_delta that follows each:
+        # counting both would double the text.
+        return ""
+
     def _sse(self, item: Any) -> str:
         if self.sse is None:
             self.sse = SSEDecoder()
@@ -196,6 +260,15 @@ class _Decoder:
             if isinstance(payload, Mapping):
                 text.append(self._chunk(payload))
         return "".join(text)
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of an SDK object or of the wire JSON it was built from."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
 
 
 class _Session:
@@ -236,13 +309,15 @@ class _Session:
 
 
 def _entry_for(journal: Journal, before: float) -> JournalEntry | None:
-    """The last chat request that had arrived when the first item did."""
+    """The last streaming request (any format) that had arrived when the first item did."""
     best = None
     for entry in journal.entries():
-        if entry.path.endswith("/chat/completions") and entry.time <= before + 0.001:
+        if entry.path.endswith(_STREAM_PATHS) and entry.time <= before + 0.001:
             best = entry
     return best
 
+
+_STREAM_PATHS = ("/chat/completions", "/completions", "/responses", "/messages")
 
 _ITEM, _END, _RAISED = 0, 1, 2
 
