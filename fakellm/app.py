@@ -28,14 +28,17 @@ from . import clock
 from .config import ServerConfig
 from .endpoint import send_json, serve_stream
 from .errors import RequestError, error_body
-from .headers import cors_headers, header_map, request_headers
+from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
+from .pipeline import derive_seed
 from .redact import install_log_redaction, redact_headers, redact_text
 from .state import ServerState
 from .tokens import count_message_tokens
 from .transport import CONNECTION_SEND, DropConnection, arrival, reset_connection
 from .wire import FORMATS
 from .wire.anthropic_messages import MESSAGES, count_tokens_body, parse_count_tokens_request
+from .wire.openai import openai_error, openai_headers
+from .wire.openai_embeddings import embeddings_body, parse_embeddings_request
 
 __all__ = [
     "LIKELY_MODELS",
@@ -185,6 +188,36 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             return _json(answer.body, answer.status, answer.headers)
         return _json(count_tokens_body(count_message_tokens(parsed.messages)))
 
+    @quart.post("/v1/embeddings")
+    async def embeddings() -> Response:
+        # Not a stream: one JSON answer, journaled with its seed. The vectors are computed in a
+        # thread: a request of 2048 inputs must not hold the other streams' loop.
+        started = time.perf_counter()
+        entry = open_entry(state)
+        entry.format = "openai.embeddings"
+        request_id = f"req_{secrets.token_hex(16)}"
+        entry.request_id = request_id
+        raw = await request.get_data()
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        try:
+            asked = instructions(header_map(request.headers.items()))
+            parsed = parse_embeddings_request(data)
+        except RequestError as exc:
+            entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
+            entry.settled()
+            answer = openai_error(exc, request_id)
+            return _json(answer.body, answer.status, answer.headers)
+        entry.keep_request(parsed.body, data)
+        entry.model = parsed.model
+        seed = derive_seed(state.config.seed, None, asked.seed)
+        entry.seed = 0 if seed is None else seed
+        body = await asyncio.to_thread(embeddings_body, parsed, seed=entry.seed)
+        entry.status, entry.outcome = 200, "completed"
+        entry.duration_ms = (time.perf_counter() - started) * 1000
+        entry.settled()
+        headers = dict(openai_headers(request_id, int(entry.duration_ms)))
+        return _json(body, 200, headers)
+
     @quart.get("/v1/models")
     async def list_models() -> Response:
         names = state.book.names()
@@ -235,6 +268,7 @@ _ROUTE_NOTES = {
     "/v1/messages": "Anthropic Messages, streamed or not",
     "/v1/messages/count_tokens": "Anthropic's token count of a Messages request",
     "/v1/completions": "OpenAI legacy Completions, streamed or not",
+    "/v1/embeddings": "OpenAI Embeddings: deterministic unit vectors from the text and seed",
     "/v1/models": "the scenario names, then model ids clients often send (any id is served)",
     "/v1/models/{model_id}": "any model id: the default scenario answers every model",
     "/v1/{rest}": "forwarded to the upstream, with faults",

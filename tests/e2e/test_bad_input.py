@@ -147,7 +147,15 @@ CASES = [
     # Routes and methods
     Bad("unknown-route", None, 404, None, "unknown_url", method="GET", path="/v1/nope"),
     Bad("v1-root", None, 404, None, "unknown_url", method="GET", path="/v1"),
-    Bad("legacy-completions", chat_body(), 404, None, "unknown_url", path="/v1/completions"),
+    Bad(
+        "completions-without-prompt",
+        chat_body(),
+        400,
+        "prompt",
+        "missing_required_parameter",
+        path="/v1/completions",
+    ),
+    Bad("embeddings-without-input", b'{"model": "m"}', 400, "input", None, path="/v1/embeddings"),
     Bad("unknown-fakellm-route", None, 404, None, "unknown_url", method="GET", path="/_fakellm/nope"),
     Bad("get-chat", None, 405, None, "method_not_allowed", method="GET"),
     Bad("delete-chat", None, 405, None, "method_not_allowed", method="DELETE"),

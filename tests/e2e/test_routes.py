@@ -22,6 +22,7 @@ SERVER_ROUTES = [
     "POST /v1/completions",
     "GET /v1/responses/{response_id}",
     "POST /v1/messages/count_tokens",
+    "POST /v1/embeddings",
     "GET /v1/models",
     "GET /v1/models/{model_id}",
     "GET /",
