@@ -30,7 +30,7 @@ from .endpoint import send_json, serve_stream
 from .errors import RequestError, error_body
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
-from .pipeline import derive_seed
+from .pipeline import derive_seed, plan_passthrough
 from .redact import install_log_redaction, redact_headers, redact_text
 from .state import ServerState
 from .tokens import count_message_tokens
@@ -202,13 +202,40 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
         try:
             asked = instructions(header_map(request.headers.items()))
             parsed = parse_embeddings_request(data)
+            entry.keep_request(parsed.body, data)
+            entry.model = parsed.model
+            # Not state.select(): a scripted sequence of answers is for the chat calls (a RAG
+            # pipeline embeds, then chats), so an embedding must not use one up.
+            scenario = state.book.select(asked.scenario, parsed.model, parsed.inputs[0])
         except RequestError as exc:
             entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
             entry.settled()
             answer = openai_error(exc, request_id)
             return _json(answer.body, answer.status, answer.headers)
-        entry.keep_request(parsed.body, data)
-        entry.model = parsed.model
+        entry.scenario = scenario.name
+        # The request-stage faults (http_error, latency) apply as to any answer that is not a
+        # stream, chosen by the same rules (times, probability); the others have no stream to act on.
+        plan = plan_passthrough(
+            scenario,
+            server_seed=state.config.seed,
+            header_seed=asked.seed,
+            global_faults=state.global_faults,
+            extra_faults=asked.faults,
+            extra_scope=asked.fault_scope,
+            counters=state.counters,
+        )
+        entry.faults = list(plan.ctx.fired)
+        if plan.http_error is not None:
+            error = plan.http_error
+            entry.status, entry.outcome, entry.error = error.status, "http_error", error.body()["error"]
+            entry.settled()
+            answer = openai_error(error, request_id)
+            return _json(answer.body, answer.status, answer.headers)
+        delay_s = plan.latency_s()
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        # Vectors do not depend on a scenario's seed or a drawn one: the same text gives the same
+        # vector on every server unless a seed is given.
         seed = derive_seed(state.config.seed, None, asked.seed)
         entry.seed = 0 if seed is None else seed
         body = await asyncio.to_thread(embeddings_body, parsed, seed=entry.seed)

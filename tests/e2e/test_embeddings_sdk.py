@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import httpx
 import openai
 import pytest
 
-from fakellm import Server
+from fakellm import Server, scenario_from_dict
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -93,3 +94,34 @@ def test_bad_requests_are_400_in_openai_shape(
         client.post("/embeddings", body=body, cast_to=httpx.Response)
     assert caught.value.param == param
     assert client.embeddings.create(model="m", input="still serving").data
+
+
+def test_a_scripted_429_is_retried_and_latency_delays_the_answer(make_server: Callable[..., Server]) -> None:
+    server = make_server(seed=5)
+    retried = openai.OpenAI(
+        base_url=server.url + "/v1",
+        api_key="k",
+        max_retries=1,
+        default_headers={"X-FakeLLM-Faults": "http_error 429 times=1 retry_after_ms=10"},
+    )
+    assert retried.embeddings.create(model="m", input="hi").data
+    statuses = [e["status"] for e in httpx.get(server.url + "/_fakellm/journal").json()]
+    assert statuses == [429, 200]
+
+    slow = openai.OpenAI(
+        base_url=server.url + "/v1", api_key="k", default_headers={"X-FakeLLM-Faults": "latency 300"}
+    )
+    started = time.perf_counter()
+    slow.embeddings.create(model="m", input="hi")
+    assert time.perf_counter() - started >= 0.28
+
+
+def test_an_embedding_does_not_use_up_a_scripted_chat_answer(make_server: Callable[..., Server]) -> None:
+    server = make_server(seed=5)
+    server.state.script(
+        [scenario_from_dict({"name": "only", "content": {"text": "scripted answer"}})], sequence=True
+    )
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="k")
+    client.embeddings.create(model="m", input="a question")
+    chat = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a question"}])
+    assert chat.choices[0].message.content == "scripted answer"
