@@ -85,8 +85,11 @@ def test_an_8mb_word_does_not_hold_other_streams(
         assert usage["prompt_tokens"] == 3 + 3 + BIG // 4  # counted at 4 characters a token
     (ticked,) = ticking
     assert ticked.status == 200 and b"data: [DONE]" in ticked.body
-    assert max(_gaps_ms(ticked)) < 250, _gaps_ms(ticked)
-    assert health_ms and max(health_ms) < 250, health_ms
+    # Before the fix the loop was held for minutes (3 s for 1 MB); 1 s is far from that and far from
+    # the noise of a loaded 2-core CI machine (a 283 ms gap was seen there once, with 250 as the bound,
+    # the server sharing this process's GIL with the client threads).
+    assert max(_gaps_ms(ticked)) < 1000, _gaps_ms(ticked)
+    assert health_ms and max(health_ms) < 1000, health_ms
 
 
 def _rss_kb() -> int:
