@@ -27,7 +27,7 @@ from ..errors import RequestError
 from ..events import Event, Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
 from .format import Answer, ChatRequest, EventReader, OpenedStream
 from .openai import openai_error, openai_headers, parse_chat_request
-from .sse import ServerSentEvent
+from .sse import ServerSentEvent, encode_sse
 
 __all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
 
@@ -98,9 +98,9 @@ class OpenAICompletionsEncoder:
                     "code": event.code,
                 }
             }
-            return b"data: " + _dumps(body, self.ascii_only).encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+            return encode_sse(_dumps(body, self.ascii_only))
         if isinstance(event, Malformed):
-            return b"data: " + event.payload.encode("utf-8", _UTF8_ERRORS) + b"\n\n"
+            return encode_sse(event.payload)
         if isinstance(event, StreamEnd):
             return _DONE
         if isinstance(event, RoleStart | Hold):

@@ -85,6 +85,9 @@ def test_the_journal_names_the_format_and_the_seed(make_server: Callable[..., Se
         ({"model": "m", "input": "x", "dimensions": 0}, "dimensions"),
         ({"model": "m", "input": "x", "encoding_format": "hex"}, "encoding_format"),
         ({"input": "x"}, "model"),
+        ({"model": "m", "input": [[1, 2], [3, True]]}, "input"),
+        ({"model": "m", "input": " ".join(f"w{i}" for i in range(20_001))}, "input"),
+        ({"model": "m", "input": "word " * 9000}, "input"),
     ],
 )
 def test_bad_requests_are_400_in_openai_shape(
@@ -125,3 +128,8 @@ def test_an_embedding_does_not_use_up_a_scripted_chat_answer(make_server: Callab
     client.embeddings.create(model="m", input="a question")
     chat = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a question"}])
     assert chat.choices[0].message.content == "scripted answer"
+
+
+def test_token_arrays_are_embedded(client: openai.OpenAI) -> None:
+    answer = client.embeddings.create(model="m", input=[[1, 2, 3], [1, 2, 3]])
+    assert answer.data[0].embedding == answer.data[1].embedding
