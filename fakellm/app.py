@@ -206,7 +206,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             entry.model = parsed.model
             # Not state.select(): a scripted sequence of answers is for the chat calls (a RAG
             # pipeline embeds, then chats), so an embedding must not use one up.
-            scenario = state.book.select(asked.scenario, parsed.model, parsed.inputs[0])
+            scenario = state.book.select(asked.scenario, parsed.model, parsed.inputs[0], "/v1/embeddings")
         except RequestError as exc:
             entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
             entry.settled()

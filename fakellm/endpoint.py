@@ -143,7 +143,7 @@ async def _plan(
     entry.model = request.model
     entry.stream = request.stream
     asked = instructions(headers)
-    scenario = state.select(asked.scenario, request.model, prompt_of(request))
+    scenario = state.select(asked.scenario, request.model, prompt_of(request), fmt.path)
     entry.scenario = scenario.name
     return plan_stream(
         request,

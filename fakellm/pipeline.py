@@ -88,16 +88,19 @@ class Encoder(Protocol):
 @runtime_checkable
 class EventSource(Protocol):
     """Scenario content that comes as whole timed events instead of text: a recorded stream
-    (``record.RecordedStream``). It is its own encoder (its events carry their bytes); faults
-    apply on top as to any stream. ``text`` serves the non-streaming answer's token count."""
+    (``record.RecordedStream``). Its events carry their bytes; ``encoder()`` is one replay's
+    encoder (it writes them back, and what a fault injects, continuing the stream); faults apply on
+    top as to any stream. ``text`` serves the non-streaming answer's token count. ``format`` is
+    the format the events are in: a replay answers that format's route only."""
 
     headers: dict[str, str]
+    format: WireFormat
 
     def text(self, request: dict[str, Any], rng: random.Random) -> str: ...
 
     def timed_events(self) -> Iterator[Timed]: ...
 
-    def encode(self, event: Event) -> bytes: ...
+    def encoder(self) -> Encoder: ...
 
     def completion(self) -> dict[str, Any]: ...
 
@@ -177,7 +180,7 @@ class StreamPlan:
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
             replayed = _source_errors(self.source.timed_events(), self.ctx)
-            return compose(replayed, self.source, self.faults, self.ctx)
+            return compose(replayed, self.source.encoder(), self.faults, self.ctx)
         events: Iterator[Timed] = schedule(
             self.tokens,
             self.timing,
@@ -334,6 +337,15 @@ def plan_stream(
         source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
         stored=opened.stored,
     )
+    if plan.source is not None and plan.source.format is not format:
+        # Served as is, a stream of one format is unreadable to another's client.
+        raise RequestError(
+            400,
+            f"The scenario {scenario.name!r} replays a recorded {plan.source.format.name} stream "
+            f"(POST {plan.source.format.path}); it cannot answer POST {format.path}.",
+            param="X-FakeLLM-Scenario",
+            code="recording_format_mismatch",
+        )
     plan.http_error, plan.faults = _choose_faults(
         scenario, ctx, counters, extra_faults, extra_scope, global_faults
     )

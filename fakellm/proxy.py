@@ -41,8 +41,9 @@ import contextlib
 import json
 import logging
 import queue
+import secrets
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,9 @@ from .server import Server
 from .state import ServerState
 from .stream import Frame, Timed
 from .tokens import last_user_text
-from .wire.passthrough import EventSplitter, PassthroughEncoder, classify
+from .wire import WireFormat, format_for
+from .wire.openai import CHAT
+from .wire.passthrough import Classifier, EventSplitter, PassthroughEncoder
 
 __all__ = ["ProxyConfig", "ProxyServer", "create_proxy_app", "parse_upstream"]
 
@@ -164,6 +167,7 @@ class _LiveStream:
         entry: JournalEntry,
         capture: Capture | None,
         recorder: Recorder | None,
+        fmt: WireFormat,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._upstream = upstream
@@ -173,7 +177,8 @@ class _LiveStream:
         self._entry = entry
         self._capture = capture
         self._recorder = recorder
-        self._encoder = PassthroughEncoder(upstream.headers.get("content-type", "text/event-stream"))
+        self._encoder = PassthroughEncoder(upstream.headers.get("content-type", "text/event-stream"), fmt)
+        self._classify = Classifier(fmt)
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._outbox: asyncio.Queue[object] = asyncio.Queue()
         self._slots = threading.Semaphore(LOOKAHEAD_FRAMES)
@@ -195,8 +200,8 @@ class _LiveStream:
         try:
             async for chunk in self._upstream.aiter_bytes():
                 now = clock.now()
-                for raw, data in splitter.feed(chunk):
-                    self._inbox.put(Timed(now - self._t0, classify(raw, data)))
+                for raw, sse in splitter.feed(chunk):
+                    self._inbox.put(Timed(now - self._t0, self._classify(raw, sse)))
                     if capture is not None:
                         capture.add((now - self._sent_at) * 1000.0, raw)
         except httpx.HTTPError as exc:
@@ -337,6 +342,20 @@ def _response_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
     return _end_to_end(headers.multi_items(), headers.get("connection", ""), _RESPONSE_DROP)
 
 
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+def _prompt(fmt: WireFormat, content: bytes, fields: dict[str, Any]) -> str:
+    """The last user message, for the scenarios' ``match``: read by the route's format (Responses'
+    ``input``, Anthropic's content blocks...); a body the format refuses is the upstream's to
+    judge, and matches on the Chat reading of its ``messages``, if any."""
+    try:
+        return last_user_text(fmt.parse_request(content, {}).messages)
+    except RequestError:
+        messages = fields.get("messages")
+        return last_user_text(messages) if isinstance(messages, list) else ""
+
+
 def _is_stream(response: httpx.Response) -> bool:
     return str(response.headers.get("content-type", "")).lower().startswith("text/event-stream")
 
@@ -374,13 +393,20 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             clients.append(_new_client())
         return clients[0]
 
-    def _upstream_error(status: int, message: str, code: str, entry: JournalEntry, t0: float) -> Response:
-        body = error_body(redact_text(message), type="server_error", code=code)
+    def _answer(fmt: WireFormat, error: RequestError, headers: Mapping[str, str] = _NO_HEADERS) -> Response:
+        """An error the proxy gives itself, in the route's format (OpenAI's off the known routes)."""
+        answer = fmt.error(error, f"req_{secrets.token_hex(16)}")
+        return _json(answer.body, answer.status, {**headers, **answer.headers})
+
+    def _upstream_error(
+        fmt: WireFormat, status: int, message: str, code: str, entry: JournalEntry, t0: float
+    ) -> Response:
+        error = RequestError(status, redact_text(message), type="server_error", code=code)
         entry.status = status
         entry.outcome = "upstream_error"
-        entry.error = body["error"]
+        entry.error = error.body()["error"]
         entry.duration_ms = (clock.now() - t0) * 1000.0
-        return _json(body, status)
+        return _answer(fmt, error)
 
     @quart.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def forward(rest: str) -> Response:
@@ -394,20 +420,23 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         fields = body if isinstance(body, dict) else {}
         named = fields.get("model")
         model = named if isinstance(named, str) else ""
-        messages = fields.get("messages")
-        prompt = last_user_text(messages) if isinstance(messages, list) else ""
+        known = format_for(request.path) if request.method == "POST" else None
+        fmt = known or CHAT
         entry = open_entry(state)
         entry.keep_request(body, content)  # within the journal's budget
         entry.model = model or None
         entry.stream = fields.get("stream") is True
+        entry.format = known.name if known is not None else None
         try:
             asked = instructions(header_map(request.headers.items()))
-            scenario: Scenario = state.select(asked.scenario, model, prompt)
+            scenario: Scenario = state.select(
+                asked.scenario, model, _prompt(fmt, content, fields), request.path
+            )
         except RequestError as exc:
             entry.status = exc.status
             entry.outcome = "rejected"
             entry.error = exc.body()["error"]
-            raise
+            return _answer(fmt, exc)
         entry.scenario = scenario.name
         plan = plan_passthrough(
             scenario,
@@ -427,7 +456,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             entry.error = error.body()["error"]
             entry.faults = list(plan.ctx.fired)
             entry.duration_ms = (clock.now() - t0) * 1000.0
-            return _json(error.body(), error.status, {**own, **error.headers})
+            return _answer(fmt, error, own)
 
         raw_path = request.scope.get("raw_path") or request.path.encode()
         query = request.scope.get("query_string") or b""
@@ -441,7 +470,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                 400, f"The request target cannot be forwarded: {exc}.", code="invalid_request_target"
             )
             entry.error = error.body()["error"]
-            raise error from None
+            return _answer(fmt, error)
         client = _client()
         # A plain Request, not client.build_request: the client's default headers (its User-Agent,
         # Accept...) would be added to what the client sent.
@@ -456,6 +485,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                 "fakellm proxy: %s %s: the upstream timed out (%s)", request.method, request.path, exc
             )
             return _upstream_error(
+                fmt,
                 504,
                 f"fakellm proxy: the upstream {shown_url(upstream)} did not answer in time "
                 f"({type(exc).__name__}).",
@@ -466,6 +496,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         except httpx.HTTPError as exc:
             log.warning("fakellm proxy: %s %s: upstream unreachable (%s)", request.method, request.path, exc)
             return _upstream_error(
+                fmt,
                 502,
                 f"fakellm proxy: cannot reach the upstream {shown_url(upstream)}: "
                 f"{exc or type(exc).__name__}",
@@ -483,6 +514,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                 data = await answer.aread()
             except httpx.HTTPError as exc:
                 return _upstream_error(
+                    fmt,
                     502,
                     f"fakellm proxy: the upstream broke off its answer: {exc}",
                     "upstream_dropped",
@@ -514,7 +546,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             capture.status = answer.status_code
             capture.headers = recordable_headers(answer.headers)
         live = _LiveStream(
-            answer, plan, t0=t0, sent_at=sent_at, entry=entry, capture=capture, recorder=recorder
+            answer, plan, t0=t0, sent_at=sent_at, entry=entry, capture=capture, recorder=recorder, fmt=fmt
         )
         frames = live.start()
         assert live.reader is not None

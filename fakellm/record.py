@@ -18,10 +18,20 @@ response head, and every SSE event with the moment it arrived::
     }
 
 Each event keeps its bytes exactly, in the most readable form that reproduces them: ``chunk`` (a
-JSON object written back as ``data: <compact ASCII JSON>\\n\\n``, OpenAI's framing), ``data`` (a
-string written back as ``data: <string>\\n\\n``), ``raw`` (the bytes as UTF-8 text: comments, other
-line endings, a cut-off event) or ``raw_base64``. ``end`` is ``eof`` (the body ended cleanly) or
-``dropped`` (the upstream's connection broke: the replay drops too).
+JSON object written back as ``data: <compact ASCII JSON>\\n\\n``, OpenAI's framing; with
+``"ascii": false``, non-ASCII characters as UTF-8, as Anthropic writes them), ``data`` (a string
+written back as ``data: <string>\\n\\n``), ``raw`` (the bytes as UTF-8 text: comments, other line
+endings, a cut-off event) or ``raw_base64``. A ``chunk`` or ``data`` event may name its event
+(``"event": "response.output_text.delta"``: an ``event:`` line first, as the Responses and
+Messages streams send). ``end`` is ``eof`` (the body ended cleanly) or ``dropped`` (the upstream's
+connection broke: the replay drops too).
+
+The request's ``path`` says the format (``wire.FORMATS``; Chat Completions when it is none of
+them): the replay reads its events as that format's (the faults' token positions), writes what a
+fault injects in that format, and answers a non-streamed request with that format's body. A
+recording answers its own route only: its ``match`` (unless it gives one) includes the path, and
+asking for it by name on another route is a 400 (``recording_format_mismatch``), since a client
+of one format cannot read another's stream.
 
 A recording may also carry the scenario fields ``match``, ``faults`` and ``seed``. Without a
 ``match`` it answers the request it was recorded from (same model, same last user message); it
@@ -45,16 +55,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError
+from .errors import RequestError, ScenarioError
 from .events import Abort, Event, Finish, TextDelta, Usage
 from .faults import MAX_DURATION_MS
 from .redact import is_secret_name
 from .scenario import Match, Scenario, _Located, _Reader, scenario_from_dict
 from .stream import Timed
 from .tokens import count_message_tokens, last_user_text, tokens_for
-from .wire.openai import usage_object
-from .wire.passthrough import PassthroughEncoder, classify
-from .wire.sse import SSEDecoder, encode_sse
+from .wire import WireFormat, format_for
+from .wire.format import ChatRequest
+from .wire.openai import CHAT, usage_object
+from .wire.passthrough import Classifier, PassthroughEncoder
+from .wire.sse import ServerSentEvent, SSEDecoder, encode_sse
 
 __all__ = [
     "FORMAT_VERSION",
@@ -113,8 +125,10 @@ def recordable_headers(headers: Mapping[str, str] | Any) -> dict[str, str]:
 # Events: bytes <-> their readable JSON form
 
 
-def _chunk_bytes(chunk: Any) -> bytes:
-    return b"data: " + json.dumps(chunk, separators=(",", ":"), ensure_ascii=True).encode() + b"\n\n"
+def _chunk_bytes(chunk: Any, event: str | None = None, ascii: bool = True) -> bytes:
+    head = b"event: " + event.encode() + b"\n" if event is not None else b""
+    body = json.dumps(chunk, separators=(",", ":"), ensure_ascii=ascii).encode("utf-8", "backslashreplace")
+    return head + b"data: " + body + b"\n\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +138,26 @@ class RecordedEvent:
 
     def as_json(self) -> dict[str, Any]:
         """The most readable form that reproduces ``raw`` exactly."""
-        at = {"at_ms": round(self.at_ms, 3)}
-        data = _data_of(self.raw)
-        if data is not None:
-            if data.startswith("{"):
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    chunk = None
-                if isinstance(chunk, dict) and _chunk_bytes(chunk) == self.raw:
-                    return {**at, "chunk": chunk}
-            if encode_sse(data) == self.raw:
-                return {**at, "data": data}
+        at: dict[str, Any] = {"at_ms": round(self.at_ms, 3)}
+        sse = _sse_of(self.raw)
+        if sse is not None:
+            data = sse.data
+            # "message" is also what a block with no event line dispatches: try without one first.
+            names = (None, sse.event) if sse.event == "message" else (sse.event,)
+            for name in names:
+                named = {**at, "event": name} if name is not None else at
+                if data.startswith("{"):
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        chunk = None
+                    if isinstance(chunk, dict):
+                        if _chunk_bytes(chunk, name) == self.raw:
+                            return {**named, "chunk": chunk}
+                        if _chunk_bytes(chunk, name, ascii=False) == self.raw:
+                            return {**named, "chunk": chunk, "ascii": False}
+                if encode_sse(data, event=name) == self.raw:
+                    return {**named, "data": data}
         try:
             return {**at, "raw": self.raw.decode("utf-8")}
         except UnicodeDecodeError:
@@ -146,11 +168,10 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _data_of(raw: bytes) -> str | None:
-    """The data the block ``raw`` dispatches, by the spec's rules; None if it dispatches nothing."""
-    decoder = SSEDecoder()
-    events = decoder.feed(raw)
-    return events[0].data if events else None
+def _sse_of(raw: bytes) -> ServerSentEvent | None:
+    """The event the block ``raw`` dispatches, by the spec's rules; None if it dispatches nothing."""
+    events = SSEDecoder().feed(raw)
+    return events[0] if events else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,17 +243,20 @@ class RecordedStream:
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
+        path = recording.request.get("path")
+        self.format: WireFormat = (format_for(path) if isinstance(path, str) else None) or CHAT
         # Replayed with the stream, except what the replaying server sets itself.
         self.headers = {
             k: v
             for k, v in recording.headers.items()
             if k not in _SERVER_SET_HEADERS and not k.startswith("x-fakellm-")
         }
-        self._encoder = PassthroughEncoder(recording.headers.get("content-type", "text/event-stream"))
-        self._datas = [_data_of(e.raw) for e in recording.events]
+        self._content_type = recording.headers.get("content-type", "text/event-stream")
+        self._sses = [_sse_of(e.raw) for e in recording.events]
+        classify = Classifier(self.format)
         self._events: list[tuple[float, Event]] = [
-            (e.at_ms / 1000.0 / recording.speed, classify(e.raw, data))
-            for e, data in zip(recording.events, self._datas, strict=True)
+            (e.at_ms / 1000.0 / recording.speed, classify(e.raw, sse))
+            for e, sse in zip(recording.events, self._sses, strict=True)
         ]
         if recording.end == "dropped":
             self._events.append((self._events[-1][0] if self._events else 0.0, Abort()))
@@ -247,20 +271,45 @@ class RecordedStream:
         for due, event in self._events:
             yield Timed(due, event)
 
-    def encode(self, event: Event) -> bytes:
-        return self._encoder.encode(event)
+    def encoder(self) -> PassthroughEncoder:
+        return PassthroughEncoder(self._content_type, self.format)
 
     def completion(self) -> dict[str, Any]:
-        """The non-streaming ``chat.completion`` the recorded stream adds up to."""
+        """The non-streamed answer the recorded stream adds up to, in its format's shape."""
+        if self.format is not CHAT:
+            return self._format_completion()
+        return self._chat_completion()
+
+    def _format_completion(self) -> dict[str, Any]:
+        """The format's own non-streamed body from the recorded text, finish and usage; its ids
+        drawn from the recording's name, so that every replay gives the same body."""
+        request = self.recording.request
+        body: dict[str, Any] = {k: request[k] for k in ("model", "messages") if k in request}
+        body.update(request.get("params") or {})
+        body["stream"] = False
+        try:
+            parsed = self.format.parse_request(json.dumps(body).encode(), {})
+        except RequestError:  # a recording edited by hand: answer from what it says
+            parsed = ChatRequest(body, _str(body.get("model")), [], False, None, True)
+        text = "".join(e.text for _, e in self._events if isinstance(e, TextDelta))
+        usages = [e for _, e in self._events if isinstance(e, Usage)]
+        usage = usages[-1] if usages else Usage(count_message_tokens(parsed.messages), len(tokens_for(text)))
+        rng = random.Random(self.recording.name)
+        opened = self.format.open_stream(
+            parsed, rng, now=None, prompt_tokens=usage.prompt_tokens, ascii_only=True
+        )
+        return opened.encoder.completion(text, self.finish_reason, usage)
+
+    def _chat_completion(self) -> dict[str, Any]:
         head: dict[str, Any] = {}
         content: list[str] = []
         refusal: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         finish = "stop"
         usage: Any = None
-        for data in self._datas:
+        for sse in self._sses:
             try:
-                chunk = json.loads(data) if data is not None else None
+                chunk = json.loads(sse.data) if sse is not None else None
             except ValueError:
                 continue
             if not isinstance(chunk, dict):
@@ -339,11 +388,16 @@ _RECORDING_FIELDS = (
     "seed",
 )
 _EVENT_FORMS = ("chunk", "data", "raw", "raw_base64")
+_EVENT_NAME = re.compile(r"[^\r\n]*")  # an event: line holds no line end
 
 
 def _event(item: Any, located: _Located, name: str, index: int) -> RecordedEvent:
     reader = _Reader(
-        item, located, scenario=name, prefix=f"events[{index}].", allowed=("at_ms", *_EVENT_FORMS)
+        item,
+        located,
+        scenario=name,
+        prefix=f"events[{index}].",
+        allowed=("at_ms", "event", "ascii", *_EVENT_FORMS),
     )
     if not reader.has("at_ms"):
         raise reader._missing("at_ms")
@@ -353,14 +407,23 @@ def _event(item: Any, located: _Located, name: str, index: int) -> RecordedEvent
         raise reader.error(f"give exactly one of {', '.join(map(repr, _EVENT_FORMS))}", None)
     form = forms[0]
     value = reader.get(form)
+    event = reader.string("event")
+    if event is not None:
+        if form not in ("chunk", "data"):
+            raise reader.error(f"goes with 'chunk' or 'data' ('{form}' holds its own event line)", "event")
+        if not _EVENT_NAME.fullmatch(event):
+            raise reader.error("must not hold a line end", "event")
+    ascii = reader.get("ascii")
+    if ascii is not None and (not isinstance(ascii, bool) or form != "chunk"):
+        raise reader.error("must be true or false, and goes with 'chunk'", "ascii")
     if form == "chunk":
         if not isinstance(value, dict):
             raise reader.error(f"must be a JSON object, got {type(value).__name__}", form)
-        return RecordedEvent(at_ms, _chunk_bytes(value))
+        return RecordedEvent(at_ms, _chunk_bytes(value, event, ascii is not False))
     if not isinstance(value, str):
         raise reader.error(f"must be a string, got {type(value).__name__}", form)
     if form == "data":
-        return RecordedEvent(at_ms, encode_sse(value))
+        return RecordedEvent(at_ms, encode_sse(value, event=event))
     if form == "raw":
         return RecordedEvent(at_ms, value.encode("utf-8"))
     try:
@@ -436,10 +499,12 @@ def _request_match(recording: Recording) -> Match | None:
     prompt = None
     if isinstance(messages, list):
         prompt = r"\A" + re.escape(last_user_text(messages)) + r"\Z"
+    path = recording.request.get("path")
     return Match(
         model=glob.escape(model) if isinstance(model, str) else None,
         prompt=prompt,
         _prompt_re=re.compile(prompt) if prompt is not None else None,
+        path=glob.escape(path) if isinstance(path, str) else None,
     )
 
 

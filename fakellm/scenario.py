@@ -62,14 +62,18 @@ class Timing:
 @dataclass(frozen=True, slots=True)
 class Match:
     """``model`` is a glob on the request's model; ``prompt`` a regex searched in the last user
-    message. Both must hold when both are given."""
+    message; ``path`` a glob on the route (``/v1/messages``: a scenario for one format only, as a
+    recording is). All that are given must hold."""
 
     model: str | None = None
     prompt: str | None = None
     _prompt_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    path: str | None = None
 
-    def holds(self, model: str, prompt: str) -> bool:
+    def holds(self, model: str, prompt: str, path: str | None = None) -> bool:
         if self.model is not None and not fnmatch.fnmatchcase(model, self.model):
+            return False
+        if self.path is not None and path is not None and not fnmatch.fnmatchcase(path, self.path):
             return False
         return self._prompt_re is None or self._prompt_re.search(prompt) is not None
 
@@ -410,7 +414,7 @@ def scenario_from_dict(
 
     match = None
     if reader.has("match"):
-        m = reader.sub("match", ("model", "prompt"))
+        m = reader.sub("match", ("model", "prompt", "path"))
         prompt = m.string("prompt")
         prompt_re = None
         if prompt is not None:
@@ -418,7 +422,7 @@ def scenario_from_dict(
                 prompt_re = re.compile(prompt)
             except re.error as exc:
                 raise m.error(f"not a valid regular expression: {exc}", "prompt") from None
-        match = Match(model=m.string("model"), prompt=prompt, _prompt_re=prompt_re)
+        match = Match(model=m.string("model"), prompt=prompt, _prompt_re=prompt_re, path=m.string("path"))
 
     faults: list[Fault] = []
     if reader.has("faults"):
@@ -585,7 +589,10 @@ class ScenarioBook:
             return self.default
         return self.by_name.get(name)
 
-    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
+    def select(self, header: str | None, model: str, prompt: str, path: str | None = None) -> Scenario:
+        """The scenario for a request: the one named in ``X-FakeLLM-Scenario``, else the one named
+        as the model, else the first whose ``match`` holds (``path`` is the request's route), else
+        the default."""
         if header is not None:
             scenario = self.get(header)
             if scenario is None:
@@ -601,6 +608,6 @@ class ScenarioBook:
         if named is not None:
             return named
         for scenario in self.scenarios:
-            if scenario.match is not None and scenario.match.holds(model, prompt):
+            if scenario.match is not None and scenario.match.holds(model, prompt, path):
                 return scenario
         return self.default

@@ -85,8 +85,8 @@ class ServerState:
         log.error("fakellm internal error while %s\n%s", doing, text)
         return error_body("The fake server hit an internal error (see its log).", type="server_error")
 
-    def select(self, header: str | None, model: str, prompt: str) -> Scenario:
+    def select(self, header: str | None, model: str, prompt: str, path: str | None = None) -> Scenario:
         with self._lock:
             if header is None and self.sequence:
                 return self.sequence.popleft()
-            return self.book.select(header, model, prompt)
+            return self.book.select(header, model, prompt, path)

@@ -54,7 +54,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
-from .format import Answer, ChatRequest, OpenedStream
+from .format import Answer, ChatRequest, Injector, OpenedStream
 from .format import EventReader as EventReaderFn
 from .sse import ServerSentEvent, encode_sse
 
@@ -67,6 +67,7 @@ __all__ = [
     "AnthropicMessagesEncoder",
     "EventReader",
     "Messages",
+    "MessagesInjector",
     "Profile",
     "auth_error",
     "count_tokens_body",
@@ -351,9 +352,12 @@ class EventReader:
             return (Malformed(sse.data),)
         if name == "content_block_delta":
             delta = body.get("delta")
-            if isinstance(delta, dict) and delta.get("type") == "text_delta":
-                text = delta.get("text")
+            kind = delta.get("type") if isinstance(delta, dict) else None
+            if kind == "text_delta":
+                text = delta.get("text") if isinstance(delta, dict) else None
                 return (TextDelta(text),) if isinstance(text, str) else ()
+            if kind == "input_json_delta":  # a tool call's arguments: output with no text, as on Chat
+                return (TextDelta(""),)
             return ()
         if name == "message_start":
             usage = _dict(_dict(body.get("message")).get("usage"))
@@ -608,6 +612,24 @@ class Messages:
 
     def reader(self) -> EventReaderFn:
         return EventReader().read
+
+    def injector(self) -> Injector:
+        return MessagesInjector()
+
+
+class MessagesInjector:
+    """What a fault adds to a proxied or recorded Messages stream, as the API writes it:
+    ``event: error`` (``overloaded_error`` for a neutral error), a malformed
+    ``content_block_delta``, ``message_stop``. None of them repeats anything of the stream."""
+
+    def __init__(self) -> None:
+        self._encoder = AnthropicMessagesEncoder(id="", model="", input_tokens=0)
+
+    def observe(self, raw: bytes, event: Event) -> None:
+        pass
+
+    def encode(self, event: Event) -> bytes:
+        return self._encoder.encode(event)
 
 
 MESSAGES = Messages()

@@ -14,7 +14,10 @@ hypercorn's protocol modules translate HTTP/1.1 and HTTP/2 to one set of ASGI ev
 - :meth:`WireFormat.error`: an HTTP error in the format's shape (body, status, headers), for a bad
   request, the ``http_error`` fault, or fakellm's own failure;
 - :meth:`WireFormat.reader`: classifying the format's own SSE events back into neutral ones, for
-  the proxy, recordings and the pytest plugin's recorder.
+  the proxy and recordings (``wire/passthrough.py``), where they find the faults' positions;
+- :meth:`WireFormat.injector`: writing what a fault adds (an error event, a malformed event, the
+  end) into a stream of this format that fakellm did not write, continuing it (Responses' sequence
+  numbers go on from the upstream's).
 
 The table from path to format is :data:`fakellm.wire.FORMATS`.
 """
@@ -30,7 +33,15 @@ from ..errors import RequestError
 from ..events import Event, Usage
 from .sse import ServerSentEvent
 
-__all__ = ["Answer", "ChatRequest", "EventReader", "OpenedStream", "StreamEncoder", "WireFormat"]
+__all__ = [
+    "Answer",
+    "ChatRequest",
+    "EventReader",
+    "Injector",
+    "OpenedStream",
+    "StreamEncoder",
+    "WireFormat",
+]
 
 
 class ChatRequest:
@@ -73,6 +84,16 @@ class StreamEncoder(Protocol):
 EventReader = Callable[[ServerSentEvent], tuple[Event, ...]]
 """One stream's classifier: the neutral events one decoded SSE event stands for, in order; ``()``
 for an event that carries no content, finish, usage or error."""
+
+
+class Injector(Protocol):
+    """One passthrough stream's writer of injected events. It sees every carried event first, in
+    the order it is sent (``observe``: its bytes, and the neutral event it was classified as), so
+    that what it writes continues the stream (ids, sequence numbers, the text so far)."""
+
+    def observe(self, raw: bytes, event: Event) -> None: ...
+
+    def encode(self, event: Event) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +152,8 @@ class WireFormat(Protocol):
 
     def reader(self) -> EventReader:
         """A classifier for one stream of this format's events (it may keep state)."""
+        ...
+
+    def injector(self) -> Injector:
+        """A writer of injected events for one passthrough stream of this format."""
         ...

@@ -28,19 +28,20 @@ from ..events import (
     StreamError,
     TextDelta,
     Usage,
-    Verbatim,
 )
-from .format import Answer, ChatRequest, EventReader, OpenedStream
+from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .sse import ServerSentEvent, encode_sse
 
 __all__ = [
     "CHAT",
     "ChatCompletions",
+    "ChatInjector",
     "ChatRequest",
     "OpenAIChatEncoder",
     "openai_error",
     "openai_headers",
     "parse_chat_request",
+    "read_chat_event",
     "usage_object",
 ]
 
@@ -402,13 +403,102 @@ class ChatCompletions:
         return openai_error(error, request_id)
 
     def reader(self) -> EventReader:
-        from .passthrough import classify  # passthrough encodes injected events with this module
+        return read_chat_event
 
-        def read(sse: ServerSentEvent) -> tuple[Event, ...]:
-            event = classify(b"", sse.data)
-            return () if isinstance(event, Verbatim) else (event,)
+    def injector(self) -> Injector:
+        return ChatInjector()
 
-        return read
+
+# --------------------------------------------------------------------------------------------------
+# Reading chunks back (proxy, recordings), and writing into someone else's stream
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def read_chat_event(sse: ServerSentEvent) -> tuple[Event, ...]:
+    """The neutral events one ``chat.completion.chunk`` event stands for, in order: a chunk's
+    ``content`` or ``refusal`` text, or tool-call ``arguments``, is a :class:`TextDelta` (empty for
+    arguments: a token of output with no text), its ``finish_reason`` a :class:`Finish`, a
+    ``choices: []`` chunk with ``usage`` a :class:`Usage`; ``{"error": ...}`` is a
+    :class:`StreamError` and ``[DONE]`` (a prefix, as the openai SDKs match it) :class:`StreamEnd`.
+    Anything else (the role chunk, a provider's extra chunk, data that is not JSON) is ``()``."""
+    data = sse.data
+    if data.startswith("[DONE]"):
+        return (StreamEnd(),)
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return ()
+    if not isinstance(chunk, dict):
+        return ()
+    error = chunk.get("error")
+    if error:
+        body = error if isinstance(error, dict) else {"message": str(error)}
+        return (
+            StreamError(
+                _text(body.get("message")) or "An error occurred during streaming",
+                _text(body.get("type")) or "server_error",
+                body.get("param") if isinstance(body.get("param"), str) else None,
+                body.get("code") if isinstance(body.get("code"), str) else None,
+            ),
+        )
+    choices = chunk.get("choices")
+    text: list[str] = []
+    output = False
+    finish: str | None = None
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            for key in ("content", "refusal"):
+                piece = _text(delta.get(key))
+                if piece:
+                    text.append(piece)
+                    output = True
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and _text(function.get("arguments")):
+                    output = True
+            legacy = delta.get("function_call")
+            if isinstance(legacy, dict) and _text(legacy.get("arguments")):
+                output = True
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            finish = reason
+    events: list[Event] = []
+    if output:
+        events.append(TextDelta("".join(text)))
+    if finish is not None:
+        events.append(Finish(finish))
+    usage = chunk.get("usage")
+    if isinstance(usage, dict) and not choices:
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        events.append(
+            Usage(
+                prompt if isinstance(prompt, int) else 0,
+                completion if isinstance(completion, int) else 0,
+            )
+        )
+    return tuple(events)
+
+
+class ChatInjector:
+    """What a fault adds to a proxied or recorded Chat stream (an error event, a malformed chunk,
+    ``[DONE]``), as OpenAI writes them: these carry nothing of the stream, so nothing is observed."""
+
+    def __init__(self) -> None:
+        self._encoder = OpenAIChatEncoder(id="", created=0, model="", system_fingerprint="")
+
+    def observe(self, raw: bytes, event: Event) -> None:
+        pass
+
+    def encode(self, event: Event) -> bytes:
+        return self._encoder.encode(event)
 
 
 def openai_headers(request_id: str, processing_ms: int) -> list[tuple[str, str]]:

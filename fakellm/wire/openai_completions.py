@@ -25,8 +25,8 @@ from typing import Any
 
 from ..errors import RequestError
 from ..events import Event, Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
-from .format import Answer, ChatRequest, EventReader, OpenedStream
-from .openai import openai_error, openai_headers, parse_chat_request
+from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
+from .openai import ChatInjector, openai_error, openai_headers, parse_chat_request
 from .sse import ServerSentEvent, encode_sse
 
 __all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
@@ -224,6 +224,10 @@ class Completions:
             return tuple(out)
 
         return read
+
+    def injector(self) -> Injector:
+        # An error, a malformed chunk and [DONE] are the same bytes as on Chat Completions.
+        return ChatInjector()
 
 
 COMPLETIONS = Completions()

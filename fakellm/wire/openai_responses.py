@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,9 +72,9 @@ from ..events import (
     Usage,
     Verbatim,
 )
-from .format import Answer, ChatRequest, EventReader, OpenedStream
+from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import openai_error, openai_headers
-from .sse import ServerSentEvent, encode_sse
+from .sse import ServerSentEvent, SSEDecoder, encode_sse
 
 __all__ = [
     "CONTENT_TYPE",
@@ -82,6 +83,7 @@ __all__ = [
     "OpenAIResponsesEncoder",
     "ResponseIds",
     "Responses",
+    "ResponsesInjector",
     "encoder_for",
     "error_body",
     "error_headers",
@@ -851,6 +853,99 @@ class Responses:
 
     def reader(self) -> EventReader:
         return read_event
+
+    def injector(self) -> Injector:
+        return ResponsesInjector()
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing into someone else's stream (proxy, recordings)
+
+_SEQUENCE = re.compile(rb'"sequence_number":(\d+)')
+_SNAPSHOTS = (b'"type":"response.created"', b'"type":"response.in_progress"')
+
+
+class ResponsesInjector:
+    """What a fault adds to a proxied or recorded Responses stream, continuing it: the nested
+    ``error`` event then ``response.failed``, numbered on from the last ``sequence_number`` seen,
+    the failed response being the upstream's own object (its id, model and echo, from
+    ``response.created`` / ``in_progress``) with the message as it stood. The SDK's helper checks
+    nothing of the numbering, but a client that orders or dedupes by it would see a replay.
+
+    ``observe`` costs one regex search per event (the snapshots, once or twice per stream, are
+    parsed)."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._snapshot: dict[str, Any] | None = None
+        self._message_id: str | None = None
+        self._parts: list[str] = []
+        self._ended = False
+
+    def observe(self, raw: bytes, event: Event) -> None:
+        found = _SEQUENCE.search(raw)
+        if found is not None:
+            self._seq = int(found.group(1)) + 1
+        if isinstance(event, TextDelta):
+            self._parts.append(event.text)
+        elif isinstance(event, StreamError | StreamEnd):  # the upstream failed or ended by itself
+            self._ended = True
+        elif b'"type":"response.output_item.added"' in raw or any(s in raw for s in _SNAPSHOTS):
+            payload = self._payload(raw)
+            if payload.get("type") == "response.output_item.added":
+                item = payload.get("item")
+                if isinstance(item, dict) and item.get("type") == "message" and self._message_id is None:
+                    self._message_id = _str(item.get("id"))
+            elif isinstance(payload.get("response"), dict):
+                self._snapshot = payload["response"]
+
+    @staticmethod
+    def _payload(raw: bytes) -> dict[str, Any]:
+        events = SSEDecoder().feed(raw)
+        try:
+            payload = json.loads(events[0].data) if events else None
+        except ValueError:
+            return {}
+        return payload if isinstance(payload, dict) else {}
+
+    def _event(self, type: str, fields: dict[str, Any]) -> bytes:
+        payload = {"type": type, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return encode_sse(_dumps(payload, True), event=type)
+
+    def encode(self, event: Event) -> bytes:
+        if isinstance(event, StreamError):
+            nested = {"type": event.type, "code": event.code, "message": event.message, "param": event.param}
+            out = self._event("error", {"error": nested})
+            if self._ended or self._snapshot is None:
+                return out
+            self._ended = True
+            output = []
+            if self._message_id is not None:
+                output.append(
+                    {
+                        "id": self._message_id,
+                        "type": "message",
+                        "status": "incomplete",
+                        "content": [_part("".join(self._parts))],
+                        "role": "assistant",
+                    }
+                )
+            failed = {
+                **self._snapshot,
+                "status": "failed",
+                "error": {"code": event.code or event.type, "message": event.message},
+                "output": output,
+            }
+            return out + self._event("response.failed", {"response": failed})
+        if isinstance(event, Malformed):
+            self._seq += 1
+            return encode_sse(event.payload, event="response.output_text.delta")
+        if isinstance(event, StreamEnd | Hold | Abort | RoleStart):
+            # The end is the upstream's own event (carried); after an injected error it is
+            # response.failed, already written.
+            return b""
+        raise TypeError(f"ResponsesInjector cannot encode {event!r}")
 
 
 RESPONSES = Responses()

@@ -2,25 +2,27 @@
 
 Deliberate design: fakellm does not re-encode an upstream stream. :class:`EventSplitter` cuts the
 bytes at SSE event boundaries (the blank lines), with :class:`~fakellm.wire.sse.SSEDecoder` as the
-parser, and :func:`classify` turns each block into an event *that keeps its own bytes*: a content
-chunk becomes a :class:`RawTextDelta` (a :class:`~fakellm.events.TextDelta`), a finish chunk a
-:class:`RawFinish`, ``[DONE]`` a :class:`RawStreamEnd`, and so on; anything else (the role chunk, a
-comment, a provider's extra chunk) is :class:`~fakellm.events.Verbatim`. The faults then find their
-positions exactly as in a generated stream, and :class:`PassthroughEncoder` writes every block back
-byte for byte, so a passthrough with no fault is byte-identical to the upstream. Only the events a
-fault injects (error event, malformed chunk, ``[DONE]``) are encoded by fakellm, in OpenAI's format.
+parser, and a :class:`Classifier` (the route's format's reader, ``WireFormat.reader``) turns each
+block into an event *that keeps its own bytes*: a content event becomes a :class:`RawTextDelta` (a
+:class:`~fakellm.events.TextDelta`), a finish a :class:`RawFinish`, the end a
+:class:`RawStreamEnd`, and so on; anything else (a role chunk, a lifecycle event, a comment, a
+provider's extra event) is :class:`~fakellm.events.Verbatim`. The faults then find their positions
+exactly as in a generated stream, and :class:`PassthroughEncoder` writes every block back byte for
+byte, ``event:`` lines and all, so a passthrough with no fault is byte-identical to the upstream.
+Only the events a fault injects (error event, malformed event, end) are written by fakellm, in the
+route's format, by its injector (``WireFormat.injector``), which continues the stream it has seen.
 
-A *token*, for fault positions, is an upstream event that carries assistant output: ``content``,
-``refusal`` or tool-call ``arguments`` text (OpenAI Chat Completions chunks). Other formats pass
-through untouched, with no token positions.
+A *token*, for fault positions, is an upstream event that carries assistant output, in every
+format: Chat's ``content``, ``refusal`` or tool-call ``arguments`` deltas; Responses'
+``response.output_text.delta``, ``response.refusal.delta`` and
+``response.function_call_arguments.delta``; Anthropic's ``text_delta`` and ``input_json_delta``;
+legacy completions' ``text``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..events import (
     Event,
@@ -31,10 +33,12 @@ from ..events import (
     Usage,
     Verbatim,
 )
-from .openai import OpenAIChatEncoder
-from .sse import SSEDecoder
+from .format import WireFormat
+from .openai import CHAT
+from .sse import ServerSentEvent, SSEDecoder
 
 __all__ = [
+    "Classifier",
     "EventSplitter",
     "PassthroughEncoder",
     "RawFinish",
@@ -42,7 +46,6 @@ __all__ = [
     "RawStreamError",
     "RawTextDelta",
     "RawUsage",
-    "classify",
     "raw_bytes",
 ]
 
@@ -87,74 +90,41 @@ def raw_bytes(event: Event) -> bytes | None:
     return None
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+class Classifier:
+    """One passthrough stream's classifier: its format's reader (:meth:`WireFormat.reader
+    <fakellm.wire.format.WireFormat.reader>`) turns each SSE block into the neutral events it
+    stands for, and the block becomes the one event that matters most for the faults, carrying
+    its bytes: output (a content, refusal or tool-arguments delta, even one that also finishes)
+    is a token; then an error, a finish (Responses' ``response.completed`` and Anthropic's
+    ``message_delta`` are finishes that also end or report usage), usage, the end; anything else
+    is :class:`Verbatim`."""
 
+    __slots__ = ("_read",)
 
-def classify(raw: bytes, data: str | None) -> Event:
-    """The event for one SSE block: ``raw`` its bytes, ``data`` its dispatched data (None when the
-    block dispatched nothing: comments, or a partial block)."""
-    if data is None:
+    def __init__(self, fmt: WireFormat) -> None:
+        self._read = fmt.reader()
+
+    def __call__(self, raw: bytes, sse: ServerSentEvent | None) -> Event:
+        if sse is None:  # a comment, or a block that dispatched nothing
+            return Verbatim(raw)
+        events = self._read(sse)
+        if not events:
+            return Verbatim(raw)
+        texts = [e.text for e in events if isinstance(e, TextDelta)]
+        if texts:
+            return RawTextDelta("".join(texts), raw=raw)
+        for event in events:
+            if isinstance(event, StreamError):
+                return RawStreamError(event.message, event.type, event.param, event.code, raw=raw)
+        for event in events:
+            if isinstance(event, Finish):
+                return RawFinish(event.reason, raw=raw)
+        for event in events:
+            if isinstance(event, Usage):
+                return RawUsage(event.prompt_tokens, event.completion_tokens, raw=raw)
+            if isinstance(event, StreamEnd):
+                return RawStreamEnd(raw=raw)
         return Verbatim(raw)
-    if data.startswith("[DONE]"):  # a prefix, as the openai SDKs match it
-        return RawStreamEnd(raw=raw)
-    try:
-        chunk = json.loads(data)
-    except ValueError:
-        return Verbatim(raw)
-    if not isinstance(chunk, dict):
-        return Verbatim(raw)
-    error = chunk.get("error")
-    if error:
-        body = error if isinstance(error, dict) else {"message": str(error)}
-        return RawStreamError(
-            _text(body.get("message")) or "An error occurred during streaming",
-            _text(body.get("type")) or "server_error",
-            body.get("param") if isinstance(body.get("param"), str) else None,
-            body.get("code") if isinstance(body.get("code"), str) else None,
-            raw=raw,
-        )
-    choices = chunk.get("choices")
-    text: list[str] = []
-    output = False
-    finish: str | None = None
-    for choice in choices if isinstance(choices, list) else ():
-        if not isinstance(choice, dict):
-            continue
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            for key in ("content", "refusal"):
-                piece = _text(delta.get(key))
-                if piece:
-                    text.append(piece)
-                    output = True
-            calls = delta.get("tool_calls")
-            for call in calls if isinstance(calls, list) else ():
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict) and _text(function.get("arguments")):
-                    output = True
-            legacy = delta.get("function_call")
-            if isinstance(legacy, dict) and _text(legacy.get("arguments")):
-                output = True
-        reason = choice.get("finish_reason")
-        if isinstance(reason, str) and reason:
-            finish = reason
-    if output:
-        # A chunk with both output and a finish reason (some servers do that) counts as a token:
-        # the positions "after the last token" then still come before the usage and [DONE].
-        return RawTextDelta("".join(text), raw=raw)
-    if finish is not None:
-        return RawFinish(finish, raw=raw)
-    usage = chunk.get("usage")
-    if isinstance(usage, dict) and not choices:
-        prompt = usage.get("prompt_tokens")
-        completion = usage.get("completion_tokens")
-        return RawUsage(
-            prompt if isinstance(prompt, int) else 0,
-            completion if isinstance(completion, int) else 0,
-            raw=raw,
-        )
-    return Verbatim(raw)
 
 
 _EOL = re.compile(rb"[\r\n]")
@@ -163,21 +133,22 @@ _EOL = re.compile(rb"[\r\n]")
 class EventSplitter:
     """Cut an SSE byte stream into blocks, one per event, as the bytes arrive.
 
-    :meth:`feed` returns ``(raw, data)`` for every block its bytes complete: ``raw`` the exact bytes
+    :meth:`feed` returns ``(raw, sse)`` for every block its bytes complete: ``raw`` the exact bytes
     from the end of the previous block through the blank line that ends this one (comments and
-    all), ``data`` the event's data as :class:`SSEDecoder` dispatched it, or None when the block
-    dispatched nothing (comments only). The concatenation of every ``raw``, plus :meth:`close`,
-    is exactly the input. A CRLF split across reads is one line end, as the decoder sees it."""
+    all), ``sse`` the event as :class:`SSEDecoder` dispatched it (its ``event:`` name and data),
+    or None when the block dispatched nothing (comments only). The concatenation of every ``raw``,
+    plus :meth:`close`, is exactly the input. A CRLF split across reads is one line end, as the
+    decoder sees it."""
 
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
         self._block = bytearray()
         self._line_len = 0  # bytes of the current line so far, line end excluded
         self._pending_cr = False  # the last byte fed ended a line with CR; an LF may follow
-        self._data: list[str] = []
+        self._events: list[ServerSentEvent] = []
 
-    def feed(self, chunk: bytes) -> list[tuple[bytes, str | None]]:
-        out: list[tuple[bytes, str | None]] = []
+    def feed(self, chunk: bytes) -> list[tuple[bytes, ServerSentEvent | None]]:
+        out: list[tuple[bytes, ServerSentEvent | None]] = []
         pos = 0
         size = len(chunk)
         if self._pending_cr and size and chunk[0] == 0x0A:
@@ -215,35 +186,39 @@ class EventSplitter:
         """The bytes of an unfinished block (an event cut off before its blank line), if any."""
         rest = bytes(self._block)
         self._block.clear()
-        self._data.clear()
+        self._events.clear()
         self._line_len = 0
         self._decoder.close()
         return rest
 
-    def _collect(self, events: list[Any]) -> None:
-        self._data.extend(e.data for e in events)
+    def _collect(self, events: list[ServerSentEvent]) -> None:
+        self._events.extend(events)
 
-    def _cut(self) -> tuple[bytes, str | None]:
+    def _cut(self) -> tuple[bytes, ServerSentEvent | None]:
         raw = bytes(self._block)
         self._block.clear()
-        data = self._data[0] if self._data else None
-        self._data.clear()
+        sse = self._events[0] if self._events else None
+        self._events.clear()
         # The decoder keeps every comment it reads; over a long stream (keep-alives through the
         # proxy) they would pile up, and the comments are in ``raw`` already.
         self._decoder.comments.clear()
-        return raw, data
+        return raw, sse
 
 
 class PassthroughEncoder:
-    """Writes passthrough events back as their own bytes; encodes what a fault injects (an error
-    event, a malformed chunk, ``[DONE]``) as OpenAI does."""
+    """Writes passthrough events back as their own bytes; what a fault injects (an error event, a
+    malformed event, the end) is written by the format's injector, which has seen every carried
+    event before it (Chat's when no format is given)."""
 
-    def __init__(self, content_type: str = "text/event-stream; charset=utf-8") -> None:
+    def __init__(
+        self, content_type: str = "text/event-stream; charset=utf-8", fmt: WireFormat | None = None
+    ) -> None:
         self.content_type = content_type
-        self._openai = OpenAIChatEncoder(id="", created=0, model="", system_fingerprint="")
+        self._injector = (fmt or CHAT).injector()
 
     def encode(self, event: Event) -> bytes:
         raw = raw_bytes(event)
         if raw is not None:
+            self._injector.observe(raw, event)
             return raw
-        return self._openai.encode(event)
+        return self._injector.encode(event)

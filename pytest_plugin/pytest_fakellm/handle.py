@@ -93,7 +93,11 @@ class ScriptOptions:
         if self.match is not None:
             match = self.match
             data["match"] = (
-                {k: v for k, v in (("model", match.model), ("prompt", match.prompt)) if v is not None}
+                {
+                    k: v
+                    for k, v in (("model", match.model), ("prompt", match.prompt), ("path", match.path))
+                    if v is not None
+                }
                 if isinstance(match, Match)
                 else dict(match)
             )

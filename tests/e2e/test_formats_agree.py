@@ -73,3 +73,17 @@ def test_a_seed_gives_identical_bytes(faker_server: Server, path: str) -> None:
 
     assert body("5") == body("5")
     assert body("5") != body("6")
+
+
+def test_match_path_keeps_a_scenario_to_one_format(make_server: MakeServer) -> None:
+    server = make_server(
+        scenarios=[
+            {"name": "claude-only", "match": {"path": "/v1/messages"}, "content": {"text": "Only here."}},
+            {"name": "default", "content": {"text": "Everywhere else."}},
+        ]
+    )
+    for path, body in BODIES.items():
+        answer = httpx.post(f"{server.url}{path}", json={**body, "stream": False}, timeout=10)
+        assert answer.status_code == 200
+        want = "claude-only" if path == "/v1/messages" else "default"
+        assert answer.headers["x-fakellm-scenario"] == want, path

@@ -257,7 +257,12 @@ def test_reader_on_the_current_capture() -> None:
 
 def test_reader_on_the_tool_use_capture_takes_input_tokens_from_message_start() -> None:
     events = read_all(capture("anthropic_tool_use_response.sse"))
-    assert events == [
+    # Each input_json_delta is a token of output with no text (as tool arguments are on Chat and
+    # Responses), so that fault positions count a tool call's arguments.
+    arguments = [e for e in events if e == TextDelta("")]
+    assert len(arguments) == capture("anthropic_tool_use_response.sse").count(b'"input_json_delta"')
+    assert arguments
+    assert [e for e in events if e != TextDelta("")] == [
         RoleStart(),
         TextDelta("I"),
         TextDelta("'ll check the current weather in Paris for you."),
@@ -277,10 +282,14 @@ def test_reader_on_errors_malformed_and_others() -> None:
     assert reader.read(ServerSentEvent('{"type":"content_', "content_block_delta")) == (
         Malformed('{"type":"content_'),
     )
+    assert reader.read(
+        ServerSentEvent(
+            '{"type":"content_block_delta","delta":{"type":"input_json_delta"}}', "content_block_delta"
+        )
+    ) == (TextDelta(""),)
     for name, data in [
         ("ping", '{"type": "ping"}'),
         ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"text"}}'),
-        ("content_block_delta", '{"type":"content_block_delta","delta":{"type":"input_json_delta"}}'),
         ("future_event", "not json"),
         (
             "message",
