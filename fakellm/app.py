@@ -30,7 +30,7 @@ from .endpoint import send_json, serve_stream
 from .errors import RequestError, error_body
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
-from .pipeline import derive_seed, plan_passthrough
+from .pipeline import derive_seed
 from .redact import install_log_redaction, redact_headers, redact_text
 from .state import ServerState
 from .tokens import count_message_tokens
@@ -215,15 +215,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
         entry.scenario = scenario.name
         # The request-stage faults (http_error, latency) apply as to any answer that is not a
         # stream, chosen by the same rules (times, probability); the others have no stream to act on.
-        plan = plan_passthrough(
-            scenario,
-            server_seed=state.config.seed,
-            header_seed=asked.seed,
-            global_faults=state.global_faults,
-            extra_faults=asked.faults,
-            extra_scope=asked.fault_scope,
-            counters=state.counters,
-        )
+        plan = state.plan_passthrough(scenario, asked)
         entry.faults = list(plan.ctx.fired)
         if plan.http_error is not None:
             error = plan.http_error

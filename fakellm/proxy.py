@@ -60,7 +60,7 @@ from .events import Abort, Verbatim
 from .faults import Fault
 from .headers import header_map, instructions
 from .journal import JournalEntry
-from .pipeline import PassthroughPlan, plan_passthrough
+from .pipeline import PassthroughPlan
 from .record import Capture, Recorder, recordable_headers
 from .redact import redact_text
 from .scenario import Scenario
@@ -438,15 +438,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             entry.error = exc.body()["error"]
             return _answer(fmt, exc)
         entry.scenario = scenario.name
-        plan = plan_passthrough(
-            scenario,
-            server_seed=state.config.seed,
-            header_seed=asked.seed,
-            global_faults=state.global_faults,
-            extra_faults=asked.faults,
-            extra_scope=asked.fault_scope,
-            counters=state.counters,
-        )
+        plan = state.plan_passthrough(scenario, asked)
         entry.seed = plan.seed
         own = {"x-fakellm-scenario": scenario.name, "x-fakellm-seed": str(plan.seed)}
         if plan.http_error is not None:  # answered here: the upstream is never asked

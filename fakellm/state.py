@@ -15,8 +15,9 @@ from typing import Any
 from .config import ServerConfig
 from .errors import error_body
 from .faults import Fault
+from .headers import Instructions
 from .journal import Journal
-from .pipeline import FaultCounters
+from .pipeline import FaultCounters, PassthroughPlan, plan_passthrough
 from .scenario import Scenario, ScenarioBook, load_scenario_files
 from .store import ResponseStore
 from .transport import ActiveStreams
@@ -84,6 +85,20 @@ class ServerState:
         self.internal_errors.append(text)
         log.error("fakellm internal error while %s\n%s", doing, text)
         return error_body("The fake server hit an internal error (see its log).", type="server_error")
+
+    def plan_passthrough(self, scenario: Scenario, asked: Instructions) -> PassthroughPlan:
+        """The faults and seed for an answer fakellm does not write itself (a proxied stream, an
+        embedding), chosen as for a served stream: the scenario's, ``--faults`` and the request's
+        headers, each counting ``times`` in this server's counters."""
+        return plan_passthrough(
+            scenario,
+            server_seed=self.config.seed,
+            header_seed=asked.seed,
+            global_faults=self.global_faults,
+            extra_faults=asked.faults,
+            extra_scope=asked.fault_scope,
+            counters=self.counters,
+        )
 
     def select(self, header: str | None, model: str, prompt: str, path: str | None = None) -> Scenario:
         with self._lock:
