@@ -5,7 +5,7 @@
     client ──▶ proxy ──httpx──▶ upstream (OpenAI, vLLM, Ollama, LiteLLM, another fakellm)
                                    │ SSE bytes, as they arrive
                                    ▼
-       reader task:  EventSplitter ─▶ classify ─▶ Timed(arrival, event)    (and --record: Capture)
+       reader task:  EventSplitter ─▶ Classifier ─▶ Timed(arrival, event)    (and --record: Capture)
                                    │ queue
        worker thread: pipeline.compose: event faults ─▶ PassthroughEncoder ─▶ frame faults
                                    │ queue
@@ -20,8 +20,10 @@ Deliberate design choices:
   composition runs on a worker thread per stream, whose source blocks on a queue that the reader
   task fills. The transforms stay pure, and one implementation of each fault serves all streams.
 - **Byte-identical passthrough.** Each upstream event keeps its bytes (``wire/passthrough.py``);
-  with no fault the client receives exactly what the upstream sent. Positions count upstream
-  events carrying output as tokens; an injected ``error_event`` is in OpenAI's format.
+  with no fault the client receives exactly what the upstream sent. The route's format
+  (``wire.FORMATS``; Chat Completions off its routes) reads the events: positions count those
+  carrying output as tokens, and what a fault injects, and the proxy's own errors, are written in
+  that format.
 - **Never buffered.** Events go on as soon as their blank line arrives; only the faults delay
   them. A non-streaming answer is read whole, then sent (``http_error`` and ``latency`` apply).
 - **The upstream is fixed at start.** Requests choose the path and query, never the scheme, host
@@ -29,8 +31,8 @@ Deliberate design choices:
   headers are dropped; ``Authorization`` goes through, and is journaled only as its last 4
   characters, as is every header and query parameter named like a secret (``redact.py``), in
   the journal, recordings and logs (httpx's own log line of the upstream URL included).
-- **Upstream failures** before the response head are an OpenAI-shaped 502 (unreachable, refused,
-  broken) or 504 (timeout); a break mid-stream ends the client's stream the same way (no chunked
+- **Upstream failures** before the response head are a 502 (unreachable, refused, broken) or 504
+  (timeout) in the route's error format; a break mid-stream ends the client's stream the same way (no chunked
   terminator). The proxy keeps serving.
 """
 
