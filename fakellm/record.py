@@ -55,11 +55,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .documents import DocumentReader, Located, read_document
 from .errors import RequestError, ScenarioError
 from .events import Abort, Event, Finish, TextDelta, Usage
 from .faults import MAX_DURATION_MS
 from .redact import is_secret_name
-from .scenario import Match, Scenario, _Located, _Reader, scenario_from_dict
+from .scenario import Match, Scenario, scenario_from_dict
 from .stream import Timed
 from .tokens import count_message_tokens, last_user_text, tokens_for
 from .wire import WireFormat, format_for
@@ -391,8 +392,8 @@ _EVENT_FORMS = ("chunk", "data", "raw", "raw_base64")
 _EVENT_NAME = re.compile(r"[^\r\n]*")  # an event: line holds no line end
 
 
-def _event(item: Any, located: _Located, name: str, index: int) -> RecordedEvent:
-    reader = _Reader(
+def _event(item: Any, located: Located, name: str, index: int) -> RecordedEvent:
+    reader = DocumentReader(
         item,
         located,
         scenario=name,
@@ -432,12 +433,12 @@ def _event(item: Any, located: _Located, name: str, index: int) -> RecordedEvent
         raise reader.error("not valid base64", form) from None
 
 
-def recording_from_dict(data: Any, located: _Located | None = None) -> Recording:
+def recording_from_dict(data: Any, located: Located | None = None) -> Recording:
     """Validate a recording document; errors name the file, line and field."""
-    located = located or _Located(None)
+    located = located or Located(None)
     stem = Path(located.file).stem if located.file else None
     label = data.get("name") if isinstance(data, Mapping) and isinstance(data.get("name"), str) else stem
-    reader = _Reader(data, located, scenario=label, allowed=_RECORDING_FIELDS)
+    reader = DocumentReader(data, located, scenario=label, allowed=_RECORDING_FIELDS)
     version = reader.get("recording")
     if version != FORMAT_VERSION:
         raise reader.error(f"unsupported recording format {version!r}; this fakellm reads 1", "recording")
@@ -508,9 +509,9 @@ def _request_match(recording: Recording) -> Match | None:
     )
 
 
-def recording_scenario(data: Any, located: _Located | None = None) -> Scenario:
+def recording_scenario(data: Any, located: Located | None = None) -> Scenario:
     """A recording document as a scenario that replays it."""
-    located = located or _Located(None)
+    located = located or Located(None)
     recording = recording_from_dict(data, located)
     # The scenario fields are read by the scenario reader, with their line numbers.
     part = {k: data[k] for k in ("match", "faults", "seed") if k in data}
@@ -529,9 +530,7 @@ def recording_scenario(data: Any, located: _Located | None = None) -> Scenario:
 
 def load_recording(path: str | Path) -> Recording:
     """Read one recording file (``.json``; YAML works too)."""
-    from .scenario import _parse_file
-
-    data, located = _parse_file(Path(path))
+    data, located = read_document(Path(path))
     if not isinstance(data, Mapping) or "recording" not in data:
         raise ScenarioError("not a recording: the top-level 'recording' field is missing", file=str(path))
     return recording_from_dict(data, located)
