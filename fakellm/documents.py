@@ -92,6 +92,13 @@ class Located:
                 file=self.file,
                 line=node.start_mark.line + 1,
             ) from None
+        except yaml.MarkedYAMLError as exc:  # a tag SafeLoader cannot construct: !foo, !!python/...
+            hint = ""
+            if node.tag == "tag:yaml.org,2002:merge":
+                hint = " (merge keys, '<<', are not read: write the fields out, or alias a whole value)"
+            raise ScenarioError(
+                f"not valid YAML/JSON: {exc.problem}{hint}", file=self.file, line=node.start_mark.line + 1
+            ) from None
 
     def index(self, node: yaml.Node | None, value: Any) -> None:
         """Record the lines of ``value`` (parsed by :mod:`json`) from ``node``, the YAML composer's
