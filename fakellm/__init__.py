@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from .journal import Journal, JournalEntry
     from .proxy import ProxyServer
     from .record import Recording, load_recording
-    from .scenario import Match, Scenario, Timing, load_scenario_files, scenario_from_dict
+    from .scenario import Match, Scenario, Timing, scenario_from_dict
+    from .scenario_files import load_scenario_files
     from .server import Server
     from .wire.sse import ServerSentEvent, SSEDecoder
 
@@ -69,9 +70,8 @@ _WHERE = {
     **dict.fromkeys(("Journal", "JournalEntry"), ".journal"),
     "ProxyServer": ".proxy",
     **dict.fromkeys(("Recording", "load_recording"), ".record"),
-    **dict.fromkeys(
-        ("Match", "Scenario", "Timing", "load_scenario_files", "scenario_from_dict"), ".scenario"
-    ),
+    **dict.fromkeys(("Match", "Scenario", "Timing", "scenario_from_dict"), ".scenario"),
+    "load_scenario_files": ".scenario_files",
     "Server": ".server",
     **dict.fromkeys(("ServerSentEvent", "SSEDecoder"), ".wire.sse"),
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,11 +27,9 @@ __all__ = [
     "ScenarioBook",
     "Timing",
     "default_scenario",
-    "load_scenario_files",
     "scenario_from_dict",
+    "scenarios_from_document",
 ]
-
-SCENARIO_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 MAX_SEED = 2**63 - 1
 
@@ -220,13 +218,10 @@ def _fault(item: Any, reader: DocumentReader, index: int) -> Fault:
         ) from None
 
 
-def load_scenario_file(path: Path) -> list[Scenario]:
-    data, located = read_document(path)
-    if isinstance(data, Mapping) and "recording" in data:
-        # Another kind of document: a stream recorded by ``fakellm proxy --record`` (record.py).
-        from .record import recording_scenario
-
-        return [recording_scenario(data, located)]
+def scenarios_from_document(data: Any, located: Located, path: Path) -> list[Scenario]:
+    """The scenarios of a scenario document (a ``scenarios:`` mapping, or a bare list), read by
+    :func:`~fakellm.documents.read_document` from ``path``. Which kind of document a file is
+    (scenarios or a recording) is decided above this module, in ``scenario_files.py``."""
     if isinstance(data, list):
         items = data
     elif isinstance(data, Mapping):
@@ -266,52 +261,13 @@ def load_scenario_file(path: Path) -> list[Scenario]:
     return [scenario_from_dict(item, located=located, index=i) for i, item in enumerate(items)]
 
 
-def load_scenario_files(paths: Sequence[str | Path]) -> list[Scenario]:
-    """Load files and folders (a folder: every ``.yaml``, ``.yml`` and ``.json`` in it, sorted).
-    Names must be unique across everything loaded."""
-    scenarios: list[Scenario] = []
-    seen: dict[str, Scenario] = {}
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_FILE_SUFFIXES and p.is_file())
-            if not files:
-                # Asked for scenarios and given none: starting on the default would hide the mistake.
-                raise ScenarioError(
-                    f"no scenario file ({', '.join(SCENARIO_FILE_SUFFIXES)}) in this folder", file=str(path)
-                )
-        elif path.exists():
-            files = [path]
-        else:
-            raise ScenarioError("no such file or folder", file=str(path))
-        for file in files:
-            for scenario in load_scenario_file(file):
-                if scenario.name in seen:
-                    raise ScenarioError(
-                        f"duplicate scenario name (first defined at {seen[scenario.name].source})",
-                        file=str(file),
-                        line=_line(scenario),
-                        scenario=scenario.name,
-                        field="name",
-                    )
-                seen[scenario.name] = scenario
-                scenarios.append(scenario)
-    return scenarios
-
-
-def _line(scenario: Scenario) -> int | None:
-    if scenario.source and ":" in scenario.source:
-        tail = scenario.source.rsplit(":", 1)[1]
-        return int(tail) if tail.isdigit() else None
-    return None
-
-
 @functools.cache  # read once: every ScenarioBook without a default of its own needs it
 def default_scenario() -> Scenario:
     """The embedded default: Faker markdown with realistic timing (ships inside the package)."""
     text = resources.files("fakellm").joinpath("default_scenarios.yaml")
     with resources.as_file(text) as path:
-        return load_scenario_file(path)[0]
+        data, located = read_document(path)
+        return scenarios_from_document(data, located, path)[0]
 
 
 class ScenarioBook:

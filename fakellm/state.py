@@ -18,7 +18,8 @@ from .faults import Fault
 from .headers import Instructions
 from .journal import Journal
 from .pipeline import FaultCounters, PassthroughPlan, plan_passthrough
-from .scenario import Scenario, ScenarioBook, load_scenario_files
+from .scenario import Scenario, ScenarioBook
+from .scenario_files import load_scenario_files
 from .store import ResponseStore
 from .transport import ActiveStreams
 

@@ -18,9 +18,9 @@ from fakellm.scenario import (
     ScenarioBook,
     Timing,
     default_scenario,
-    load_scenario_files,
     scenario_from_dict,
 )
+from fakellm.scenario_files import load_scenario_files
 from fakellm.tokens import tokenize
 
 YAML = """\
