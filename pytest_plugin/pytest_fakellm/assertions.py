@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from fakellm import JournalEntry
@@ -28,9 +29,66 @@ _ERROR_FAULTS = ("error_event", "drop", "http_error")
 _HINTS = {
     "fragment": "a client that parses each read on its own loses or breaks the events cut across reads",
     "sse": "a client that only splits on '\\n' or expects 'data: ' exactly misreads valid SSE",
-    "malformed": "a chunk was not valid JSON; a client must not drop the text around it",
-    "truncate": "the body ended cleanly without a finish chunk or [DONE]",
+    "malformed": "{a_unit} was not valid JSON; a client must not drop the text around it",
+    "truncate": "the body ended cleanly without {lacks}",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """How one wire format says what the messages talk about, in its own terms: Anthropic and
+    Responses streams are named events, not chunks, and neither ends with [DONE]."""
+
+    unit: str  # one item of the stream
+    end: str  # what a completed stream ends with
+    lacks: str  # what a truncated one ends without
+    error: str  # what the error_event fault sends
+    finish: str  # what carries the finish reason
+
+
+_CHAT = _Wire(
+    "chunk",
+    "a finish chunk and [DONE]",
+    "a finish chunk or [DONE]",
+    'a data: {"error": ...} chunk',
+    "finish_reason",
+)
+_WIRES = {
+    "openai.chat": _CHAT,
+    "openai.completions": _CHAT,
+    "openai.responses": _Wire(
+        "event",
+        "response.completed",
+        "response.completed",
+        "event: error, then response.failed",
+        "final status (response.completed, .incomplete or .failed)",
+    ),
+    "anthropic.messages": _Wire(
+        "event",
+        "message_delta and message_stop",
+        "message_delta or message_stop",
+        "event: error",
+        "stop_reason (message_delta)",
+    ),
+}
+# recording.format -> the journal's entry.format
+_RECORDED = {
+    "chat": "openai.chat",
+    "completions": "openai.completions",
+    "responses": "openai.responses",
+    "anthropic": "anthropic.messages",
+}
+
+
+def _format(recording: StreamRecording, entry: JournalEntry | None) -> str | None:
+    """The wire format of the stream: what the server served, else what the client's items were."""
+    if entry is not None and entry.format is not None:
+        return entry.format
+    return _RECORDED.get(recording.format or "")
+
+
+def _wire(fmt: str | None) -> _Wire:
+    return _WIRES.get(fmt or "", _CHAT)
 
 
 def _settle(entry: JournalEntry, wait_s: float = 2.0) -> None:
@@ -44,7 +102,7 @@ def _settle(entry: JournalEntry, wait_s: float = 2.0) -> None:
 def _entry(recording: StreamRecording, what: str) -> JournalEntry:
     if recording.entry is None:
         raise AssertionError(
-            f"fakellm: {what}: no chat request reached fakellm before this recording's first item, so "
+            f"fakellm: {what}: no streaming request reached fakellm before this recording's first item, so "
             "there is nothing to compare with. Record with fakellm.record() / fakellm.arecord() (not "
             "pytest_fakellm.record) and make the request through fakellm, or pass expected=."
         )
@@ -62,12 +120,13 @@ def _faults(entry: JournalEntry | None) -> str:
 
 # What the server did, by outcome: one phrase each, so that a message never calls a truncation an
 # error or a drop a completion.
+# {end}, {lacks} and {error} are the format's (_Wire).
 _DID = {
     "streaming": "had not finished the stream when this was checked",
-    "completed": "completed the stream (a finish chunk and [DONE])",
-    "stalled_then_completed": "stalled, then completed the stream (a finish chunk and [DONE])",
-    "truncated": "ended the body cleanly without a finish chunk or [DONE] (a truncation, not an error)",
-    "error_event": "ended the stream with an error event",
+    "completed": "completed the stream ({end})",
+    "stalled_then_completed": "stalled, then completed the stream ({end})",
+    "truncated": "ended the body cleanly without {lacks} (a truncation, not an error)",
+    "error_event": "ended the stream with an error event ({error})",
     "dropped": "dropped the connection (no end of body)",
     "reset": "reset the connection (TCP RST)",
     "client_disconnected": "saw the client disconnect before the end of the stream",
@@ -80,14 +139,25 @@ _DID = {
 
 
 def _server(entry: JournalEntry) -> str:
+    wire = _wire(entry.format)
     did = _DID.get(entry.outcome, f"ended with outcome {entry.outcome!r}")
+    did = did.format(end=wire.end, lacks=wire.lacks, error=wire.error)
     if entry.outcome in ("http_error", "rejected", "upstream_error"):
         did += f" ({entry.status})"
+    fmt = f", format {entry.format!r}" if entry.format is not None else ""
     return (
         f"server: {did}, after {entry.tokens_sent} tokens ({len(entry.text)} characters); "
-        f"stream #{entry.index} (scenario {entry.scenario!r}, seed {entry.seed}), outcome "
+        f"stream #{entry.index} (scenario {entry.scenario!r}, seed {entry.seed}{fmt}), outcome "
         f"{entry.outcome!r}, faults fired: {_faults(entry)}"
     )
+
+
+def _client_text(recording: StreamRecording, width: int = 60) -> str:
+    """The text the client accumulated, for the messages that do not show a text difference: its
+    end, where a fault at a token position cuts it."""
+    text = recording.text
+    shown = f"…{text[-width:]!r}" if len(text) > width else repr(text)
+    return f"  client text: {shown}"
 
 
 def _scripted(recording: StreamRecording) -> list[str]:
@@ -140,11 +210,16 @@ def text_difference(expected: str, got: str, *, expected_label: str = "server se
 def _hints(entry: JournalEntry | None) -> list[str]:
     if entry is None:
         return []
+    wire = _wire(entry.format)
     lines: list[str] = []
     for fired in entry.faults:
         hint = _HINTS.get(fired.fault)
+        if not hint:
+            continue
+        an = "an" if wire.unit[0] in "aeiou" else "a"
+        hint = hint.format(a_unit=f"{an} {wire.unit}", lacks=wire.lacks)
         line = f"  the stream had '{fired.fault}': {hint}"
-        if hint and line not in lines:
+        if line not in lines:
             lines.append(line)
     return lines
 
@@ -228,31 +303,33 @@ def assert_error_event(
     if recording.timed_out:
         raise AssertionError(
             f"fakellm: the client hung: after the server's {what} it delivered nothing more and did not "
-            f"raise for {recording.timeout_s:g} s.\n  client: {recording.summary()}\n  {_server(entry)}"
+            f"raise for {recording.timeout_s:g} s.\n  client: {recording.summary()}\n  {_server(entry)}\n"
+            f"{_client_text(recording)}"
         )
     failure = recording.failure
     if failure is None:
         raise AssertionError(
             f"fakellm: the client swallowed the server's {what}: its stream ended normally.\n"
-            f"  client: {recording.summary()}\n  {_server(entry)}"
+            f"  client: {recording.summary()}\n  {_server(entry)}\n{_client_text(recording)}"
         )
     if isinstance(failure, BaseException):
         decode = next((e for e in _chain(failure) if isinstance(e, json.JSONDecodeError)), None)
         if decode is not None:
             raise AssertionError(
                 f"fakellm: the client surfaced the server's {what} as a JSONDecodeError ({decode}): it "
-                "parsed something that is not a chunk as one, instead of reporting the error.\n"
+                f"parsed something that is not a {_wire(entry.format).unit} as one, instead of reporting "
+                "the error.\n"
                 f"  client: {recording.summary()}\n  {_server(entry)}"
             )
         if exception is not None and not isinstance(failure, exception):
             raise AssertionError(
                 f"fakellm: the client raised {type(failure).__name__}: {failure}, not {_names(exception)}.\n"
-                f"  {_server(entry)}"
+                f"  {_server(entry)}\n{_client_text(recording)}" + _unwrapped_hint(failure, exception)
             )
     elif exception is not None:
         raise AssertionError(
             f"fakellm: the client yielded the error value {failure!r:.200} instead of raising "
-            f"{_names(exception)}"
+            f"{_names(exception)}.\n  {_server(entry)}"
         )
     if match is not None and re.search(match, _message(failure)) is None:
         raise AssertionError(
@@ -296,6 +373,22 @@ def _no_error_advice(recording: StreamRecording, entry: JournalEntry) -> str:
     )
 
 
+def _unwrapped_hint(
+    failure: BaseException, exception: type[BaseException] | tuple[type[BaseException], ...]
+) -> str:
+    """anthropic 2.x lets httpx2's transport errors through unwrapped once a stream has started (a
+    drop mid-stream is ``httpx2.RemoteProtocolError``, not ``APIConnectionError``): say so, rather
+    than leave the test's author to find out from the SDK's source."""
+    wanted = exception if isinstance(exception, tuple) else (exception,)
+    package = type(failure).__module__.split(".")[0]
+    if package not in ("httpx", "httpx2") or not any(e.__name__ == "APIConnectionError" for e in wanted):
+        return ""
+    return (
+        f"\n  the SDK let the transport's {type(failure).__name__} through unwrapped (anthropic does once a "
+        f"stream has started): expect ({_names(exception)}, {package}.TransportError)"
+    )
+
+
 def _names(exception: type[BaseException] | tuple[type[BaseException], ...]) -> str:
     if isinstance(exception, tuple):
         return " or ".join(e.__name__ for e in exception)
@@ -313,7 +406,12 @@ def assert_stream_completed(recording: StreamRecording) -> None:
     and, when fakellm served it, the server completed it (not truncated, dropped or errored)."""
     __tracebackhide__ = True
     if recording.timed_out or recording.failure is not None:
-        raise AssertionError(f"fakellm: the stream did not complete: {recording.summary()}")
+        entry = recording.entry
+        raise AssertionError(
+            f"fakellm: the stream did not complete: {recording.summary()}"
+            + (f"\n  {_server(entry)}" if entry is not None else "")
+            + f"\n{_client_text(recording)}"
+        )
     entry = recording.entry
     if entry is not None:
         _settle(entry)
@@ -321,10 +419,10 @@ def assert_stream_completed(recording: StreamRecording) -> None:
             raise AssertionError(
                 f"fakellm: the client finished without an error, but the server did not complete the "
                 f"stream (outcome {entry.outcome!r}): the client could not tell.\n"
-                f"  client: {recording.summary()}\n  {_server(entry)}"
+                f"  client: {recording.summary()}\n  {_server(entry)}\n{_client_text(recording)}"
             )
     if recording.kind in ("chunks", "sse") and recording.finish_reason is None:
         raise AssertionError(
-            f"fakellm: the stream ended without a finish_reason: {recording.summary()}"
-            + (f"\n  {_server(entry)}" if entry is not None else "")
+            f"fakellm: the stream ended without a {_wire(_format(recording, entry)).finish}: "
+            f"{recording.summary()}" + (f"\n  {_server(entry)}" if entry is not None else "")
         )

@@ -96,8 +96,12 @@ class StreamRecording:
         else:
             end = "its iteration ended without an error"
         kind = f", kind {self.kind!r}" if self.kind != "auto" else ""
+        fmt = f", format {self.format!r}" if self.format is not None else ""
+        # Responses and Anthropic streams are named events (most of them carry no text): calling
+        # them items, like text pieces and chunks, would hide why there are twice as many.
+        noun = "events" if self.format in ("responses", "anthropic") else "items"
         return (
-            f"{len(self.items)} items ({self._text_items} with text{kind}), "
+            f"{len(self.items)} {noun} ({self._text_items} with text{kind}{fmt}), "
             f"{len(self.text)} characters, then {end}"
         )
 
