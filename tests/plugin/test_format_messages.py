@@ -1,5 +1,6 @@
 """Assertion messages on Responses and Anthropic recordings, sync and async, in each format's own
-terms: checked inside a downstream suite (tests/plugin/downstream/format_messages_suite.py)."""
+terms: checked inside a downstream suite (tests/plugin/downstream/format_messages_suite.py), in
+both modes (in process, the drop and the error event reach the SDKs through the plugin's transport)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from .helpers import run_suite
 
 
-def test_format_messages_suite(pytester: pytest.Pytester) -> None:
-    result = run_suite(pytester, "format_messages_suite")
+@pytest.mark.parametrize("mode", ["socket", "inprocess"])
+def test_format_messages_suite(pytester: pytest.Pytester, mode: str) -> None:
+    result = run_suite(pytester, "format_messages_suite", f"--fakellm-mode={mode}")
     result.assert_outcomes(passed=16)
