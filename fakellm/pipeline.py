@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
 from .errors import RequestError
-from .events import Abort, Event, Finish, Hold, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from .events import (
+    Abort,
+    BlockEnd,
+    BlockStart,
+    Event,
+    Finish,
+    Hold,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
@@ -64,15 +76,19 @@ def schedule(
     finish_reason: str,
     usage: Usage | None,
 ) -> Iterator[Timed]:
-    """Due times against the request's arrival: token i is due at ttft + Σ gaps, never after a sleep,
-    so encoding and writing costs never accumulate into drift."""
+    """The answer's events (``events.py``: the message, one text block, its tokens, the finish),
+    with due times against the request's arrival: token i is due at ttft + Σ gaps, never after a
+    sleep, so encoding and writing costs never accumulate into drift. The block opens with the
+    message and closes with the last token."""
     t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
     yield Timed(t, RoleStart())
+    yield Timed(t, BlockStart("text", 0))
     itl, sd = timing.itl_ms, timing.jitter_ms
     for i, token in enumerate(tokens):
         if i:
             t += _gauss(rng, itl, sd) / 1000.0
         yield Timed(t, TextDelta(token))
+    yield Timed(t, BlockEnd(0))
     yield Timed(t, Finish(finish_reason))
     if usage is not None:
         yield Timed(t, usage)
@@ -106,23 +122,63 @@ class EventSource(Protocol):
 
 
 def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
+    """Each event to its frame, in order. ``RoleStart`` and ``BlockEnd`` make no frame of their
+    own: they wait, and are encoded and sent with the frame after them (``BlockStart``: the message
+    and its first block open in one write; ``Finish``: the block closes in the finish's write), so
+    frame faults see the writes they saw when encoders framed the block implicitly, and the end of
+    the content (where an unreached ``@N`` fires: before the finish) comes before the block's
+    closing bytes. Hence a ``BlockEnd`` waits for its finish (or the next block's start): an
+    injected malformed event goes out before it, and when the stream ends otherwise (an error
+    event, a truncation) it is dropped: the block stays open, as when a real stream fails."""
     encode = encoder.encode
+    waiting: list[Timed] = []
     for timed in events:
         event: Event = timed.event
-        if type(event) is TextDelta:
+        if type(event) is TextDelta:  # the hot path: one frame per token
+            if waiting:
+                yield from _alone(waiting, encode, keep_ends=False)
             yield Frame(timed.due, encode(event), event.text, 1)
-        elif isinstance(event, RoleStart):
-            yield Frame(timed.due, encode(event))
-        elif isinstance(event, Finish | Usage | StreamEnd | StreamError):
-            yield Frame(timed.due, encode(event), closing=True)
-        elif isinstance(event, TextDelta):  # a proxied or recorded chunk (wire/passthrough.py)
-            yield Frame(timed.due, encode(event), event.text, 1)
-        elif isinstance(event, Hold):
-            yield Frame(timed.due, b"", action=HOLD)
-        elif isinstance(event, Abort):
-            yield Frame(timed.due, b"", action=DROP_FIN)
+        elif isinstance(event, RoleStart | BlockEnd):
+            waiting.append(timed)
+        elif isinstance(event, BlockStart):
+            yield Frame(timed.due, _after_waiting(waiting, encode, event))
+        elif isinstance(event, Finish):
+            yield Frame(timed.due, _after_waiting(waiting, encode, event), closing=True)
         else:
-            yield Frame(timed.due, encode(event))
+            if waiting:
+                yield from _alone(waiting, encode, keep_ends=True)
+            if isinstance(event, Usage | StreamEnd | StreamError):
+                yield Frame(timed.due, encode(event), closing=True)
+            elif isinstance(event, TextDelta):  # a proxied or recorded chunk (wire/passthrough.py)
+                yield Frame(timed.due, encode(event), event.text, 1)
+            elif isinstance(event, Hold):
+                yield Frame(timed.due, b"", action=HOLD)
+            elif isinstance(event, Abort):
+                yield Frame(timed.due, b"", action=DROP_FIN)
+            else:
+                yield Frame(timed.due, encode(event))
+    waiting[:] = [t for t in waiting if not isinstance(t.event, BlockEnd)]
+    yield from _alone(waiting, encode, keep_ends=False)
+
+
+def _after_waiting(waiting: list[Timed], encode: Callable[[Event], bytes], event: Event) -> bytes:
+    """The bytes of the waiting events and then of ``event``, encoded in stream order."""
+    if not waiting:
+        return encode(event)
+    data = b"".join([*(encode(t.event) for t in waiting), encode(event)])
+    waiting.clear()
+    return data
+
+
+def _alone(waiting: list[Timed], encode: Callable[[Event], bytes], *, keep_ends: bool) -> Iterator[Frame]:
+    """Waiting events that nothing came to carry (a hand-made sequence: a ``RoleStart`` with no
+    ``BlockStart`` after it), each as its own frame, in order; with ``keep_ends`` a ``BlockEnd``
+    goes on waiting for its finish instead."""
+    kept = [t for t in waiting if keep_ends and isinstance(t.event, BlockEnd)]
+    for timed in waiting:
+        if not (keep_ends and isinstance(timed.event, BlockEnd)):
+            yield Frame(timed.due, encode(timed.event))
+    waiting[:] = kept
 
 
 def _source_errors(events: Iterator[Timed], ctx: StreamContext) -> Iterator[Timed]:

@@ -22,7 +22,9 @@ Deliberate choices:
   claude-sonnet-4-5, 2025: ``model`` first, ``cache_creation`` and ``inference_geo`` in usage,
   ``message_delta.usage`` repeating the input counters), ``"mid-2025"`` (claude-sonnet-4,
   wire2 §2.2) and ``"2024"`` (W1 §4.1). ``message_start`` says ``output_tokens: 1``, as it does live.
-- The pipeline's ``Finish`` closes the text block; ``message_delta`` goes out with ``Usage`` (or,
+- ``RoleStart`` is ``message_start``; ``BlockStart`` is ``content_block_start`` (the first one's
+  followed by ``ping``) and ``BlockEnd`` ``content_block_stop``; a delta carries the index of the
+  block open. ``Finish`` sends nothing: ``message_delta`` goes out with ``Usage`` (or,
   when no ``Usage`` came, with ``StreamEnd``, counting the tokens sent): it needs both the stop
   reason and the output tokens. Requests parsed here always ask for usage (``include_usage``).
 - A ``StreamError`` whose ``type`` is not one of Anthropic's (the ``error_event`` fault's neutral
@@ -44,6 +46,8 @@ from typing import Any, Literal
 
 from ..errors import RequestError
 from ..events import (
+    BlockEnd,
+    BlockStart,
     Event,
     Finish,
     Hold,
@@ -196,14 +200,19 @@ class AnthropicMessagesEncoder:
         self._tokens = 0
         self._stop_reason: str | None = None
         self._delta_sent = False
+        self._blocks = 0  # content blocks opened so far (ping follows the first one's start)
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
         # Everything but the token's text, encoded once: what encode_sse writes for
         # content_block_delta (JSON strings hold no line ends, so the data is one line).
-        self._delta_head = (
-            f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{self._index},'
+        self._delta_head = self._delta_head_for(self._index)
+        self._delta_tail = b"}}\n\n"
+
+    @staticmethod
+    def _delta_head_for(index: int) -> bytes:
+        return (
+            f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
             f'"delta":{{"type":"text_delta","text":'
         ).encode()
-        self._delta_tail = b"}}\n\n"
 
     # The message object, in the profile's key order.
     def _message(
@@ -271,23 +280,18 @@ class AnthropicMessagesEncoder:
                 "type": "message_start",
                 "message": self._message([], None, self._usage(self.input_tokens, 1)),
             }
-            block = {
-                "type": "content_block_start",
-                "index": self._index,
-                "content_block": {"type": "text", "text": ""},
-            }
-            return (
-                encode_sse(_dumps(start, self.ascii_only), event="message_start")
-                + encode_sse(_dumps(block), event="content_block_start")
-                + _PING
-            )
+            return encode_sse(_dumps(start, self.ascii_only), event="message_start")
+        if isinstance(event, BlockStart) and event.kind == "text":
+            return self._open_block(event.index, {"type": "text", "text": ""})
+        if isinstance(event, BlockEnd):
+            stop = {"type": "content_block_stop", "index": event.index}
+            return encode_sse(_dumps(stop), event="content_block_stop")
         if isinstance(event, TextDelta):  # a TextDelta subclass (proxied or recorded)
             self._tokens += 1
             return b"".join((self._delta_head, self._quote(event.text).encode(), self._delta_tail))
         if isinstance(event, Finish):
-            self._stop_reason = self._stop(event.reason)
-            stop = {"type": "content_block_stop", "index": self._index}
-            return encode_sse(_dumps(stop), event="content_block_stop")
+            self._stop_reason = self._stop(event.reason)  # sent in message_delta
+            return b""
         if isinstance(event, Usage):
             if self._stop_reason is None or self._delta_sent:
                 return b""
@@ -305,6 +309,17 @@ class AnthropicMessagesEncoder:
         if isinstance(event, Hold):
             return b""
         raise TypeError(f"AnthropicMessagesEncoder cannot encode {event!r}")
+
+    def _open_block(self, index: int, block: dict[str, Any]) -> bytes:
+        """``content_block_start`` (the first block's followed by ``ping``, as the API sends it);
+        the block's deltas then carry its index."""
+        if index != self._index:
+            self._index = index
+            self._delta_head = self._delta_head_for(index)
+        start = {"type": "content_block_start", "index": index, "content_block": block}
+        self._blocks += 1
+        out = encode_sse(_dumps(start), event="content_block_start")
+        return out + _PING if self._blocks == 1 else out
 
     @staticmethod
     def stream_error(event: StreamError) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import Any
 
 from ..errors import RequestError
 from ..events import (
+    BlockEnd,
+    BlockStart,
     Event,
     Finish,
     Hold,
@@ -140,6 +142,8 @@ class OpenAIChatEncoder:
             return encode_sse(event.payload)
         if isinstance(event, StreamEnd):
             return _DONE
+        if (isinstance(event, BlockStart) and event.kind == "text") or isinstance(event, BlockEnd):
+            return b""  # a text block has no framing of its own: its tokens are content deltas
         if isinstance(event, Hold):
             return b""
         raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}")

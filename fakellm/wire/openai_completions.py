@@ -24,7 +24,19 @@ from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 from ..errors import RequestError
-from ..events import Event, Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from ..events import (
+    BlockEnd,
+    BlockStart,
+    Event,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import ChatInjector, openai_error, openai_headers, parse_chat_request
 from .sse import ServerSentEvent, encode_sse
@@ -103,8 +115,10 @@ class OpenAICompletionsEncoder:
             return encode_sse(event.payload)
         if isinstance(event, StreamEnd):
             return _DONE
-        if isinstance(event, RoleStart | Hold):
-            return b""  # no role chunk in this API
+        if isinstance(event, RoleStart | Hold | BlockEnd):
+            return b""  # no role chunk and no block framing in this API
+        if isinstance(event, BlockStart) and event.kind == "text":
+            return b""  # (text is the only kind of block this API has)
         raise TypeError(f"OpenAICompletionsEncoder cannot encode {event!r}")
 
     def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:

@@ -24,8 +24,10 @@ The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
 
 Deliberate choices:
 
-- Neutral events map to groups of wire events: ``RoleStart`` opens the response *and* the message
-  (four events); ``Finish`` closes the message (three ``.done`` events); ``Usage`` is kept for the
+- Neutral events map to groups of wire events: ``RoleStart`` opens the response (``created``,
+  ``in_progress``); ``BlockStart`` (text) opens the message item and its text part;
+  ``BlockEnd`` closes the part (``output_text.done``, ``content_part.done``); ``Finish`` closes the
+  message (``output_item.done``, whose status needs the reason); ``Usage`` is kept for the
   terminal event; ``StreamEnd`` is the terminal event (``response.completed``, or
   ``response.incomplete`` for ``length``/``content_filter``); ``StreamError`` is ``error`` +
   ``response.failed`` at once, so an ``error_event`` fault's ``then: close`` and ``then: done``
@@ -61,6 +63,8 @@ from typing import Any
 from ..errors import RequestError
 from ..events import (
     Abort,
+    BlockEnd,
+    BlockStart,
     Event,
     Finish,
     Hold,
@@ -245,6 +249,7 @@ class OpenAIResponsesEncoder:
         self._reason: str | None = None
         self._created = False  # response.created and response.in_progress are out
         self._message = False  # output_item.added and content_part.added are out
+        self._part_done = False  # output_text.done and content_part.done are out
         self._ended = False  # a terminal event is out
         self.latest: dict[str, Any] | None = None  # the response object as last sent (GET /v1/responses/{id})
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
@@ -278,10 +283,14 @@ class OpenAIResponsesEncoder:
         return self._encode_other(event)
 
     def _encode_other(self, event: Event) -> bytes:
-        if isinstance(event, TextDelta):  # before RoleStart, or a subclass: open first
+        if isinstance(event, TextDelta):  # before BlockStart, or a subclass: open first
             return self._open_message() + self.encode(TextDelta(event.text))
         if isinstance(event, RoleStart):
+            return self._open_response()
+        if isinstance(event, BlockStart) and event.kind == "text":
             return self._open_message()
+        if isinstance(event, BlockEnd):
+            return self._close_part()
         if isinstance(event, Finish):
             return self._finish(event.reason)
         if isinstance(event, Usage):
@@ -345,21 +354,28 @@ class OpenAIResponsesEncoder:
     def _where(self) -> dict[str, Any]:
         return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
 
+    def _close_part(self) -> bytes:
+        """The text part's ``.done`` events (BlockEnd). The message item stays open: its
+        ``output_item.done`` carries a status that depends on the finish reason (:meth:`_finish`)."""
+        if not self._message or self._part_done or self._ended:
+            return b""
+        self._part_done = True
+        text = "".join(self._parts)
+        return self._event(
+            "response.output_text.done", {**self._where(), "text": text, "logprobs": []}
+        ) + self._event("response.content_part.done", {**self._where(), "part": _part(text)})
+
     def _finish(self, reason: str) -> bytes:
         if self._reason is not None or self._ended:
             return b""
         head = self._open_message()
+        head += self._close_part()
         self._reason = reason
         text = "".join(self._parts)
         item_status = finish_status(reason)[0]
-        return (
-            head
-            + self._event("response.output_text.done", {**self._where(), "text": text, "logprobs": []})
-            + self._event("response.content_part.done", {**self._where(), "part": _part(text)})
-            + self._event(
-                "response.output_item.done",
-                {"output_index": 0, "item": self._item(text, item_status)},
-            )
+        return head + self._event(
+            "response.output_item.done",
+            {"output_index": 0, "item": self._item(text, item_status)},
         )
 
     def _terminal(self) -> bytes:

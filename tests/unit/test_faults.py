@@ -37,7 +37,18 @@ from fakellm import (
     parse_fault_spec,
 )
 from fakellm.content import FixedText
-from fakellm.events import Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from fakellm.events import (
+    BlockEnd,
+    BlockStart,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from fakellm.faults import FAULTS, go_duration, order_faults, parse_fault
 from fakellm.pipeline import FaultCounters, plan_stream, schedule
 from fakellm.stream import DROP_FIN, DROP_RST, HOLD, WRITE, Frame, StreamContext, Timed
@@ -68,7 +79,10 @@ def run_events(
 
 
 def kinds(events: list[Timed]) -> list[str]:
-    return [type(t.event).__name__ for t in events]
+    """The events' kinds, without the block framing (BlockStart, BlockEnd), which every fault
+    passes along untouched: positions count tokens (tests/unit/test_pipeline.py pins where the
+    framing goes out)."""
+    return [type(t.event).__name__ for t in events if not isinstance(t.event, BlockStart | BlockEnd)]
 
 
 def token_frames(tokens: list[str] = TOKENS) -> list[Frame]:
@@ -136,7 +150,7 @@ def test_after_ms_position(after_ms: float, tokens_before: int, due_ms: float) -
 def test_error_event_then(then: str, tail: list[str]) -> None:
     out, _ = run_events(ErrorEvent(after_tokens=2, message="boom", type="overloaded", code="c", then=then))
     assert kinds(out) == ["RoleStart", "TextDelta", "TextDelta", "StreamError", *tail]
-    assert out[3].event == StreamError("boom", "overloaded", None, "c")
+    assert out[4].event == StreamError("boom", "overloaded", None, "c")  # role, block start, 2 tokens
 
 
 def test_truncate_drops_finish_usage_and_done() -> None:
@@ -158,7 +172,7 @@ def test_malformed_inserts_one_bad_event_and_the_stream_goes_on() -> None:
         "Usage",
         "StreamEnd",
     ]
-    bad = out[3].event
+    bad = out[4].event  # after the role, the block's start and 2 tokens
     assert isinstance(bad, Malformed)
     with pytest.raises(json.JSONDecodeError):
         json.loads(bad.payload)
@@ -167,7 +181,7 @@ def test_malformed_inserts_one_bad_event_and_the_stream_goes_on() -> None:
 
 def test_malformed_payload_is_settable() -> None:
     out, _ = run_events(MalformedChunk(after_tokens=0, payload="{nope"))
-    assert out[1].event == Malformed("{nope")
+    assert out[2].event == Malformed("{nope")  # after the role and the block's start
 
 
 def test_slow_tokens_multiplies_the_gaps_from_token_n() -> None:

@@ -1,12 +1,26 @@
-"""plan_stream: how faults from each source are counted for ``times``, and the default rule."""
+"""plan_stream: how faults from each source are counted for ``times``, and the default rule;
+schedule(): the events of an answer, and the writes their framing goes out in."""
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Iterable
+
+import pytest
+
 from fakellm import HttpError, Scenario
 from fakellm.content import FixedText
-from fakellm.pipeline import FaultCounters, plan_stream
-from fakellm.scenario import ScenarioBook
-from fakellm.wire.openai import parse_chat_request
+from fakellm.events import BlockEnd, BlockStart, Finish, RoleStart, StreamEnd, TextDelta, Usage
+from fakellm.faults import parse_fault_spec
+from fakellm.pipeline import FaultCounters, compose, plan_stream, schedule
+from fakellm.scenario import ScenarioBook, Timing
+from fakellm.stream import Frame, StreamContext, Timed
+from fakellm.wire import SSEDecoder, WireFormat
+from fakellm.wire.anthropic_messages import MESSAGES, AnthropicMessagesEncoder
+from fakellm.wire.openai import CHAT, parse_chat_request
+from fakellm.wire.openai_completions import COMPLETIONS
+from fakellm.wire.openai_responses import RESPONSES
 
 REQUEST = parse_chat_request(b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}')
 
@@ -40,3 +54,150 @@ def test_an_explicit_default_wins_over_a_loaded_scenario_named_default() -> None
     scripted = Scenario(name="default", content=FixedText("scripted"))
     book = ScenarioBook([loaded], default=scripted)
     assert book.select(None, "gpt-4o", "hi") is scripted
+
+
+# --------------------------------------------------------------------------------------------------
+# The schedule's events, and the frames their framing goes out in (pipeline._encode)
+
+MESSAGES_REQUEST = b'{"model":"m","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+
+
+def _kinds(events: Iterable[Timed]) -> list[str]:
+    return [type(t.event).__name__ for t in events]
+
+
+@pytest.mark.parametrize("usage", [Usage(3, 2), None], ids=["usage", "no-usage"])
+def test_the_schedule_is_the_message_one_text_block_and_the_finish(usage: Usage | None) -> None:
+    timed = list(
+        schedule(
+            ["Hel", "lo"], Timing(ttft_ms=100, itl_ms=10), random.Random(0), finish_reason="stop", usage=usage
+        )
+    )
+    assert [t.event for t in timed] == [
+        RoleStart(),
+        BlockStart("text", 0),
+        TextDelta("Hel"),
+        TextDelta("lo"),
+        BlockEnd(0),
+        Finish("stop"),
+        *([usage] if usage else []),
+        StreamEnd(),
+    ]
+    # The block opens with the message (at the first token's moment) and closes with the last token.
+    assert [round(t.due * 1000) for t in timed[:6]] == [100, 100, 100, 110, 110, 110]
+
+
+def test_an_empty_answer_still_opens_and_closes_its_block() -> None:
+    timed = schedule([], Timing(), random.Random(0), finish_reason="length", usage=None)
+    assert _kinds(timed) == ["RoleStart", "BlockStart", "BlockEnd", "Finish", "StreamEnd"]
+
+
+def _frames(fmt: WireFormat, raw: bytes, spec: str = "", text: str = "one two three") -> list[Frame]:
+    request = fmt.parse_request(raw, {})
+    scenario = Scenario(name="s", content=FixedText(text), seed=1)
+    plan = plan_stream(request, scenario, format=fmt, extra_faults=parse_fault_spec(spec) if spec else ())
+    return list(plan.frames())
+
+
+def _names(frame: Frame) -> list[str]:
+    return [e.event for e in SSEDecoder().feed(frame.data)]
+
+
+def test_the_block_framing_rides_in_the_writes_of_the_message_and_the_finish() -> None:
+    """Anthropic: message_start, the block's start and ping in one write; each token its own; the
+    block's stop in the finish's (closing) write; no write of its own for any block event."""
+    frames = _frames(MESSAGES, MESSAGES_REQUEST)
+    assert [_names(f) for f in frames] == [
+        ["message_start", "content_block_start", "ping"],
+        ["content_block_delta"],
+        ["content_block_delta"],
+        ["content_block_delta"],
+        ["content_block_stop"],
+        ["message_delta"],
+        ["message_stop"],
+    ]
+    assert [f.tokens for f in frames] == [0, 1, 1, 1, 0, 0, 0]
+    assert [f.closing for f in frames] == [False, False, False, False, True, True, True]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 50])
+def test_a_fault_position_counts_tokens_and_leaves_the_block_open(n: int) -> None:
+    """error_event@N comes after exactly N tokens (or all of them), and before the block's stop:
+    a stream that fails does not close its block."""
+    frames = _frames(MESSAGES, MESSAGES_REQUEST, f"error_event@{n}")
+    names = [name for f in frames for name in _names(f)]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * min(n, 3),
+        "error",
+    ]
+
+
+def test_a_malformed_event_at_the_end_goes_out_before_the_blocks_stop() -> None:
+    frames = _frames(MESSAGES, MESSAGES_REQUEST, "malformed@99")
+    assert [_names(f) for f in frames][-4:] == [
+        ["content_block_delta"],  # the malformed one, named as a delta
+        ["content_block_stop"],
+        ["message_delta"],
+        ["message_stop"],
+    ]
+
+
+def test_a_truncated_stream_never_closes_its_block() -> None:
+    frames = _frames(RESPONSES, b'{"model":"m","input":"hi","stream":true}', "truncate@3")
+    names = [name for f in frames for name in _names(f)]
+    assert names[-1] == "response.output_text.delta"
+    assert "response.output_text.done" not in names
+
+
+def test_the_same_writes_in_every_format() -> None:
+    """One write for the opening, one per token, and the closing writes: the block events add none."""
+    requests = {
+        CHAT: b'{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}',
+        COMPLETIONS: b'{"model":"m","stream":true,"prompt":"hi"}',
+        RESPONSES: b'{"model":"m","input":"hi","stream":true}',
+        MESSAGES: MESSAGES_REQUEST,
+    }
+    for fmt, raw in requests.items():
+        frames = _frames(fmt, raw)
+        assert [f.tokens for f in frames[:5]] == [0, 1, 1, 1, 0], fmt.name
+        assert frames[4].closing, fmt.name  # the finish, with the block's closing bytes
+
+
+def test_a_second_block_opens_in_the_write_that_closes_the_first() -> None:
+    """What issue 12's reasoning-then-text streams look like: the first block's stop and the
+    second's start in one write, and the second block's deltas carry its index."""
+    encoder = AnthropicMessagesEncoder(id="msg_01x", model="m", input_tokens=3)
+    events = [
+        RoleStart(),
+        BlockStart("text", 0),
+        TextDelta("a"),
+        BlockEnd(0),
+        BlockStart("text", 1),
+        TextDelta("b"),
+        BlockEnd(1),
+        Finish("stop"),
+        StreamEnd(),
+    ]
+    frames = list(compose(iter(Timed(0.0, e) for e in events), encoder, [], StreamContext.seeded(0)))
+    assert [_names(f) for f in frames] == [
+        ["message_start", "content_block_start", "ping"],
+        ["content_block_delta"],
+        ["content_block_stop", "content_block_start"],
+        ["content_block_delta"],
+        ["content_block_stop"],
+        ["message_delta", "message_stop"],
+    ]
+    second = json.loads(SSEDecoder().feed(frames[3].data)[0].data)
+    assert second["index"] == 1
+
+
+def test_a_role_with_no_block_after_it_is_its_own_write() -> None:
+    """A hand-made sequence (no BlockStart): the role chunk is sent as it always was."""
+    encoder = CHAT.open_stream(REQUEST, random.Random(0), now=None, prompt_tokens=1, ascii_only=True).encoder
+    events = [RoleStart(), TextDelta("a"), Finish("stop"), StreamEnd()]
+    frames = list(compose(iter(Timed(0.0, e) for e in events), encoder, [], StreamContext.seeded(0)))
+    assert [f.tokens for f in frames] == [0, 1, 0, 0]
+    assert b'"role":"assistant"' in frames[0].data

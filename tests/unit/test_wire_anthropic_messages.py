@@ -17,7 +17,19 @@ import httpx2
 import pytest
 
 from fakellm.errors import RequestError
-from fakellm.events import Event, Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from fakellm.events import (
+    BlockEnd,
+    BlockStart,
+    Event,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from fakellm.faults import ErrorEvent, HttpError
 from fakellm.tokens import count_message_tokens, last_user_text
 from fakellm.wire import anthropic_messages as am
@@ -39,8 +51,15 @@ def events_of(data: bytes) -> list[ServerSentEvent]:
 def stream(
     encoder: AnthropicMessagesEncoder, tokens: Iterable[str], finish: str, usage: Usage | None
 ) -> bytes:
-    """What the pipeline feeds an encoder: RoleStart, the tokens, Finish, maybe Usage, StreamEnd."""
-    events: list[Event] = [RoleStart(), *(TextDelta(t) for t in tokens), Finish(finish)]
+    """What the pipeline feeds an encoder (pipeline.schedule): RoleStart, a text block with the
+    tokens, Finish, maybe Usage, StreamEnd."""
+    events: list[Event] = [
+        RoleStart(),
+        BlockStart("text", 0),
+        *(TextDelta(t) for t in tokens),
+        BlockEnd(0),
+        Finish(finish),
+    ]
     if usage is not None:
         events.append(usage)
     events.append(StreamEnd())
@@ -548,7 +567,12 @@ class Server:
                 200, headers=am.stream_headers(REQUEST_ID), content=stream(encoder, TOKENS, "stop", usage)
             )
         if answer == "midstream":
-            events: list[Event] = [RoleStart(), TextDelta("Hel"), StreamError(ErrorEvent().message)]
+            events: list[Event] = [
+                RoleStart(),
+                BlockStart(),
+                TextDelta("Hel"),
+                StreamError(ErrorEvent().message),
+            ]
             data = b"".join(encoder.encode(e) for e in events)
             return httpx2.Response(200, headers=am.stream_headers(REQUEST_ID), content=data)
         status = int(answer)

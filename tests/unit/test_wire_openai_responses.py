@@ -24,6 +24,8 @@ import pytest
 
 from fakellm.errors import RequestError
 from fakellm.events import (
+    BlockEnd,
+    BlockStart,
     Event,
     Finish,
     Hold,
@@ -100,7 +102,9 @@ def capture_encoder(**kw: Any) -> tuple[OpenAIResponsesEncoder, list[str]]:
 def text_stream(tokens: list[str], *, reason: str = "stop", usage: Usage | None = None) -> list[Event]:
     return [
         RoleStart(),
+        BlockStart("text", 0),
         *(TextDelta(t) for t in tokens),
+        BlockEnd(0),
         Finish(reason),
         usage or Usage(299, 12),
         StreamEnd(),
@@ -168,6 +172,7 @@ def test_without_obfuscation_the_field_is_absent() -> None:
 def test_the_precomputed_delta_equals_encode_sse(token: str, ascii_only: bool, obfuscate: bool) -> None:
     enc = encoder(ascii_only=ascii_only, obfuscation=random.Random(1) if obfuscate else None)
     enc.encode(RoleStart())
+    enc.encode(BlockStart())
     data = enc.encode(TextDelta(token))
     event = json.loads(SSEDecoder().feed(data)[0].data)
     fields: dict[str, Any] = {
@@ -260,6 +265,7 @@ def test_a_mid_stream_error_is_error_then_failed(then: list[Event]) -> None:
 def test_malformed_names_the_event_and_uses_up_a_number() -> None:
     enc = encoder()
     enc.encode(RoleStart())
+    enc.encode(BlockStart())
     assert enc.encode(Malformed('{"type":"response.output')) == (
         b'event: response.output_text.delta\ndata: {"type":"response.output\n\n'
     )
@@ -455,7 +461,8 @@ def test_reader_edge_cases(data: str, expected: tuple[Event, ...] | None) -> Non
 
 def test_reader_reads_back_what_the_encoder_writes() -> None:
     events = [*text_stream(["Hel", "lo", "\n"])]
-    assert read_all(encode_all(encoder(), events)) == [e for e in events if not isinstance(e, RoleStart)]
+    framing = (RoleStart, BlockStart, BlockEnd)  # the reader reports no framing
+    assert read_all(encode_all(encoder(), events)) == [e for e in events if not isinstance(e, framing)]
     failing: list[Event] = [RoleStart(), TextDelta("a"), StreamError("boom", "server_error", None, "x")]
     assert read_all(encode_all(encoder(), failing)) == [TextDelta("a"), failing[-1], StreamEnd()]
 
