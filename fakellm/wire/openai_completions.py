@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import string
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -38,21 +37,26 @@ from ..events import (
     Usage,
 )
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
-from .openai import ChatInjector, openai_error, openai_headers, parse_chat_request
+from .openai import (
+    _ALNUM,
+    _DONE,
+    _UTF8_ERRORS,
+    ChatInjector,
+    _dumps,
+    openai_error,
+    openai_headers,
+    parse_chat_request,
+)
 from .sse import ServerSentEvent, encode_sse
 
 __all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
 
-_DONE = b"data: [DONE]\n\n"
-_UTF8_ERRORS = "backslashreplace"
-_ALNUM = string.ascii_letters + string.digits
-
-
-def _dumps(value: Any, ascii_only: bool) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only)
+# ``_dumps``, ``_UTF8_ERRORS``, ``_ALNUM`` and ``_DONE`` are Chat Completions' (wire/openai.py): this API
+# writes its JSON, its ids and its sentinel the same way, so one definition serves both.
 
 
 def _usage(usage: Usage) -> dict[str, int]:
+    """This API's usage object: the three counts, without Chat's ``*_details``."""
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,

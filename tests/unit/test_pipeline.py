@@ -11,7 +11,17 @@ import pytest
 
 from fakellm import HttpError, Scenario
 from fakellm.content import FixedText
-from fakellm.events import BlockEnd, BlockStart, Finish, RoleStart, StreamEnd, TextDelta, Usage
+from fakellm.events import (
+    BlockEnd,
+    BlockKind,
+    BlockStart,
+    Event,
+    Finish,
+    RoleStart,
+    StreamEnd,
+    TextDelta,
+    Usage,
+)
 from fakellm.faults import parse_fault_spec
 from fakellm.pipeline import FaultCounters, compose, plan_stream, schedule
 from fakellm.scenario import ScenarioBook, Timing
@@ -60,6 +70,14 @@ def test_an_explicit_default_wins_over_a_loaded_scenario_named_default() -> None
 # The schedule's events, and the frames their framing goes out in (pipeline._encode)
 
 MESSAGES_REQUEST = b'{"model":"m","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+
+
+STREAM_REQUESTS: list[tuple[WireFormat, bytes]] = [
+    (CHAT, b'{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}'),
+    (COMPLETIONS, b'{"model":"m","stream":true,"prompt":"hi"}'),
+    (RESPONSES, b'{"model":"m","input":"hi","stream":true}'),
+    (MESSAGES, MESSAGES_REQUEST),
+]
 
 
 def _kinds(events: Iterable[Timed]) -> list[str]:
@@ -154,13 +172,7 @@ def test_a_truncated_stream_never_closes_its_block() -> None:
 
 def test_the_same_writes_in_every_format() -> None:
     """One write for the opening, one per token, and the closing writes: the block events add none."""
-    requests = {
-        CHAT: b'{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}',
-        COMPLETIONS: b'{"model":"m","stream":true,"prompt":"hi"}',
-        RESPONSES: b'{"model":"m","input":"hi","stream":true}',
-        MESSAGES: MESSAGES_REQUEST,
-    }
-    for fmt, raw in requests.items():
+    for fmt, raw in STREAM_REQUESTS:
         frames = _frames(fmt, raw)
         assert [f.tokens for f in frames[:5]] == [0, 1, 1, 1, 0], fmt.name
         assert frames[4].closing, fmt.name  # the finish, with the block's closing bytes
@@ -170,7 +182,7 @@ def test_a_second_block_opens_in_the_write_that_closes_the_first() -> None:
     """What issue 12's reasoning-then-text streams look like: the first block's stop and the
     second's start in one write, and the second block's deltas carry its index."""
     encoder = AnthropicMessagesEncoder(id="msg_01x", model="m", input_tokens=3)
-    events = [
+    events: list[Event] = [
         RoleStart(),
         BlockStart("text", 0),
         TextDelta("a"),
@@ -197,7 +209,20 @@ def test_a_second_block_opens_in_the_write_that_closes_the_first() -> None:
 def test_a_role_with_no_block_after_it_is_its_own_write() -> None:
     """A hand-made sequence (no BlockStart): the role chunk is sent as it always was."""
     encoder = CHAT.open_stream(REQUEST, random.Random(0), now=None, prompt_tokens=1, ascii_only=True).encoder
-    events = [RoleStart(), TextDelta("a"), Finish("stop"), StreamEnd()]
+    events: list[Event] = [RoleStart(), TextDelta("a"), Finish("stop"), StreamEnd()]
     frames = list(compose(iter(Timed(0.0, e) for e in events), encoder, [], StreamContext.seeded(0)))
     assert [f.tokens for f in frames] == [0, 1, 0, 0]
     assert b'"role":"assistant"' in frames[0].data
+
+
+@pytest.mark.parametrize("kind", ["reasoning", "tool_call"])
+def test_a_block_kind_a_format_does_not_frame_yet_fails_loudly(kind: BlockKind) -> None:
+    """Issue 12 adds these branches; until then no encoder silently drops a tool call."""
+    for fmt, raw in STREAM_REQUESTS:
+        request = fmt.parse_request(raw, {})
+        encoder = fmt.open_stream(
+            request, random.Random(0), now=None, prompt_tokens=1, ascii_only=True
+        ).encoder
+        encoder.encode(RoleStart())
+        with pytest.raises(TypeError, match="cannot encode"):
+            encoder.encode(BlockStart(kind, 0, id="call_1", name="f"))
