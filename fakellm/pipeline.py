@@ -1,7 +1,7 @@
 """The one place the stream is composed:
 
     scenario ─▶ token source ─▶ timed events ─▶ event faults ─▶ wire encoder ─▶ frame faults ─▶ transport
-              (content.py)    (schedule())    (faults.py)     (wire/*.py)     (faults.py)     (transport.py)
+              (content.py)    (schedule())    (faults/)       (wire/*.py)     (faults/)       (transport.py)
 
 Everything random is decided from one seed per stream (:func:`derive_seed`): the content and ids
 from ``ctx.rng`` in a fixed order, timing jitter and each fault from RNGs forked from the same seed,

@@ -128,7 +128,7 @@ ERROR_TYPES: dict[int, tuple[str, str]] = {
 }
 _ANTHROPIC_TYPES = frozenset(kind for kind, _ in ERROR_TYPES.values())
 
-# The ``error_event`` fault's default message (fakellm/faults.py ``ErrorEvent.message``, OpenAI's
+# The ``error_event`` fault's default message (fakellm/faults/events.py ``ErrorEvent.message``, OpenAI's
 # wording): replaced by Anthropic's, so the default fault streams what the real API streams. Pinned
 # by a test; goes away when the fault's defaults become per format.
 _NEUTRAL_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"

@@ -1,4 +1,4 @@
-"""Faults as pure transforms (fakellm/faults.py): timed events and frames in, timed events and
+"""Faults as pure transforms (fakellm/faults/): timed events and frames in, timed events and
 frames out. No socket, no clock: due times are plain numbers, randomness comes from the stream seed.
 
 Also the parts of the pipeline that decide which faults apply to a request (``times``,
