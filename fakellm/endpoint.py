@@ -27,7 +27,7 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import clock
 from .errors import RequestError
@@ -35,10 +35,8 @@ from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
+from .state import ServerState
 from .wire.format import Answer, WireFormat
-
-if TYPE_CHECKING:
-    from .state import ServerState
 
 __all__ = ["MAX_BODY_BYTES", "send_json", "serve_stream"]
 
