@@ -35,6 +35,7 @@ from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
+from .tools import PlannedCall
 from .wire.format import ChatRequest, StreamEncoder, WireFormat
 from .wire.openai import CHAT
 
@@ -75,20 +76,39 @@ def schedule(
     *,
     finish_reason: str,
     usage: Usage | None,
+    calls: Sequence[PlannedCall] = (),
 ) -> Iterator[Timed]:
     """The answer's events (``events.py``: the message, one text block, its tokens, the finish),
     with due times against the request's arrival: token i is due at ttft + Σ gaps, never after a
     sleep, so encoding and writing costs never accumulate into drift. The block opens with the
-    message and closes with the last token."""
+    message and closes with the last token. Tool calls follow the text (none when the text is
+    empty and there are calls), one ``tool_call`` block each, their argument fragments paced as
+    tokens."""
     t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
     yield Timed(t, RoleStart())
-    yield Timed(t, BlockStart("text", 0))
     itl, sd = timing.itl_ms, timing.jitter_ms
-    for i, token in enumerate(tokens):
-        if i:
+    index = 0
+    first = True
+    if tokens or not calls:
+        yield Timed(t, BlockStart("text", 0))
+        for token in tokens:
+            if not first:
+                t += _gauss(rng, itl, sd) / 1000.0
+            first = False
+            yield Timed(t, TextDelta(token))
+        yield Timed(t, BlockEnd(0))
+        index = 1
+    for call in calls:
+        if not first:
             t += _gauss(rng, itl, sd) / 1000.0
-        yield Timed(t, TextDelta(token))
-    yield Timed(t, BlockEnd(0))
+        yield Timed(t, BlockStart("tool_call", index, id=call.id, name=call.name))
+        for j, fragment in enumerate(call.fragments):
+            if j:
+                t += _gauss(rng, itl, sd) / 1000.0
+            yield Timed(t, TextDelta(fragment))
+        first = False
+        yield Timed(t, BlockEnd(index))
+        index += 1
     yield Timed(t, Finish(finish_reason))
     if usage is not None:
         yield Timed(t, usage)
@@ -223,6 +243,7 @@ class StreamPlan:
     http_error: RequestError | None = None
     source: EventSource | None = None  # a recorded stream, replayed instead of the schedule
     stored: Callable[[], tuple[str, dict[str, Any]] | None] | None = None  # wire/format.OpenedStream
+    calls: tuple[PlannedCall, ...] = ()  # the scenario's tool calls, as this stream sends them
 
     @property
     def seed(self) -> int:
@@ -243,12 +264,15 @@ class StreamPlan:
             self.ctx.fork("timing"),
             finish_reason=self.finish_reason,
             usage=self.usage if self.request.include_usage else None,
+            calls=self.calls,
         )
         return compose(events, self.encoder, self.faults, self.ctx)
 
     def completion(self) -> dict[str, Any]:
         if self.source is not None:
             return self.source.completion()
+        if self.calls:
+            return self.encoder.completion(self.text, self.finish_reason, self.usage, self.calls)
         return self.encoder.completion(self.text, self.finish_reason, self.usage)
 
     def completion_delay(self) -> float:
@@ -263,6 +287,7 @@ class StreamPlan:
                 self.ctx.fork("timing"),
                 finish_reason=self.finish_reason,
                 usage=None,
+                calls=self.calls,
             )
         )
         for timed in timeline:
@@ -343,6 +368,38 @@ def _active_faults(
     return order_faults(active)
 
 
+def _plan_calls(
+    scenario: Scenario, format: WireFormat, rng: random.Random, max_tokens: int | None, used: int
+) -> tuple[tuple[PlannedCall, ...], bool]:
+    """The scenario's tool calls as this stream sends them: ids drawn after the format's own (so
+    that adding a call never changes the rest of a seeded body), arguments cut into tokens, and
+    cut short where ``max_tokens`` runs out (a call with no argument left is not sent); and
+    whether they were cut."""
+    calls: list[PlannedCall] = []
+    cut = False
+    budget = None if max_tokens is None else max_tokens - used
+    for call in scenario.tool_calls:
+        drawn = format.tool_call_id(rng)
+        if drawn is None:
+            raise RequestError(
+                400,
+                f"The scenario {scenario.name!r} calls tools; fakellm does not stream tool calls on "
+                f"POST {format.path} yet (Chat Completions only, for now).",
+                param="X-FakeLLM-Scenario",
+                code="unsupported_scenario",
+            )
+        fragments = tuple(tokens_for(call.arguments)) or ("",)
+        if budget is not None:
+            if budget <= 0:
+                cut = True
+                break
+            cut = cut or len(fragments) > budget
+            fragments = fragments[:budget]
+            budget -= len(fragments)
+        calls.append(PlannedCall(call.id or drawn, call.name, fragments))
+    return tuple(calls), cut
+
+
 def plan_stream(
     request: ChatRequest,
     scenario: Scenario,
@@ -377,6 +434,12 @@ def plan_stream(
         prompt_tokens=usage.prompt_tokens,
         ascii_only=ascii_only and scenario.ascii_only,
     )
+    calls: tuple[PlannedCall, ...] = ()
+    if scenario.tool_calls:
+        calls, cut = _plan_calls(scenario, format, rng, request.max_tokens, len(tokens))
+        if cut:
+            finish_reason = "length"
+    usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.fragments) for c in calls))
 
     plan = StreamPlan(
         scenario=scenario,
@@ -392,6 +455,7 @@ def plan_stream(
         # Not isinstance(EventSource): a runtime Protocol check costs ~10 us a request.
         source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
         stored=opened.stored,
+        calls=calls,
     )
     if plan.source is not None and plan.source.format is not format:
         # Served as is, a stream of one format is unreadable to another's client.

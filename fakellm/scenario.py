@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .content import FAKER_MAXIMUMS, EchoText, FakerText, FixedText, TokenSource
 from .documents import DocumentReader, Located, read_document
 from .errors import RequestError, ScenarioError, shown
 from .faults import MAX_DURATION_MS, MAX_FAULTS, Fault, parse_fault
+from .tools import ToolCall
 
 __all__ = [
     "Match",
@@ -73,6 +75,7 @@ class Scenario:
     seed: int | None = None
     faults: tuple[Fault, ...] = ()
     finish_reason: str = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()  # after the text, if any (tools.py)
     source: str | None = None  # "file:line" the scenario came from, for messages
     # False: stream non-ASCII text as raw UTF-8 instead of OpenAI's \uXXXX escapes (so that byte-level
     # faults such as fragment can cut inside a multi-byte character).
@@ -87,6 +90,7 @@ _SCENARIO_FIELDS = (
     "seed",
     "faults",
     "finish_reason",
+    "tool_calls",
     "ascii_only",
 )
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
@@ -125,6 +129,45 @@ def _content(reader: DocumentReader) -> TokenSource:
     )
 
 
+MAX_TOOL_CALLS = 64
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+def _tool_calls(reader: DocumentReader) -> tuple[ToolCall, ...]:
+    raw = reader.get("tool_calls")
+    if not isinstance(raw, list) or not raw:
+        raise reader.error(f"must be a non-empty list of calls, got {shown(raw)}", "tool_calls")
+    if len(raw) > MAX_TOOL_CALLS:
+        raise reader.error(f"at most {MAX_TOOL_CALLS} tool calls, got {len(raw)}", "tool_calls")
+    calls = []
+    for i, item in enumerate(raw):
+        where = f"tool_calls[{i}]"
+        if not isinstance(item, Mapping):
+            raise reader.error(f"must be a mapping with a 'name', got {shown(item)}", where)
+        call = DocumentReader(
+            item,
+            reader.located,
+            scenario=reader.scenario,
+            prefix=f"{where}.",
+            allowed=("name", "arguments", "id"),
+        )
+        name = call.string("name", required=True)
+        assert name is not None
+        if not _TOOL_NAME.fullmatch(name):
+            raise call.error("must be 1-128 letters, digits, '_', '-', '.' or ':'", "name")
+        arguments = call.get("arguments")
+        if arguments is None:
+            text = "{}"
+        elif isinstance(arguments, str):
+            text = arguments  # as written: invalid JSON on purpose is allowed
+        elif isinstance(arguments, Mapping | list):
+            text = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+        else:
+            raise call.error(f"must be a mapping or a string, got {shown(arguments)}", "arguments")
+        calls.append(ToolCall(name, text, call.string("id")))
+    return tuple(calls)
+
+
 def scenario_from_dict(
     data: Any,
     *,
@@ -141,7 +184,9 @@ def scenario_from_dict(
     name = reader.string("name", required=True)
     assert name is not None
 
-    content: TokenSource = FixedText("Hello! How can I help you today?")
+    tool_calls = _tool_calls(reader) if reader.has("tool_calls") else ()
+    # A scenario that only calls tools says nothing before the calls.
+    content: TokenSource = FixedText("" if tool_calls else "Hello! How can I help you today?")
     if reader.has("content"):
         content = _content(reader.sub("content", ("text", "faker", "echo")))
 
@@ -178,9 +223,12 @@ def scenario_from_dict(
         for i, item in enumerate(raw):
             faults.append(_fault(item, reader, i))
 
-    finish = reader.string("finish_reason") or "stop"
+    finish = reader.string("finish_reason") or ("tool_calls" if tool_calls else "stop")
     if finish not in _FINISH_REASONS:
         raise reader.error(f"must be one of {', '.join(_FINISH_REASONS)}", "finish_reason")
+    if finish == "tool_calls" and not tool_calls:
+        # No model ends on tool_calls without calling one; the SDKs' agent loops would spin.
+        raise reader.error("is tool_calls, but the scenario has no tool_calls to send", "finish_reason")
 
     source = None
     if located is not None and located.file is not None:
@@ -194,6 +242,7 @@ def scenario_from_dict(
         seed=reader.integer("seed", minimum=0, maximum=MAX_SEED),
         faults=tuple(faults),
         finish_reason=finish,
+        tool_calls=tool_calls,
         source=source,
         ascii_only=reader.boolean("ascii_only", True),
     )

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Literal
@@ -58,6 +58,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..tools import PlannedCall
 from .format import Answer, ChatRequest, Injector, OpenedStream
 from .format import EventReader as EventReaderFn
 from .sse import ServerSentEvent, encode_sse
@@ -331,7 +332,9 @@ class AnthropicMessagesEncoder:
             message = "Overloaded" if event.message == _NEUTRAL_ERROR_MESSAGE else event.message
         return {"type": "error", "error": {"type": kind, "message": message}}
 
-    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+    def completion(
+        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+    ) -> dict[str, Any]:
         """The non-streamed ``message`` (wire2 §2.7: ``message_start.message`` with its content,
         ``stop_reason`` and final usage)."""
         body_usage = self._usage(usage.prompt_tokens, usage.completion_tokens)
@@ -619,6 +622,9 @@ class Messages:
 
     def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
         return [("request-id", request_id)]
+
+    def tool_call_id(self, rng: random.Random) -> str | None:
+        return None  # tool_use blocks: issue 12
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         status, body, headers = error_for(error, request_id)

@@ -25,12 +25,13 @@ The table from path to format is :data:`fakellm.wire.FORMATS`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import RequestError
 from ..events import Event, Usage
+from ..tools import PlannedCall
 from .sse import ServerSentEvent
 
 __all__ = [
@@ -78,7 +79,9 @@ class StreamEncoder(Protocol):
 
     def encode(self, event: Event) -> bytes: ...
 
-    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]: ...
+    def completion(
+        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+    ) -> dict[str, Any]: ...
 
 
 EventReader = Callable[[ServerSentEvent], tuple[Event, ...]]
@@ -148,6 +151,11 @@ class WireFormat(Protocol):
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         """``error`` as this format's HTTP error: status, body and headers."""
+        ...
+
+    def tool_call_id(self, rng: random.Random) -> str | None:
+        """A new tool call's id in this format's shape (``call_…``), drawn from ``rng``; None when
+        the format does not stream tool calls (legacy completions; the others until they do)."""
         ...
 
     def reader(self) -> EventReader:

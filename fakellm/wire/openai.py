@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -31,6 +32,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .sse import ServerSentEvent, encode_sse
 
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 _DONE = b"data: [DONE]\n\n"
+_NO_FINISH = b',"logprobs":null,"finish_reason":null}]'
 
 
 def usage_object(usage: Usage) -> dict[str, Any]:
@@ -106,10 +109,15 @@ class OpenAIChatEncoder:
         self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
         # What json.dumps does for a str, without building an encoder for every token.
         self._content_head = self._head + self._content_open
+        self._text_head, self._text_close = self._content_head, self._content_close
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
+        # The role chunk waits for the first block: a message that opens with a tool call says so
+        # in the same chunk (content null, the call's id and name), as the API sends it.
+        self._role: str | None = None
+        self._calls = 0  # tool calls opened so far: each one's tool_calls[].index
 
     def encode(self, event: Event) -> bytes:
-        if type(event) is TextDelta:  # the hot path: one chunk per token
+        if type(event) is TextDelta and self._role is None:  # the hot path: one chunk per token
             return b"".join(
                 (
                     self._content_head,
@@ -118,11 +126,15 @@ class OpenAIChatEncoder:
                 )
             )
         if isinstance(event, RoleStart):
-            choice = (
-                f'[{{"index":0,"delta":{{"role":{_dumps(event.role, True)},"content":"",'
-                f'"refusal":null}},"logprobs":null,"finish_reason":null}}]'
+            self._role = event.role
+            return b""
+        if isinstance(event, BlockStart) and event.kind == "tool_call":
+            return self._tool_call(event)
+        if self._role is not None:  # anything else first: the role chunk as a text answer opens
+            head = self._role_chunk(
+                f'{{"role":{_dumps(self._role, True)},"content":"","refusal":null}}'.encode()
             )
-            return self._head + choice.encode() + self._tail
+            return head + self.encode(event)
         if isinstance(event, Finish):
             choice = f'[{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{event.reason}"}}]'
             return self._head + choice.encode() + self._tail
@@ -142,14 +154,71 @@ class OpenAIChatEncoder:
             return encode_sse(event.payload)
         if isinstance(event, StreamEnd):
             return _DONE
-        if (isinstance(event, BlockStart) and event.kind == "text") or isinstance(event, BlockEnd):
+        if isinstance(event, BlockEnd):
+            # Back to content deltas (a later text block, a refusal...): a block's own end has no bytes.
+            self._content_head, self._content_close = self._text_head, self._text_close
+            return b""
+        if isinstance(event, BlockStart) and event.kind == "text":
             return b""  # a text block has no framing of its own: its tokens are content deltas
         if isinstance(event, Hold):
             return b""
         raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}")
 
-    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+    def _role_chunk(self, delta: bytes) -> bytes:
+        self._role = None
+        return (
+            self._head
+            + b'[{"index":0,"delta":'
+            + delta
+            + b',"logprobs":null,"finish_reason":null}]'
+            + self._tail
+        )
+
+    def _tool_call(self, event: BlockStart) -> bytes:
+        """The call's head (its index, id, type and name, arguments empty); its tokens then go out
+        as ``arguments`` fragments under the same index, with nothing else repeated (the
+        openai-python helper concatenates every string it sees again: wire2 §4)."""
+        index = self._calls
+        self._calls += 1
+        head = {
+            "index": index,
+            "id": event.id,
+            "type": "function",
+            "function": {"name": event.name, "arguments": ""},
+        }
+        call = _dumps(head, self.ascii_only).encode("utf-8", _UTF8_ERRORS)
+        open_ = b'[{"index":0,"delta":{"tool_calls":[{"index":%d,"function":{"arguments":' % index
+        self._content_head = self._head + open_
+        self._content_close = b'}}]},"logprobs":null,"finish_reason":null}]' + self._tail
+        if self._role is not None:
+            role = _dumps(self._role, True).encode()
+            return self._role_chunk(
+                b'{"role":' + role + b',"content":null,"tool_calls":[' + call + b'],"refusal":null}'
+            )
+        return (
+            self._head
+            + b'[{"index":0,"delta":{"tool_calls":['
+            + call
+            + b"]},"
+            + b'"logprobs":null,"finish_reason":null}]'
+            + self._tail
+        )
+
+    def completion(
+        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+    ) -> dict[str, Any]:
         """The non-streaming ``chat.completion`` object for the same stream."""
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": text if text or not calls else None,
+            "refusal": None,
+            "annotations": [],
+        }
+        if calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in calls
+            ]
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -158,12 +227,7 @@ class OpenAIChatEncoder:
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
+                    "message": message,
                     "logprobs": None,
                     "finish_reason": finish_reason,
                 }
@@ -402,6 +466,9 @@ class ChatCompletions:
 
     def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
         return openai_headers(request_id, processing_ms)
+
+    def tool_call_id(self, rng: random.Random) -> str | None:
+        return "call_" + "".join(rng.choices(_ALNUM, k=24))  # call_4XzlGBLtUe9dy3GVNV4jhq7h
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -36,6 +37,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import (
     _ALNUM,
@@ -125,7 +127,9 @@ class OpenAICompletionsEncoder:
             return b""  # (text is the only kind of block this API has)
         raise TypeError(f"OpenAICompletionsEncoder cannot encode {event!r}")
 
-    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+    def completion(
+        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+    ) -> dict[str, Any]:
         """The non-streaming ``text_completion`` object for the same stream."""
         return {
             "id": self.id,
@@ -216,6 +220,9 @@ class Completions:
 
     def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
         return openai_headers(request_id, processing_ms)
+
+    def tool_call_id(self, rng: random.Random) -> str | None:
+        return None  # the legacy API has no tools
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

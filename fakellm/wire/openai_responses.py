@@ -55,7 +55,7 @@ import json
 import random
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
@@ -76,6 +76,7 @@ from ..events import (
     Usage,
     Verbatim,
 )
+from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import openai_error, openai_headers
 from .sse import ServerSentEvent, SSEDecoder, encode_sse
@@ -466,7 +467,9 @@ class OpenAIResponsesEncoder:
             "metadata": echo["metadata"],
         }
 
-    def completion(self, text: str, finish_reason: str, usage: Usage) -> dict[str, Any]:
+    def completion(
+        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+    ) -> dict[str, Any]:
         """The non-streamed response object (§1.6): what ``response.completed`` carries."""
         status, incomplete = finish_status(finish_reason)
         self.latest = self._response(
@@ -863,6 +866,9 @@ class Responses:
 
     def headers(self, request_id: str, processing_ms: int) -> list[tuple[str, str]]:
         return openai_headers(request_id, processing_ms)
+
+    def tool_call_id(self, rng: random.Random) -> str | None:
+        return None  # function_call items: issue 12
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

@@ -63,6 +63,7 @@ class ScriptOptions:
     seed: int | None = None
     match: Mapping[str, str] | Match | None = None
     finish_reason: str | None = None
+    tool_calls: Sequence[Mapping[str, Any]] | None = None  # [{name, arguments, id?}], after the text
     ascii_only: bool | None = None
     name: str | None = None
 
@@ -104,13 +105,15 @@ class ScriptOptions:
         data["seed"] = self.seed if self.seed is not None else seed
         if self.finish_reason is not None:
             data["finish_reason"] = self.finish_reason
+        if self.tool_calls is not None:
+            data["tool_calls"] = [dict(call) for call in self.tool_calls]
         if self.ascii_only is not None:
             data["ascii_only"] = self.ascii_only
         try:
             scenario = scenario_from_dict(data)
         except ScenarioError as exc:
             raise ScenarioError(exc.reason, scenario=label, field=_flat(exc.field)) from None
-        if not contents:
+        if not contents and not self.tool_calls:  # a call alone says nothing before it
             scenario = replace(scenario, content=default.content)
         return scenario
 

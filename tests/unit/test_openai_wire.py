@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fakellm.errors import RequestError
-from fakellm.events import Finish, Hold, Malformed, RoleStart, StreamEnd, StreamError, TextDelta, Usage
+from fakellm.events import (
+    BlockEnd,
+    BlockStart,
+    Finish,
+    Hold,
+    Malformed,
+    RoleStart,
+    StreamEnd,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from fakellm.wire.openai import OpenAIChatEncoder, parse_chat_request
 from fakellm.wire.sse import encode_sse
 
@@ -41,6 +53,12 @@ def chunk(choices: str, *, usage: bool) -> bytes:
     return (HEAD + choices + (',"usage":null}' if usage else "}") + "\n\n").encode()
 
 
+def opened(enc: OpenAIChatEncoder, event: Any) -> bytes:
+    """An event's bytes; the role chunk waits for the block after it (a text block here)."""
+    data = enc.encode(event)
+    return data + enc.encode(BlockStart("text", 0)) if isinstance(event, RoleStart) else data
+
+
 @pytest.mark.parametrize("usage", [False, True], ids=["no-usage", "include-usage"])
 @pytest.mark.parametrize(
     ("event", "choices"),
@@ -70,7 +88,7 @@ def chunk(choices: str, *, usage: bool) -> bytes:
     ids=["role", "token", "token-with-space", "escapes", "non-ascii", "finish-stop", "finish-length"],
 )
 def test_chunk_bytes(event: Any, choices: str, usage: bool) -> None:
-    assert encoder(include_usage=usage).encode(event) == chunk(choices, usage=usage)
+    assert opened(encoder(include_usage=usage), event) == chunk(choices, usage=usage)
 
 
 def test_usage_chunk_has_empty_choices_and_the_usage_object() -> None:
@@ -250,7 +268,7 @@ def test_accepted_variants(extra: dict[str, Any]) -> None:
     ids=repr,
 )
 def test_every_frame_equals_encode_sse_of_its_json(event: Any, usage: bool, ascii_only: bool) -> None:
-    frame = encoder(include_usage=usage, ascii_only=ascii_only).encode(event)
+    frame = opened(encoder(include_usage=usage, ascii_only=ascii_only), event)
     assert frame.startswith(b"data: ") and frame.endswith(b"\n\n") and frame.count(b"\n") == 2
     data = frame[len(b"data: ") : -2].decode("utf-8")
     if data != "[DONE]":
@@ -262,3 +280,83 @@ def test_a_malformed_payload_with_line_ends_stays_one_event() -> None:
     # Every line of the payload gets its own data: field (written raw, the second line would be a
     # field named by its text, and the event would lose it).
     assert encoder().encode(Malformed("{\n")) == b"data: {\ndata: \n\n"
+
+
+# -- tool calls ---------------------------------------------------------------------------------------
+
+CAPTURE = Path(__file__).resolve().parents[2] / "fixtures" / "recorded" / "openai-tool-call.json"
+
+
+def test_a_tool_call_is_framed_as_the_captured_stream() -> None:
+    """wire.md §1.4 (the openai SDK's recorded stream, fixtures/recorded/openai-tool-call.json):
+    the role chunk carries the call's head with content null; each fragment then carries only its
+    index and arguments; the finish has an empty delta. Byte for byte, apart from service_tier
+    (the 2024 capture predates it)."""
+    doc = json.loads(CAPTURE.read_text())
+    chunks = [e["chunk"] for e in doc["events"] if "chunk" in e]
+    first = chunks[0]
+    head = first["choices"][0]["delta"]["tool_calls"][0]
+    fragments = [c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] for c in chunks[1:-2]]
+    enc = OpenAIChatEncoder(
+        id=first["id"],
+        created=first["created"],
+        model=first["model"],
+        system_fingerprint=first["system_fingerprint"],
+        include_usage=True,
+    )
+    events = [
+        RoleStart(),
+        BlockStart("tool_call", 0, id=head["id"], name=head["function"]["name"]),
+        *(TextDelta(f) for f in fragments),
+        BlockEnd(0),
+        Finish("tool_calls"),
+    ]
+    ours = [
+        json.loads(frame.removeprefix(b"data: "))
+        for frame in b"".join(enc.encode(e) for e in events).split(b"\n\n")
+        if frame
+    ]
+    for chunk in ours:
+        assert chunk.pop("service_tier") == "default"
+    assert ours == [dict(c, usage=None) for c in chunks[:-1]]
+    raw = [json.dumps(c, separators=(",", ":")) for c in ours]
+    assert raw[0].count('"id"') == 2 and all('"id":"call_' not in r for r in raw[1:])
+
+
+def test_a_tool_call_after_text_and_a_second_call_get_their_own_indexes() -> None:
+    enc = encoder()
+    events = [
+        RoleStart(),
+        BlockStart("text", 0),
+        TextDelta("Let me check."),
+        BlockEnd(0),
+        BlockStart("tool_call", 1, id="call_a", name="get_weather"),
+        TextDelta('{"city":'),
+        TextDelta('"Paris"}'),
+        BlockEnd(1),
+        BlockStart("tool_call", 2, id="call_b", name="get_time"),
+        TextDelta("{}"),
+        BlockEnd(2),
+        Finish("tool_calls"),
+    ]
+    deltas = [
+        json.loads(f.removeprefix(b"data: "))["choices"][0]["delta"]
+        for f in b"".join(enc.encode(e) for e in events).split(b"\n\n")
+        if f
+    ]
+    assert deltas[0] == {"role": "assistant", "content": "", "refusal": None}
+    assert deltas[1] == {"content": "Let me check."}
+    assert deltas[2] == {
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ]
+    }
+    assert deltas[3] == {"tool_calls": [{"index": 0, "function": {"arguments": '{"city":'}}]}
+    assert deltas[5]["tool_calls"][0]["index"] == 1 and deltas[5]["tool_calls"][0]["id"] == "call_b"
+    assert deltas[6] == {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}
+    assert deltas[7] == {}
