@@ -1,7 +1,8 @@
 """The load client: many concurrent streams on keep-alive connections, and when each chunk arrived.
 
-Each of ``streams`` workers holds one connection and sends streaming chat requests back to back,
-so ``streams`` responses are always in flight. Workers start at random moments spread over one
+Each of ``streams`` workers holds one connection and sends streaming requests of one wire format
+(``format``: ``chat``, ``responses``, ``messages`` or ``completions``, :data:`LOAD_FORMATS`) back
+to back, so ``streams`` responses are always in flight. Workers start at random moments spread over one
 stream's length, so their chunks are spread over time as a real server's would be. Every request
 asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`` /
 ``X-FakeLLM-ITL-Ms`` headers), so token *i* is due ``ttft + i * itl`` after the request was sent:
@@ -10,6 +11,14 @@ asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`
 - **inter-token lateness**: arrival of content chunk *i* (i >= 1) minus ``send + ttft + i * itl``.
   Lateness is measured against the schedule, not against the previous chunk, so a server that
   drifts (sleeps ``itl`` after each write) shows it growing along the stream.
+
+A *content chunk* is the event that carries a token, in each format's own shape (Chat's
+``chat.completion.chunk`` with ``delta.content``, Responses' ``response.output_text.delta``,
+Anthropic's ``content_block_delta``, Completions' ``text_completion`` chunk before the finish);
+the formats' other events (Chat's role and finish chunks and ``[DONE]``, Responses'
+``response.created`` ... ``response.completed``, Anthropic's ``message_start``, ``ping`` ...
+``message_stop``) are counted as chunks but not timed. A stream counts as whole when it brought
+exactly ``tokens`` content chunks and the body ended.
 
 *Arrival* is when the chunk reached this machine's socket: the kernel's receive time of the read
 that brought it (``SO_TIMESTAMPNS``, Linux; elsewhere the read's own time). Both figures are also
@@ -25,10 +34,12 @@ the request, not when it was read; ``fakellm.transport.arrival``).
 
 The client is deliberately cheap, so that on a small machine it does not steal the server's CPU:
 a non-blocking socket per connection, the chunked body decoded in place, SSE events counted by
-their blank line (the benchmark's servers write one event per HTTP chunk), no JSON parsing. The
+their blank line and content events by a byte marker of their format (the benchmark's servers
+write one event per HTTP chunk), no JSON parsing. The
 server's CPU time is read from ``/proc/<pid>/stat`` at both ends of the window.
 
     python -m benchmarks.loadgen --url http://127.0.0.1:8000 --streams 100 --duration 10
+    python -m benchmarks.loadgen --url http://127.0.0.1:8000 --format messages
 """
 
 from __future__ import annotations
@@ -46,9 +57,63 @@ import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["LoadConfig", "LoadResult", "percentile", "process_cpu_s", "run_load"]
+__all__ = [
+    "LOAD_FORMATS",
+    "LoadConfig",
+    "LoadFormat",
+    "LoadResult",
+    "percentile",
+    "process_cpu_s",
+    "run_load",
+]
 
 _now = time.monotonic  # ns resolution; uvloop's loop.time() only has milliseconds
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFormat:
+    """What the client sends for one wire format, and how it knows a content event in the answer.
+
+    ``marker`` is a byte string that occurs once in each content event and in no other event of
+    the benchmark's streams (text only, one choice): cheaper than parsing the JSON of every event.
+    """
+
+    name: str  # the short name (``--format``)
+    journal_name: str  # ``fakellm.wire.FORMATS[path].name``, what the journal records
+    path: str
+    marker: bytes
+
+    def body(self, cfg: LoadConfig) -> dict[str, object]:
+        text = "Tell me about foxes."
+        if self.name == "responses":
+            # Responses' max_output_tokens must be >= 16 (the API's own minimum, enforced).
+            return {"model": cfg.scenario, "input": text, "stream": True, "max_output_tokens": cfg.tokens}
+        if self.name == "messages":
+            messages = [{"role": "user", "content": text}]
+            return {"model": cfg.scenario, "max_tokens": cfg.tokens, "messages": messages, "stream": True}
+        if self.name == "completions":
+            return {"model": cfg.scenario, "prompt": text, "stream": True, "max_tokens": cfg.tokens}
+        messages = [{"role": "user", "content": text}]
+        return {"model": cfg.scenario, "messages": messages, "stream": True, "max_tokens": cfg.tokens}
+
+    def auth(self) -> str:
+        if self.name == "messages":
+            return "X-Api-Key: bench\r\nAnthropic-Version: 2023-06-01\r\n"
+        return "Authorization: Bearer bench\r\n"
+
+
+LOAD_FORMATS: dict[str, LoadFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        # The role chunk has ``"delta":{"role":"assistant","content":""``, the finish ``"delta":{}``.
+        LoadFormat("chat", "openai.chat", "/v1/chat/completions", b'"delta":{"content":'),
+        LoadFormat("responses", "openai.responses", "/v1/responses", b"event: response.output_text.delta\n"),
+        LoadFormat("messages", "anthropic.messages", "/v1/messages", b"event: content_block_delta\n"),
+        # Every chunk is a ``text_completion``; the last one carries the finish reason.
+        LoadFormat("completions", "openai.completions", "/v1/completions", b'"finish_reason":null}'),
+    )
+}
+"""The formats the client speaks, by short name (``--format``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +127,7 @@ class LoadConfig:
     itl_ms: float = 20.0
     tokens: int = 100
     scenario: str = "bench"  # must exist on a fakellm server, with no jitter
+    format: str = "chat"  # a key of LOAD_FORMATS
     seed: int = 1
     server_pid: int | None = None  # whose CPU time to measure (a separate process)
     client_cpu_id: int | None = None  # the cores the client and the server are pinned to, to
@@ -83,7 +149,10 @@ class LoadResult:
     requests: int = 0  # completed inside the window
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
-    chunks: int = 0  # SSE events received inside the window
+    format: str = "chat"
+    chunks: int = 0  # SSE events received inside the window, of every kind
+    content_chunks: int = 0  # of which content events (one token each)
+    events_per_stream: int = 0  # SSE events of a whole stream (the last one completed)
     chunks_per_s: float = 0.0
     ttft_error_ms: dict[str, float] = field(default_factory=dict)  # p50, p99, max, n
     lateness_ms: dict[str, float] = field(default_factory=dict)
@@ -92,7 +161,8 @@ class LoadResult:
     lateness_read_ms: dict[str, float] = field(default_factory=dict)
     client_cpu: float = 0.0  # fraction of one core
     server_cpu: float | None = None  # fraction of one core
-    server_cpu_per_chunk_us: float | None = None
+    server_cpu_per_chunk_us: float | None = None  # per SSE event of any kind
+    server_cpu_per_token_us: float | None = None  # per content event: fair across formats
     # Busy time of each pinned core that was not ours (other processes), in cores: trials that
     # shared their cores with someone else's work are visible as such.
     other_load_client_core: float | None = None
@@ -152,6 +222,8 @@ class _Window:
         self.ttft_read: list[float] = []  # the same, by when this process read the chunk
         self.lateness_read: list[float] = []
         self.chunks = 0
+        self.content_chunks = 0
+        self.events_per_stream = 0
         self.requests = 0
         self.errors: list[str] = []
 
@@ -205,6 +277,7 @@ class _Connection:
         self.ttft = cfg.ttft_ms / 1000.0
         self.itl = cfg.itl_ms / 1000.0
         self.tokens = cfg.tokens
+        self.marker = LOAD_FORMATS[cfg.format].marker
         self.sock = sock
         self.clocks = clocks
         self.loop = asyncio.get_running_loop()
@@ -238,6 +311,7 @@ class _Connection:
         self.buf = b""
         self.in_body = False
         self.events = 0
+        self.content = 0  # content events so far
         self.tail = b""
 
     def start(self, request: bytes) -> asyncio.Future[None]:
@@ -318,12 +392,12 @@ class _Connection:
                 break
             pos = stop + 2
             if size == 0:
-                expected = self.tokens + 3  # role, tokens, finish, [DONE]
-                if self.events != expected:
-                    self._finish(f"{self.events} events, expected {expected}")
+                if self.content != self.tokens or self.events <= self.content:
+                    self._finish(f"{self.events} events, {self.content} of content, expected {self.tokens}")
                 else:
                     if counted:
                         window.requests += 1
+                    window.events_per_stream = self.events
                     self._finish(None)
                 break
             payload = buf[eol + 2 : stop]
@@ -333,15 +407,24 @@ class _Connection:
             self.tail = payload[-1:] if payload[-2:] != b"\n\n" else b""
             if not new:
                 continue
-            first = self.events
-            self.events = last = first + new
+            self.events += new
+            # A marker split across two HTTP chunks would go uncounted; the benchmark's servers
+            # write one whole event per chunk, and the count is checked when the body ends.
+            content = payload.count(self.marker)
+            if not content:
+                if counted:
+                    window.chunks += new
+                continue
+            first = self.content
+            self.content = last = first + content
             if not counted:
                 continue
             window.chunks += new
-            # Event 0 is the role chunk; events 1..tokens are content, due at ttft + (k - 1) * itl.
-            for k in range(max(first, 1), min(last, self.tokens + 1)):
-                due = self.sent + self.ttft + (k - 1) * self.itl
-                if k == 1:
+            window.content_chunks += content
+            # Content event k (from 0) is due at ttft + k * itl.
+            for k in range(first, min(last, self.tokens)):
+                due = self.sent + self.ttft + k * self.itl
+                if k == 0:
                     window.ttft.append((now - due) * 1000.0)
                     window.ttft_read.append((read - due) * 1000.0)
                 else:
@@ -351,20 +434,13 @@ class _Connection:
 
 
 def _request_bytes(cfg: LoadConfig) -> bytes:
-    body = json.dumps(
-        {
-            "model": cfg.scenario,
-            "messages": [{"role": "user", "content": "Tell me about foxes."}],
-            "stream": True,
-            "max_tokens": cfg.tokens,
-        },
-        separators=(",", ":"),
-    ).encode()
+    fmt = LOAD_FORMATS[cfg.format]
+    body = json.dumps(fmt.body(cfg), separators=(",", ":")).encode()
     head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\n"
+        f"POST {fmt.path} HTTP/1.1\r\n"
         f"Host: {cfg.host}:{cfg.port}\r\n"
         f"Content-Type: application/json\r\n"
-        f"Authorization: Bearer bench\r\n"
+        f"{fmt.auth()}"
         f"X-FakeLLM-Scenario: {cfg.scenario}\r\n"
         f"X-FakeLLM-TTFT-Ms: {cfg.ttft_ms:g}\r\n"
         f"X-FakeLLM-ITL-Ms: {cfg.itl_ms:g}\r\n"
@@ -430,11 +506,13 @@ async def run_load(cfg: LoadConfig) -> LoadResult:
             window.errors.append(f"worker failed: {res!r}")
 
     span = window.end - window.start
-    result = LoadResult(streams=cfg.streams, window_s=span)
+    result = LoadResult(streams=cfg.streams, window_s=span, format=cfg.format)
     result.requests = window.requests
     result.errors = len(window.errors)
     result.error_samples = sorted(set(window.errors))[:5]
     result.chunks = window.chunks
+    result.content_chunks = window.content_chunks
+    result.events_per_stream = window.events_per_stream
     result.chunks_per_s = window.chunks / span
     result.ttft_error_ms = _summary(window.ttft)
     result.lateness_ms = _summary(window.lateness)
@@ -447,6 +525,8 @@ async def run_load(cfg: LoadConfig) -> LoadResult:
             result.server_cpu = (s1 - s0) / span
             if window.chunks:
                 result.server_cpu_per_chunk_us = (s1 - s0) / window.chunks * 1e6
+            if window.content_chunks:
+                result.server_cpu_per_token_us = (s1 - s0) / window.content_chunks * 1e6
         if cfg.client_cpu_id in b0 and cfg.client_cpu_id in b1:
             busy = (b1[cfg.client_cpu_id] - b0[cfg.client_cpu_id]) / span
             result.other_load_client_core = max(0.0, busy - result.client_cpu)
@@ -477,6 +557,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--tokens", type=int, default=100)
     parser.add_argument("--scenario", default="bench")
+    parser.add_argument(
+        "--format",
+        choices=tuple(LOAD_FORMATS),
+        default="chat",
+        help="wire format: chat (/v1/chat/completions), responses (/v1/responses), "
+        "messages (Anthropic, /v1/messages), completions (/v1/completions)",
+    )
     parser.add_argument("--server-pid", type=int, default=None, help="measure this process's CPU")
     args = parser.parse_args(argv)
     url = urlsplit(args.url)
@@ -490,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         itl_ms=args.itl_ms,
         tokens=args.tokens,
         scenario=args.scenario,
+        format=args.format,
         server_pid=args.server_pid,
     )
     loop = new_event_loop()

@@ -3,12 +3,19 @@
     python -m benchmarks                      # 100 streams at 20 ms, 3 rounds, then the capacity search
     python -m benchmarks --no-capacity --rounds 1 --duration 5
     python -m benchmarks --stacks fakellm,bare,bare-sleep --json out.json
+    python -m benchmarks --stacks fakellm --formats chat,responses,messages,completions --no-capacity
+
+Each *subject* is a stack speaking one wire format: ``fakellm`` (Chat Completions), and with
+``--formats`` ``fakellm/responses``, ``fakellm/messages``, ``fakellm/completions``, each served by
+a fakellm process of its own; the bare apps speak Chat only. With more than one format, a second
+table gives each format's CPU per chunk and per content token against Chat's, measured in the
+same rounds.
 
 Each server runs in its own process (``python -m benchmarks.serve STACK``), pinned to CPU 1, and
 the load client runs here, pinned to CPU 0, so neither steals the other's core and the server's CPU
 time is its own. The machine is shared and noisy and absolute figures drift from minute to minute,
 so the stacks are measured in alternating order (A B, B A, ...) and every figure is also given as a
-ratio to the bare app measured in the same run.
+ratio to the baseline measured in the same run.
 
 The capacity of a stack is the most concurrent streams it holds with inter-token lateness p99 at
 or under ``--capacity-p99-ms`` (10 ms) and no failed stream: a ladder of stream counts until the
@@ -35,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from .loadgen import LoadConfig, LoadResult, core_busy_s, new_event_loop, run_load
+from .loadgen import LOAD_FORMATS, LoadConfig, LoadResult, core_busy_s, new_event_loop, run_load
 
 __all__ = ["main"]
 
@@ -56,6 +63,28 @@ class ServerProcess:
         self.log.flush()
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-2000:]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One column of the tables: a stack (its own server process) loaded in one wire format."""
+
+    stack: str
+    format: str = "chat"
+
+    @property
+    def label(self) -> str:
+        return self.stack if self.format == "chat" else f"{self.stack}/{self.format}"
+
+
+def subjects_of(stacks: Sequence[str], formats: Sequence[str]) -> list[Subject]:
+    """fakellm in every format, in the order given; the bare apps speak Chat only."""
+    out: list[Subject] = []
+    for stack in stacks:
+        for fmt in formats if stack == "fakellm" else ("chat",):
+            if Subject(stack, fmt) not in out:
+                out.append(Subject(stack, fmt))
+    return out
 
 
 @contextmanager
@@ -101,7 +130,7 @@ def wait_quiet(cores: Sequence[int], *, limit_s: float, threshold: float = 0.15)
 
 
 def _trial(
-    server: ServerProcess, base: LoadConfig, streams: int, duration: float, quiet_s: float
+    server: ServerProcess, fmt: str, base: LoadConfig, streams: int, duration: float, quiet_s: float
 ) -> LoadResult:
     if quiet_s > 0:
         cores = [c for c in (base.client_cpu_id, base.server_cpu_id) if c is not None]
@@ -113,6 +142,7 @@ def _trial(
         streams=streams,
         duration_s=duration,
         server_pid=server.proc.pid,
+        format=fmt,
     )
     loop = new_event_loop()
     try:
@@ -134,6 +164,7 @@ _FIGURES: tuple[tuple[str, str], ...] = (
     ("lateness p99 ms, as read by the client", "lateness_read_ms.p99"),
     ("chunks/s", "chunks_per_s"),
     ("server CPU per chunk us", "server_cpu_per_chunk_us"),
+    ("server CPU per content token us", "server_cpu_per_token_us"),
     ("server CPU (cores)", "server_cpu"),
     ("client CPU (cores)", "client_cpu"),
     ("others' load on the server core", "other_load_server_core"),
@@ -187,6 +218,39 @@ def steady_table(runs: dict[str, list[dict[str, Any]]], baseline: str) -> str:
     return "\n".join(rows)
 
 
+def _paired_ratio(runs: Sequence[dict[str, Any]], base: Sequence[dict[str, Any]], path: str) -> float:
+    """The median over rounds of each round's ratio (round *i* of both was measured side by side)."""
+    ratios = [_get(r, path) / _get(b, path) for r, b in zip(runs, base, strict=False) if _get(b, path)]
+    ratios = [x for x in ratios if not math.isnan(x)]
+    return statistics.median(ratios) if ratios else float("nan")
+
+
+def formats_table(runs: dict[str, list[dict[str, Any]]], subjects: Sequence[Subject]) -> str:
+    """Each fakellm format against fakellm's Chat Completions: CPU per SSE event of any kind, and
+    per content token (the fair comparison: Responses and Anthropic send more framing events per
+    stream than Chat does). ``x / chat`` is the ratio of the medians; ``paired`` the median of the
+    ratios of the rounds."""
+    chat = runs["fakellm"]
+    rows = [
+        "| format | events per stream | server CPU per chunk us | / chat | paired | "
+        "server CPU per content token us | / chat | paired | lateness p99 ms |",
+        "|" + " --- |" * 9,
+    ]
+    for subject in subjects:
+        if subject.stack != "fakellm":
+            continue
+        mine = runs[subject.label]
+        cells = [subject.format, str(max(r["events_per_stream"] for r in mine))]
+        for path in ("server_cpu_per_chunk_us", "server_cpu_per_token_us"):
+            value = _median(mine, path)
+            cells += [_fmt(value), _ratio(value, _median(chat, path))]
+            paired = _paired_ratio(mine, chat, path)
+            cells.append("-" if math.isnan(paired) else f"{paired:.2f}x")
+        cells.append(_fmt(_median(mine, "lateness_ms.p99")))
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 @dataclass
 class Search:
     """Capacity search for one stack: climb the ladder, then bisect between the last pass and the
@@ -221,10 +285,11 @@ class Search:
 
 def _line(stack: str, n: int, r: LoadResult) -> str:
     return (
-        f"  {stack:<10} {n:>5} streams: lateness p50 {r.lateness_ms['p50']:6.2f} p99 "
+        f"  {stack:<20} {n:>5} streams: lateness p50 {r.lateness_ms['p50']:6.2f} p99 "
         f"{r.lateness_ms['p99']:6.2f} ms (read: {r.lateness_read_ms['p99']:6.2f}) | "
         f"TTFT err p99 {r.ttft_error_ms['p99']:6.2f} ms | "
-        f"{r.chunks_per_s:7.0f} chunks/s | server {_fmt(r.server_cpu_per_chunk_us or math.nan)} us/chunk, "
+        f"{r.chunks_per_s:7.0f} chunks/s | server {_fmt(r.server_cpu_per_chunk_us or math.nan)} us/chunk "
+        f"{_fmt(r.server_cpu_per_token_us or math.nan)} us/token, "
         f"{(r.server_cpu or 0) * 100:3.0f}% | client {r.client_cpu * 100:3.0f}% | "
         f"others {(r.other_load_server_core or 0) * 100:3.0f}%/{(r.other_load_client_core or 0) * 100:3.0f}% "
         f"| errors {r.errors}"
@@ -234,7 +299,16 @@ def _line(stack: str, n: int, r: LoadResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--stacks", default="fakellm,bare", help="comma-separated: fakellm, bare, bare-sleep")
-    parser.add_argument("--baseline", default="bare")
+    parser.add_argument(
+        "--formats",
+        default="chat",
+        help="comma-separated wire formats fakellm is loaded in, each by a server of its own: "
+        + ", ".join(LOAD_FORMATS)
+        + " (the bare apps speak chat only)",
+    )
+    parser.add_argument(
+        "--baseline", default=None, help="the subject ratios are against (default: bare if run, else fakellm)"
+    )
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--itl-ms", type=float, default=20.0)
     parser.add_argument("--ttft-ms", type=float, default=200.0)
@@ -263,8 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
-    if args.baseline not in stacks:
-        parser.error(f"--baseline {args.baseline} is not among --stacks")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if unknown := [f for f in formats if f not in LOAD_FORMATS]:
+        parser.error(f"unknown --formats {','.join(unknown)}: choose from {', '.join(LOAD_FORMATS)}")
+    if len(formats) > 1 and "chat" not in formats:
+        formats.insert(0, "chat")  # the formats are measured against Chat, side by side
+    subjects = subjects_of(stacks, formats)
+    labels = [s.label for s in subjects]
+    baseline = args.baseline or ("bare" if "bare" in labels else labels[0])
+    if baseline not in labels:
+        parser.error(f"--baseline {baseline} is not among {', '.join(labels)}")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu = client_cpu = None
     if len(cpus) >= 2:
@@ -297,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         "itl_ms": args.itl_ms,
         "ttft_ms": args.ttft_ms,
         "tokens": args.tokens,
+        "formats": formats,
         "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     print(
@@ -307,24 +390,34 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"setup": setup, "steady": {}, "capacity": {}}
     with ExitStack() as stack:
         servers = {
-            s: stack.enter_context(start_server(s, loop=args.loop, cpu=server_cpu, tokens=args.tokens))
-            for s in stacks
+            s.label: stack.enter_context(
+                start_server(s.stack, loop=args.loop, cpu=server_cpu, tokens=args.tokens)
+            )
+            for s in subjects
         }
-        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in stacks}
+        runs: dict[str, list[dict[str, Any]]] = {s.label: [] for s in subjects}
         print(
             f"\nsteady load: {args.streams} streams, {args.rounds} round(s) of {args.duration:g} s",
             flush=True,
         )
         for i in range(args.rounds):
-            for name in stacks if i % 2 == 0 else reversed(stacks):
-                result = _trial(servers[name], base, args.streams, args.duration, args.wait_quiet)
+            for subject in subjects if i % 2 == 0 else reversed(subjects):
+                name = subject.label
+                result = _trial(
+                    servers[name], subject.format, base, args.streams, args.duration, args.wait_quiet
+                )
                 runs[name].append(result.as_dict())
                 print(_line(name, args.streams, result), flush=True)
                 if result.errors:
                     print(f"    errors: {result.error_samples}", flush=True)
         report["steady"] = runs
-        table = steady_table(runs, args.baseline)
+        table = steady_table(runs, baseline)
         print("\n" + table, flush=True)
+        if sum(s.stack == "fakellm" for s in subjects) > 1:
+            report["formats_table"] = formats_table(runs, subjects)
+            print(
+                f"\nfakellm's formats against its Chat Completions\n\n{report['formats_table']}", flush=True
+            )
 
         if args.capacity:
             print(
@@ -332,16 +425,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.capacity_duration:g} s trials)",
                 flush=True,
             )
-            searches = {s: Search(s, args.capacity_step) for s in stacks}
+            searches = {s.label: Search(s.label, args.capacity_step) for s in subjects}
+            format_of = {s.label: s.format for s in subjects}
             while True:
-                pending = [(s, n) for s in stacks if (n := searches[s].next()) is not None]
+                pending = [(s, n) for s in labels if (n := searches[s].next()) is not None]
                 if not pending:
                     break
                 for name, n in pending:
                     # Noise only ever adds lateness: one passing try shows the server can, so a
                     # failing one is tried again before it counts.
                     for _ in range(max(1, args.capacity_tries)):
-                        result = _trial(servers[name], base, n, args.capacity_duration, args.wait_quiet)
+                        result = _trial(
+                            servers[name], format_of[name], base, n, args.capacity_duration, args.wait_quiet
+                        )
                         ok = result.errors == 0 and result.lateness_ms["p99"] <= args.capacity_p99_ms
                         print(_line(name, n, result) + ("" if ok else "  <- over"), flush=True)
                         if ok:
@@ -351,8 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                 s: {"streams": sr.passed, "client_bound": sr.client_bound, "trials": sr.trials}
                 for s, sr in searches.items()
             }
-            base_cap = searches[args.baseline].passed
-            print("\n| stack | capacity (streams) | vs " + args.baseline + " |\n| --- | --- | --- |")
+            base_cap = searches[baseline].passed
+            print("\n| stack | capacity (streams) | vs " + baseline + " |\n| --- | --- | --- |")
             for s, sr in searches.items():
                 note = " (client-bound: a lower bound)" if sr.client_bound else ""
                 ratio = f"{sr.passed / base_cap:.2f}x" if base_cap else "-"

@@ -11,14 +11,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.loadgen import LoadConfig, run_load
+import pytest
+
+from benchmarks.loadgen import LOAD_FORMATS, LoadConfig, run_load
 from benchmarks.serve import bench_scenario
 from fakellm import Server
+from fakellm.wire import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_load_client_measures_five_streams() -> None:
+def test_load_formats_are_the_servers() -> None:
+    """The client's table of formats names each streamed route and the format the journal records."""
+    assert {fmt.path: fmt.journal_name for fmt in LOAD_FORMATS.values()} == {
+        path: fmt.name for path, fmt in FORMATS.items()
+    }
+
+
+@pytest.mark.parametrize("fmt", list(LOAD_FORMATS))
+def test_load_client_measures_five_streams(fmt: str) -> None:
     with Server(scenarios=[bench_scenario(20)]) as server:
         cfg = LoadConfig(
             port=server.port,
@@ -28,13 +39,21 @@ def test_load_client_measures_five_streams() -> None:
             itl_ms=20,
             warmup_s=0.5,
             duration_s=1.5,
+            format=fmt,
         )
         result = asyncio.run(run_load(cfg))
         journal = list(server.journal)
     assert result.errors == 0, result.error_samples
+    assert result.format == fmt
     # 5 streams of 0.43 s for 1.5 s: every worker completes a few.
     assert result.requests >= 10
-    assert 100 < result.chunks_per_s < 400  # 5 streams x ~50 chunks/s
+    # 5 streams x 50 content chunks/s, and each format's framing events besides (2-8 a stream).
+    assert 100 < result.content_chunks / result.window_s < 300
+    assert result.content_chunks < result.chunks < 1.6 * result.content_chunks
+    # Today chat 23, responses 28, messages 26, completions 22; not pinned here (the formats grow).
+    assert 20 < result.events_per_stream <= 30
+    # Every content chunk is timed: the first of each stream as TTFT, the others as lateness.
+    assert result.lateness_ms["n"] + result.ttft_error_ms["n"] == result.content_chunks
     assert result.lateness_ms["n"] > 100 and result.ttft_error_ms["n"] >= 10
     assert -5 < result.lateness_ms["p50"] < 200  # on schedule, give or take a busy machine
     if sys.platform.startswith("linux"):
@@ -42,11 +61,13 @@ def test_load_client_measures_five_streams() -> None:
         assert result.lateness_ms["p50"] < result.lateness_read_ms["p50"]
         assert result.lateness_read_ms["n"] == result.lateness_ms["n"]
     assert result.server_cpu is None  # an in-process server has no CPU time of its own
+    assert result.server_cpu_per_token_us is None
     completed = [e for e in journal if e.outcome == "completed"]
     assert completed and all(e.tokens_sent == 20 and e.scenario == "bench" for e in completed)
+    assert {e.format for e in journal} == {LOAD_FORMATS[fmt].journal_name}
 
 
-def test_harness_runs_both_stacks(tmp_path: Path) -> None:
+def test_harness_runs_both_stacks_and_two_formats(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     args = [
         "--rounds",
@@ -61,6 +82,8 @@ def test_harness_runs_both_stacks(tmp_path: Path) -> None:
         "20",
         "--wait-quiet",
         "0",
+        "--formats",
+        "chat,messages",
     ]
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", *args, "--no-capacity", "--json", str(out)],
@@ -71,9 +94,16 @@ def test_harness_runs_both_stacks(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "| server CPU per chunk us |" in proc.stdout
+    assert "| server CPU per content token us |" in proc.stdout
     report = json.loads(out.read_text())
-    for stack in ("fakellm", "bare"):
-        (trial,) = report["steady"][stack]
+    assert list(report["steady"]) == ["fakellm", "fakellm/messages", "bare"]  # bare speaks chat only
+    for subject, fmt in (("fakellm", "chat"), ("fakellm/messages", "messages"), ("bare", "chat")):
+        (trial,) = report["steady"][subject]
         assert trial["errors"] == 0, trial["error_samples"]
+        assert trial["format"] == fmt
         assert trial["requests"] >= 5
-        assert trial["server_cpu_per_chunk_us"] is None or math.isfinite(trial["server_cpu_per_chunk_us"])
+        for figure in ("server_cpu_per_chunk_us", "server_cpu_per_token_us"):
+            assert trial[figure] is None or math.isfinite(trial[figure])
+    rows = report["formats_table"].splitlines()
+    assert [row.split(" | ")[0] for row in rows[2:]] == ["| chat", "| messages"]
+    assert "| chat | 23 |" in report["formats_table"]  # role, 20 tokens, finish, [DONE]
