@@ -88,11 +88,15 @@ def subjects_of(stacks: Sequence[str], formats: Sequence[str]) -> list[Subject]:
 
 
 @contextmanager
-def start_server(stack: str, *, loop: str, cpu: int | None, tokens: int) -> Iterator[ServerProcess]:
+def start_server(
+    stack: str, *, loop: str, cpu: int | None, tokens: int, profile: Path | None = None
+) -> Iterator[ServerProcess]:
     """``python -m benchmarks.serve STACK`` in a child process, until the block ends."""
     cmd = [sys.executable, "-m", "benchmarks.serve", stack, "--loop", loop, "--tokens", str(tokens)]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=log)
@@ -334,6 +338,13 @@ def main(argv: list[str] | None = None) -> int:
         help="before each trial, wait up to S seconds for other work on the two cores to stop",
     )
     parser.add_argument("--json", type=Path, default=None, help="write every trial here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run each server under cProfile, stats to DIR/<subject>.prof (CPU figures then inflated)",
+    )
     args = parser.parse_args(argv)
 
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
@@ -388,10 +399,18 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     report: dict[str, Any] = {"setup": setup, "steady": {}, "capacity": {}}
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+
+    def profile_of(subject: Subject) -> Path | None:
+        return None if args.profile is None else args.profile / (subject.label.replace("/", "-") + ".prof")
+
     with ExitStack() as stack:
         servers = {
             s.label: stack.enter_context(
-                start_server(s.stack, loop=args.loop, cpu=server_cpu, tokens=args.tokens)
+                start_server(
+                    s.stack, loop=args.loop, cpu=server_cpu, tokens=args.tokens, profile=profile_of(s)
+                )
             )
             for s in subjects
         }

@@ -9,6 +9,11 @@ bare apps run on hypercorn with the settings fakellm gives it. ``--loop asyncio`
 from the process (as if it were not installed), so both stacks can be measured on either loop.
 The harness (``python -m benchmarks``) runs each server in its own process, pinned to its own core,
 so that its CPU time can be read from ``/proc`` apart from the load client's.
+
+``--profile PATH`` runs the server under :mod:`cProfile` and writes its statistics to ``PATH`` when
+it stops (SIGINT or SIGTERM: both stop it gracefully); read them with
+``python -m pstats PATH`` (``sort tottime``, ``stats 30``). cProfile makes every Python call
+several times dearer, so compare the shares of functions, not the CPU per chunk.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import logging
 import os
@@ -86,7 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tokens", type=int, default=100, help="stream length the client will ask for")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile the server, stats to this file")
     args = parser.parse_args(argv)
+    if args.profile is None:
+        return _serve(args)
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(_serve, args)
+    finally:
+        profile.dump_stats(args.profile)
+
+
+def _serve(args: argparse.Namespace) -> int:
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     if args.loop == "asyncio":

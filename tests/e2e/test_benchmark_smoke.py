@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import pstats
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from benchmarks.loadgen import LOAD_FORMATS, LoadConfig, run_load
 from benchmarks.serve import bench_scenario
+from benchmarks.wire_cost import encode_stream, measure
 from fakellm import Server
 from fakellm.wire import FORMATS
 
@@ -26,6 +29,44 @@ def test_load_formats_are_the_servers() -> None:
     assert {fmt.path: fmt.journal_name for fmt in LOAD_FORMATS.values()} == {
         path: fmt.name for path, fmt in FORMATS.items()
     }
+
+
+@pytest.mark.parametrize("fmt", list(LOAD_FORMATS))
+def test_content_marker_is_in_each_content_event_only(fmt: str) -> None:
+    """The load client finds content events by a byte marker: one per token, in the bytes the
+    server writes for the client's own request, and in no framing event."""
+    body = encode_stream(fmt, 20)
+    events = body.split(b"\n\n")[:-1]
+    marked = [e for e in events if LOAD_FORMATS[fmt].marker in e]
+    assert len(marked) == 20 and all(e.count(LOAD_FORMATS[fmt].marker) == 1 for e in marked)
+    assert len(events) > 20
+
+
+def test_wire_cost_measures_every_format() -> None:
+    costs = measure(list(LOAD_FORMATS), tokens=20, streams=3, rounds=2)
+    assert [c.format for c in costs] == list(LOAD_FORMATS)
+    assert all(0 < c.us_per_stream < 1e6 and c.bytes_per_stream > 20 * 50 for c in costs)
+
+
+def test_profiled_server_writes_its_stats(tmp_path: Path) -> None:
+    stats = tmp_path / "fakellm.prof"
+    with subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.serve", "fakellm", "--profile", str(stats)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert b"listening on http://" in proc.stdout.readline()
+            proc.send_signal(signal.SIGTERM)  # stops gracefully: the profile is written on the way out
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0
+    assert pstats.Stats(str(stats)).total_calls > 0  # type: ignore[attr-defined]  # set, not in typeshed
 
 
 @pytest.mark.parametrize("fmt", list(LOAD_FORMATS))
