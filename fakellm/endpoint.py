@@ -103,6 +103,7 @@ async def serve_stream(
     watch, gone = _watch_disconnect(receive)
     try:
         if plan.request.stream:
+            entry.planned_calls = plan.calls
             await _stream(state, plan, entry, t0, send, [*own, *cors])
         else:
             await _complete(state, plan, entry, t0, send, [*own, *cors])
@@ -231,6 +232,7 @@ async def _complete(
         return
     entry.tokens_sent = len(plan.tokens)
     entry.text_parts = [plan.text]
+    entry.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in plan.calls]
     entry.outcome = "completed"
     entry.faults = list(plan.ctx.fired)
     entry.duration_ms = clock.elapsed_ms(t0)

@@ -83,6 +83,10 @@ class JournalEntry:
     faults: list[FaultFired] = field(default_factory=list)
     error: dict[str, Any] | None = None
     text_summary: dict[str, Any] | None = None  # set instead of the text when it is over budget
+    # The tool calls whose arguments reached the wire, as far as they did: {"id", "name", "arguments"}.
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    # The stream's planned calls (tools.PlannedCall), where their ids and names come from.
+    planned_calls: tuple[Any, ...] = field(default=(), repr=False, compare=False)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
@@ -91,6 +95,13 @@ class JournalEntry:
         """The exact content text that reached the wire (its first characters, when it was over
         the journal's budget: ``text_summary`` then says so)."""
         return "".join(self.text_parts)
+
+    def call_part(self, call: int, fragment: str) -> None:
+        """A fragment of planned call ``call``'s arguments reached the wire."""
+        while len(self.tool_calls) <= call:
+            planned = self.planned_calls[len(self.tool_calls)]
+            self.tool_calls.append({"id": planned.id, "name": planned.name, "arguments": ""})
+        self.tool_calls[call]["arguments"] += fragment
 
     def keep_request(self, body: Any, raw: bytes) -> None:
         """The request body, kept whole if the journal's budget allows, else summarised."""
@@ -140,6 +151,7 @@ class JournalEntry:
             "bytes_sent": self.bytes_sent,
             "text": self.text,
             "text_summary": self.text_summary,
+            "tool_calls": self.tool_calls,
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,

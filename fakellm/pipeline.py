@@ -152,15 +152,24 @@ def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
     event, a truncation) it is dropped: the block stays open, as when a real stream fails."""
     encode = encoder.encode
     waiting: list[Timed] = []
+    call: int | None = None  # the tool call whose block is open: its tokens are its arguments
+    calls = 0
     for timed in events:
         event: Event = timed.event
         if type(event) is TextDelta:  # the hot path: one frame per token
             if waiting:
                 yield from _alone(waiting, encode, keep_ends=False)
-            yield Frame(timed.due, encode(event), event.text, 1)
+            if call is None:
+                yield Frame(timed.due, encode(event), event.text, 1)
+            else:
+                yield Frame(timed.due, encode(event), None, 1, arguments=((call, event.text),))
         elif isinstance(event, RoleStart | BlockEnd):
+            if isinstance(event, BlockEnd):
+                call = None
             waiting.append(timed)
         elif isinstance(event, BlockStart):
+            if event.kind == "tool_call":
+                call, calls = calls, calls + 1
             yield Frame(timed.due, _after_waiting(waiting, encode, event))
         elif isinstance(event, Finish):
             yield Frame(timed.due, _after_waiting(waiting, encode, event), closing=True)

@@ -38,6 +38,9 @@ class Frame:
     tokens: int = 0  # how many content tokens that text is
     action: int = WRITE
     closing: bool = False  # part of the end of the content: finish, usage, sentinel or error
+    # Tool-call argument fragments this frame completes, (call, fragment): counted in ``tokens``,
+    # not part of ``text`` (the content).
+    arguments: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

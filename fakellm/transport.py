@@ -209,7 +209,10 @@ class ActiveStreams:
                 if frame.tokens:
                     ctx.tokens_sent += frame.tokens
                     entry.tokens_sent = ctx.tokens_sent
-                    entry.text_parts.append(frame.text or "")
+                    if frame.text is not None or not frame.arguments:
+                        entry.text_parts.append(frame.text or "")
+                    for call, fragment in frame.arguments:
+                        entry.call_part(call, fragment)
                     if entry.first_token_ms is None:
                         entry.first_token_ms = elapsed
             outcome = _ending(ctx)

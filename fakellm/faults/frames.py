@@ -278,6 +278,7 @@ class Fragment(Fault):
                     frame.text if last else None,
                     frame.tokens if last else 0,
                     closing=frame.closing,
+                    arguments=frame.arguments if last else (),
                 )
                 pos = end
                 free_at = due + gap
@@ -312,6 +313,7 @@ def _join(batch: list[Frame]) -> Frame:
         "".join(texts) if texts else None,
         sum(f.tokens for f in batch),
         closing=any(f.closing for f in batch),
+        arguments=tuple(a for f in batch for a in f.arguments),
     )
 
 
@@ -350,4 +352,5 @@ class Bandwidth(Fault):
                     frame.text if last else None,
                     frame.tokens if last else 0,
                     closing=frame.closing,
+                    arguments=frame.arguments if last else (),
                 )

@@ -18,18 +18,31 @@ from typing import TYPE_CHECKING, Any
 from fakellm import __version__  # one distribution ships both packages
 
 if TYPE_CHECKING:
-    from .assertions import assert_accumulated, assert_error_event, assert_stream_completed, assert_ttft
+    from .assertions import (
+        assert_accumulated,
+        assert_error_event,
+        assert_stream_completed,
+        assert_tool_calls,
+        assert_ttft,
+    )
     from .handle import FakeLLM, MarkerOptions, ScriptOptions
-    from .recording import StreamRecording, arecord, record
+    from .recording import RecordedToolCall, StreamRecording, arecord, record
 
 # public name -> the module that defines it (kept in step with the block above by
 # tests/plugin/test_plugin_load.py)
 _WHERE = {
     **dict.fromkeys(
-        ("assert_accumulated", "assert_error_event", "assert_stream_completed", "assert_ttft"), ".assertions"
+        (
+            "assert_accumulated",
+            "assert_error_event",
+            "assert_stream_completed",
+            "assert_tool_calls",
+            "assert_ttft",
+        ),
+        ".assertions",
     ),
     **dict.fromkeys(("FakeLLM", "MarkerOptions", "ScriptOptions"), ".handle"),
-    **dict.fromkeys(("StreamRecording", "arecord", "record"), ".recording"),
+    **dict.fromkeys(("RecordedToolCall", "StreamRecording", "arecord", "record"), ".recording"),
 }
 
 
@@ -49,6 +62,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FakeLLM",
     "MarkerOptions",
+    "RecordedToolCall",
     "ScriptOptions",
     "StreamRecording",
     "__version__",
@@ -56,6 +70,7 @@ __all__ = [
     "assert_accumulated",
     "assert_error_event",
     "assert_stream_completed",
+    "assert_tool_calls",
     "assert_ttft",
     "record",
 ]

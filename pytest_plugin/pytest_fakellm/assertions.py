@@ -6,6 +6,7 @@ Each one fails with an ``AssertionError`` that says what differs and, where fake
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -20,6 +21,7 @@ __all__ = [
     "assert_accumulated",
     "assert_error_event",
     "assert_stream_completed",
+    "assert_tool_calls",
     "assert_ttft",
 ]
 
@@ -426,3 +428,56 @@ def assert_stream_completed(recording: StreamRecording) -> None:
             f"fakellm: the stream ended without a {_wire(_format(recording, entry)).finish}: "
             f"{recording.summary()}" + (f"\n  {_server(entry)}" if entry is not None else "")
         )
+
+
+def _call_lines(calls: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(c, ensure_ascii=False, sort_keys=True) for c in calls] or ["(no tool call)"]
+
+
+def assert_tool_calls(recording: StreamRecording, expected: list[dict[str, Any]] | None = None) -> None:
+    """The client accumulated exactly the tool calls the server sent (the journal's: id, name and
+    every arguments fragment that reached the wire), whatever the faults did to the bytes; and,
+    with ``expected`` (``[{"name": ..., "arguments": {...} or "raw", "id": ...}]``, ``arguments``
+    and ``id`` optional), that they are those calls (mapping arguments compare as parsed JSON)."""
+    __tracebackhide__ = True
+    got = [c.as_dict() for c in recording.tool_calls]
+    entry = recording.entry
+    if entry is not None or expected is None:
+        entry = _entry(recording, "assert_tool_calls")
+        sent = [dict(c) for c in entry.tool_calls]
+        if got != sent:
+            diff = difflib.unified_diff(
+                _call_lines(sent), _call_lines(got), "server sent", "client accumulated", lineterm=""
+            )
+            lines = [
+                "fakellm: the client's accumulated tool calls are not what the server sent.",
+                *(f"  {line}" for line in diff),
+                *_scripted(recording),
+                f"  {_server(entry)}",
+                f"  client: {recording.summary()}",
+                *_hints(entry),
+            ]
+            raise AssertionError("\n".join(lines))
+    if expected is None:
+        return
+    problems = []
+    if len(expected) != len(got):
+        problems.append(f"expected {len(expected)} tool call(s), the client has {len(got)}")
+    for i, (want, call) in enumerate(zip(expected, recording.tool_calls, strict=False)):
+        if "name" in want and want["name"] != call.name:
+            problems.append(f"call {i}: name {call.name!r}, expected {want['name']!r}")
+        if "id" in want and want["id"] != call.id:
+            problems.append(f"call {i}: id {call.id!r}, expected {want['id']!r}")
+        if "arguments" in want:
+            arguments = want["arguments"]
+            if isinstance(arguments, str):
+                if arguments != call.arguments:
+                    problems.append(f"call {i}: arguments {call.arguments!r}, expected {arguments!r}")
+            elif call.parsed != arguments:
+                problems.append(
+                    f"call {i}: arguments {call.arguments!r} parse to {call.parsed!r}, expected {arguments!r}"
+                )
+    if problems:
+        lines = ["fakellm: the client's tool calls are not the expected ones.", *(f"  {p}" for p in problems)]
+        lines += [f"  client: {line}" for line in _call_lines(got)]
+        raise AssertionError("\n".join(lines))

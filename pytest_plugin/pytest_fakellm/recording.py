@@ -37,11 +37,33 @@ from typing import Any, Literal
 
 from fakellm import Journal, JournalEntry, SSEDecoder
 
-__all__ = ["Kind", "StreamRecording", "arecord", "record"]
+__all__ = ["Kind", "RecordedToolCall", "StreamRecording", "arecord", "record"]
 
 Kind = Literal["auto", "text", "chunks", "sse"]
 
 _SSE_LINE = re.compile(r"^(?:data|event|id|retry)(?::|$)|^:")
+
+
+@dataclass
+class RecordedToolCall:
+    """A tool call as the client accumulated it from the deltas: the first ``id`` and ``name`` seen
+    for its index (a server that repeats them is not "concatenated" here, unlike openai-python's
+    helper; ``assert_tool_calls`` shows the difference), and every ``arguments`` fragment in order."""
+
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+    @property
+    def parsed(self) -> Any:
+        """The arguments as JSON, or None when they are not valid JSON (a cut or scripted call)."""
+        try:
+            return json.loads(self.arguments)
+        except ValueError:
+            return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
 
 
 @dataclass
@@ -60,6 +82,7 @@ class StreamRecording:
     ttft_ms: float | None = None  # to the first item carrying text
     gaps_ms: list[float] = field(default_factory=list)  # between items carrying text
     finish_reason: str | None = None
+    tool_calls: list[RecordedToolCall] = field(default_factory=list)  # Chat Completions, by index
     usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
@@ -188,6 +211,7 @@ class _Decoder:
             delta = choice.get("delta") or {}
             reason = choice.get("finish_reason")
             content = delta.get("content")
+            self._calls(delta.get("tool_calls"))
         else:
             choices = getattr(chunk, "choices", None)
             if choices is None:
@@ -198,9 +222,33 @@ class _Decoder:
             delta = getattr(choice, "delta", None)
             reason = getattr(choice, "finish_reason", None)
             content = getattr(delta, "content", None) if delta is not None else None
+            self._calls(getattr(delta, "tool_calls", None))
         if reason:
             self.rec.finish_reason = reason
         return content if isinstance(content, str) else ""
+
+    def _calls(self, deltas: Any) -> None:
+        """Chat tool-call deltas (SDK objects or wire dicts), accumulated by their index."""
+        for delta in deltas or ():
+            index = _get(delta, "index")
+            if not isinstance(index, int) or index < 0 or index > 1024:
+                continue
+            calls = self.rec.tool_calls
+            while len(calls) <= index:
+                calls.append(RecordedToolCall())
+            call = calls[index]
+            call_id = _get(delta, "id")
+            if isinstance(call_id, str) and call_id and call.id is None:
+                call.id = call_id
+            function = _get(delta, "function")
+            if function is None:
+                continue
+            name = _get(function, "name")
+            if isinstance(name, str) and name and call.name is None:
+                call.name = name
+            arguments = _get(function, "arguments")
+            if isinstance(arguments, str):
+                call.arguments += arguments
 
     def _event(self, kind: str, event: Any) -> str:
         """A typed event: openai Responses (``response.*``, ``error``) or Anthropic Messages
