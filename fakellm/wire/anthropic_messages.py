@@ -205,14 +205,18 @@ class AnthropicMessagesEncoder:
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
         # Everything but the token's text, encoded once: what encode_sse writes for
         # content_block_delta (JSON strings hold no line ends, so the data is one line).
-        self._delta_head = self._delta_head_for(self._index)
+        self._delta_head = self._delta_head_for(self._index, "text")
         self._delta_tail = b"}}\n\n"
 
     @staticmethod
-    def _delta_head_for(index: int) -> bytes:
+    def _delta_head_for(index: int, kind: Literal["text", "tool_call"]) -> bytes:
+        # A text block's tokens are text_delta; a tool_use block's, fragments of its input JSON.
+        delta = (
+            '"type":"text_delta","text":' if kind == "text" else '"type":"input_json_delta","partial_json":'
+        )
         return (
             f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
-            f'"delta":{{"type":"text_delta","text":'
+            f'"delta":{{{delta}'
         ).encode()
 
     # The message object, in the profile's key order.
@@ -283,7 +287,9 @@ class AnthropicMessagesEncoder:
             }
             return encode_sse(_dumps(start, self.ascii_only), event="message_start")
         if isinstance(event, BlockStart) and event.kind == "text":
-            return self._open_block(event.index, {"type": "text", "text": ""})
+            return self._open_block(event.index, "text", {"type": "text", "text": ""})
+        if isinstance(event, BlockStart) and event.kind == "tool_call":
+            return self._open_tool_use(event)
         if isinstance(event, BlockEnd):
             stop = {"type": "content_block_stop", "index": event.index}
             return encode_sse(_dumps(stop), event="content_block_stop")
@@ -311,16 +317,36 @@ class AnthropicMessagesEncoder:
             return b""
         raise TypeError(f"AnthropicMessagesEncoder cannot encode {event!r}")
 
-    def _open_block(self, index: int, block: dict[str, Any]) -> bytes:
+    def _open_block(self, index: int, kind: Literal["text", "tool_call"], block: dict[str, Any]) -> bytes:
         """``content_block_start`` (the first block's followed by ``ping``, as the API sends it);
-        the block's deltas then carry its index."""
-        if index != self._index:
-            self._index = index
-            self._delta_head = self._delta_head_for(index)
+        the block's deltas then carry its index and its kind's delta type."""
+        self._index = index
+        self._delta_head = self._delta_head_for(index, kind)
         start = {"type": "content_block_start", "index": index, "content_block": block}
         self._blocks += 1
         out = encode_sse(_dumps(start), event="content_block_start")
         return out + _PING if self._blocks == 1 else out
+
+    def _open_tool_use(self, event: BlockStart) -> bytes:
+        """A ``tool_use`` block as the captures frame it (wire2 §2.2): the start with ``input: {}``
+        (the input only ever streams), then one empty ``input_json_delta`` before the first
+        fragment. That empty delta is framing, not a token: fault positions count the fragments."""
+        start = self._open_block(event.index, "tool_call", self._tool_use(event.id, event.name, {}))
+        return start + self._delta_head + b'""' + self._delta_tail
+
+    def _tool_use(
+        self, id: str | None, name: str | None, input: Any, *, streamed: bool = True
+    ) -> dict[str, Any]:
+        """A ``tool_use`` content block. ``caller`` (who made the call: the model, "direct") is in
+        every capture since mid-2025, before ``input`` in the stream's start and after it in a
+        message body (both as captured); the 2024 profile predates it."""
+        block: dict[str, Any] = {"type": "tool_use", "id": id or "", "name": name or ""}
+        if self.profile != "2024" and streamed:
+            block["caller"] = {"type": "direct"}
+        block["input"] = input
+        if self.profile != "2024" and not streamed:
+            block["caller"] = {"type": "direct"}
+        return block
 
     @staticmethod
     def stream_error(event: StreamError) -> dict[str, Any]:
@@ -336,9 +362,25 @@ class AnthropicMessagesEncoder:
         self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
     ) -> dict[str, Any]:
         """The non-streamed ``message`` (wire2 §2.7: ``message_start.message`` with its content,
-        ``stop_reason`` and final usage)."""
+        ``stop_reason`` and final usage). Tool calls follow the text as ``tool_use`` blocks (the
+        text block is left out when there is none, as in the stream) with ``input`` parsed.
+        Arguments that are not a JSON object (a scenario's invalid JSON on purpose, or a call cut by
+        ``max_tokens``) cannot be an ``input`` the real API sends, which is always an object: they
+        are sent as the raw string, so that the client sees the breakage instead of ``{}``."""
         body_usage = self._usage(usage.prompt_tokens, usage.completion_tokens)
-        return self._message([{"type": "text", "text": text}], self._stop(finish_reason), body_usage)
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not calls else []
+        for call in calls:
+            content.append(self._tool_use(call.id, call.name, _input(call.arguments), streamed=False))
+        return self._message(content, self._stop(finish_reason), body_usage)
+
+
+def _input(arguments: str) -> Any:
+    """A call's ``input``: its arguments as a JSON object, else the raw string (see ``completion``)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return value if isinstance(value, dict) else arguments
 
 
 # --------------------------------------------------------------------------------------------------
@@ -624,7 +666,8 @@ class Messages:
         return [("request-id", request_id)]
 
     def tool_call_id(self, rng: random.Random) -> str | None:
-        return None  # tool_use blocks: issue 12
+        """``toolu_01`` and 22 base58 characters, the shape of every captured id (wire2 §2.2)."""
+        return "toolu_01" + "".join(rng.choices(_BASE58, k=22))
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         status, body, headers = error_for(error, request_id)

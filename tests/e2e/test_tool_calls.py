@@ -131,14 +131,15 @@ def test_max_tokens_cuts_the_arguments_with_length(server: Server) -> None:
 
 
 def test_another_format_says_it_does_not_stream_tool_calls_yet(server: Server) -> None:
+    # Legacy completions never stream tool calls (the API has none).
     answer = httpx.post(
-        f"{server.url}/v1/messages",
-        json={"model": "weather", "max_tokens": 100, "messages": MESSAGES},
+        f"{server.url}/v1/completions",
+        json={"model": "weather", "max_tokens": 100, "prompt": "Weather in Paris?"},
         timeout=10,
     )
     assert answer.status_code == 400
-    body = answer.json()
-    assert body["type"] == "error" and "tool calls" in body["error"]["message"]
+    error = answer.json()["error"]
+    assert error["code"] == "unsupported_scenario" and "tool calls" in error["message"]
 
 
 def test_the_plugin_script_takes_tool_calls(pytester: pytest.Pytester) -> None:

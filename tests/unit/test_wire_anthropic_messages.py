@@ -32,6 +32,7 @@ from fakellm.events import (
 )
 from fakellm.faults import ErrorEvent, HttpError
 from fakellm.tokens import count_message_tokens, last_user_text
+from fakellm.tools import PlannedCall
 from fakellm.wire import anthropic_messages as am
 from fakellm.wire.anthropic_messages import AnthropicMessagesEncoder, EventReader, parse_messages_request
 from fakellm.wire.sse import ServerSentEvent, SSEDecoder, encode_sse
@@ -120,6 +121,167 @@ def test_mid_2025_capture_byte_for_byte_without_its_tool_block() -> None:
     kept = [f for f in frames if b'"index":1' not in f]
     assert len(kept) == len(frames) - 7
     assert data == b"\n\n".join(kept)
+
+
+# --------------------------------------------------------------------------------------------------
+# Tool calls: tool_use blocks
+
+
+def test_a_tool_call_is_framed_as_the_captured_stream() -> None:
+    """wire2 §2.2 (tool_use_response.txt, claude-sonnet-4): text, then a tool_use block whose start
+    has ``caller`` and ``input: {}``, an empty ``input_json_delta``, the input's fragments, its
+    stop; ``stop_reason: tool_use``. Event by event, then byte for byte; the id, name and fragments
+    taken from the capture."""
+    data = capture("anthropic_tool_use_response.sse")
+    captured = events_of(data)
+    start = next(json.loads(e.data) for e in captured if '"tool_use"' in e.data)
+    block = start["content_block"]
+    fragments = [
+        json.loads(e.data)["delta"]["partial_json"] for e in captured if "input_json_delta" in e.data
+    ]
+    assert fragments[0] == ""  # framing: the encoder sends it with the block's start
+    encoder = AnthropicMessagesEncoder(
+        id="msg_019Q1hrJbZG26Fb9BQhrkHEr",
+        model="claude-sonnet-4-20250514",
+        input_tokens=377,
+        profile="mid-2025",
+    )
+    events: list[Event] = [
+        RoleStart(),
+        BlockStart("text", 0),
+        TextDelta("I"),
+        TextDelta("'ll check the current weather in Paris for you."),
+        BlockEnd(0),
+        BlockStart("tool_call", 1, id=block["id"], name=block["name"]),
+        *(TextDelta(f) for f in fragments[1:]),
+        BlockEnd(1),
+        Finish("tool_calls"),
+        Usage(377, 65),
+        StreamEnd(),
+    ]
+    ours = b"".join(encoder.encode(e) for e in events)
+    assert [(e.event, json.loads(e.data)) for e in events_of(ours)] == [
+        (e.event, json.loads(e.data)) for e in captured
+    ]
+    assert ours == data
+
+
+def tool_events(*calls: tuple[str, list[str]], text: list[str] | None = None) -> list[Event]:
+    events: list[Event] = [RoleStart()]
+    index = 0
+    if text is not None:
+        events += [BlockStart("text", 0), *(TextDelta(t) for t in text), BlockEnd(0)]
+        index = 1
+    for name, fragments in calls:
+        call_id = f"toolu_01{name}"
+        events += [BlockStart("tool_call", index, id=call_id, name=name), *map(TextDelta, fragments)]
+        events.append(BlockEnd(index))
+        index += 1
+    return [*events, Finish("tool_calls"), StreamEnd()]
+
+
+def test_a_call_alone_opens_with_ping_after_its_start_and_parallel_calls_take_the_next_index() -> None:
+    """The ping follows the first block's start (before its empty delta, as in vercel/ai's
+    anthropic-tool-no-args capture); a second call is the next block."""
+    encoder = text_encoder()
+    data = b"".join(
+        encoder.encode(e)
+        for e in tool_events(("get_weather", ['{"city":', '"Paris"}']), ("get_time", ["{}"]))
+    )
+    seen = [(e.event, json.loads(e.data)) for e in events_of(data)]
+    assert [name for name, _ in seen] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * 3,
+        "content_block_stop",
+        "content_block_start",
+        *["content_block_delta"] * 2,
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert seen[1][1]["content_block"] == {
+        "type": "tool_use",
+        "id": "toolu_01get_weather",
+        "name": "get_weather",
+        "caller": {"type": "direct"},
+        "input": {},
+    }
+    partials = [(b["index"], b["delta"]) for n, b in seen if n == "content_block_delta"]
+    assert partials == [
+        (0, {"type": "input_json_delta", "partial_json": ""}),
+        (0, {"type": "input_json_delta", "partial_json": '{"city":'}),
+        (0, {"type": "input_json_delta", "partial_json": '"Paris"}'}),
+        (1, {"type": "input_json_delta", "partial_json": ""}),
+        (1, {"type": "input_json_delta", "partial_json": "{}"}),
+    ]
+    assert seen[-2][1]["delta"]["stop_reason"] == "tool_use"
+    assert seen[-2][1]["usage"]["output_tokens"] == 3  # the fragments, not the empty deltas
+
+
+def test_the_2024_profile_has_no_caller() -> None:
+    encoder = AnthropicMessagesEncoder(id="msg_01x", model="m", input_tokens=1, profile="2024")
+    data = b"".join(encoder.encode(e) for e in tool_events(("f", ["{}"])))
+    start = next(json.loads(e.data) for e in events_of(data) if e.event == "content_block_start")
+    assert start["content_block"] == {"type": "tool_use", "id": "toolu_01f", "name": "f", "input": {}}
+    call = PlannedCall("toolu_01f", "f", ("{}",))
+    assert encoder.completion("", "tool_calls", Usage(1, 1), [call])["content"] == [
+        {"type": "tool_use", "id": "toolu_01f", "name": "f", "input": {}}
+    ]
+
+
+def test_the_non_streamed_message_has_the_tool_use_blocks_with_input_parsed() -> None:
+    calls = [
+        PlannedCall("toolu_01a", "get_weather", ('{"city": ', '"Paris"}')),
+        PlannedCall("toolu_01b", "get_time", ('{"tz": "Europe/Pa',)),  # invalid JSON on purpose
+        PlannedCall("toolu_01c", "listed", ("[1]",)),  # JSON, but not an object
+    ]
+    body = text_encoder().completion("Let me check.", "tool_calls", Usage(10, 7), calls)
+    assert body["stop_reason"] == "tool_use"
+    assert body["content"] == [
+        {"type": "text", "text": "Let me check."},
+        {
+            "type": "tool_use",
+            "id": "toolu_01a",
+            "name": "get_weather",
+            "input": {"city": "Paris"},
+            "caller": {"type": "direct"},
+        },
+        # What the real API never sends (input is always an object): the raw arguments.
+        {
+            "type": "tool_use",
+            "id": "toolu_01b",
+            "name": "get_time",
+            "input": '{"tz": "Europe/Pa',
+            "caller": {"type": "direct"},
+        },
+        {
+            "type": "tool_use",
+            "id": "toolu_01c",
+            "name": "listed",
+            "input": "[1]",
+            "caller": {"type": "direct"},
+        },
+    ]
+    alone = text_encoder().completion("", "tool_calls", Usage(10, 2), calls[:1])
+    assert [block["type"] for block in alone["content"]] == ["tool_use"]
+    assert text_encoder().completion("", "stop", Usage(10, 0))["content"] == [{"type": "text", "text": ""}]
+
+
+def test_tool_call_ids_are_toolu_in_the_captured_shape_and_seeded() -> None:
+    drawn = am.MESSAGES.tool_call_id(random.Random(5))
+    assert drawn is not None
+    assert re.fullmatch(r"toolu_01[1-9A-HJ-NP-Za-km-z]{22}", drawn)
+    assert len(drawn) == len("toolu_01NRLabsLyVHZPKxbKvkfSMn")
+    assert am.MESSAGES.tool_call_id(random.Random(5)) == drawn
+
+
+def test_a_reasoning_block_is_still_refused() -> None:
+    encoder = text_encoder()
+    encoder.encode(RoleStart())
+    with pytest.raises(TypeError, match="cannot encode"):
+        encoder.encode(BlockStart("reasoning", 0))
 
 
 def test_message_delta_without_a_usage_event_counts_the_tokens_sent() -> None:
