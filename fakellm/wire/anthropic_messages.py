@@ -24,7 +24,11 @@ Deliberate choices:
   wire2 §2.2) and ``"2024"`` (W1 §4.1). ``message_start`` says ``output_tokens: 1``, as it does live.
 - ``RoleStart`` is ``message_start``; ``BlockStart`` is ``content_block_start`` (the first one's
   followed by ``ping``) and ``BlockEnd`` ``content_block_stop``; a delta carries the index of the
-  block open. ``Finish`` sends nothing: ``message_delta`` goes out with ``Usage`` (or,
+  block open. A ``tool_call`` block is a ``tool_use`` block (wire2 §2.2): its start has ``caller``
+  and ``input: {}`` and is followed by the empty ``input_json_delta`` every capture opens with
+  (framing, not a token); its tokens are ``partial_json`` fragments. The non-streamed body parses
+  them into ``input`` (see ``completion`` for arguments that are no JSON object).
+  ``Finish`` sends nothing: ``message_delta`` goes out with ``Usage`` (or,
   when no ``Usage`` came, with ``StreamEnd``, counting the tokens sent): it needs both the stop
   reason and the output tokens. Requests parsed here always ask for usage (``include_usage``).
 - A ``StreamError`` whose ``type`` is not one of Anthropic's (the ``error_event`` fault's neutral
