@@ -379,7 +379,11 @@ class AnthropicMessagesEncoder:
 
 
 def _input(arguments: str) -> Any:
-    """A call's ``input``: its arguments as a JSON object, else the raw string (see ``completion``)."""
+    """A call's ``input``: its arguments as a JSON object, else the raw string (see ``completion``).
+    Empty arguments are ``{}``: a tool without arguments streams only the empty delta, from which
+    the SDK's helper keeps the start's ``input: {}`` (vercel/ai anthropic-tool-no-args capture)."""
+    if not arguments:
+        return {}
     try:
         value = json.loads(arguments)
     except ValueError:

@@ -36,6 +36,7 @@ SCENARIOS = [
         ],
     },
     {"name": "broken", "tool_calls": [{"name": "get_time", "arguments": '{"tz": Paris}'}]},
+    {"name": "no-arguments", "tool_calls": [{"name": "refresh"}, {"name": "refresh", "arguments": ""}]},
 ]
 
 
@@ -186,3 +187,18 @@ def test_the_ids_replay_under_a_seed(server: Server) -> None:
 
     first = ids("7")
     assert first == ids("7") and first[0] == "toolu_fixed" and first[1] != ids("8")[1]
+
+
+def test_calls_without_arguments_have_an_empty_input(server: Server) -> None:
+    with (
+        client(server) as c,
+        c.messages.stream(model="no-arguments", max_tokens=100, messages=MESSAGES) as stream,
+    ):
+        streamed = stream.get_final_message()
+    with client(server) as c:
+        answer = c.messages.create(model="no-arguments", max_tokens=100, messages=MESSAGES)
+    for message in (streamed, answer):
+        assert [(b.type, b.input) for b in message.content if isinstance(b, ToolUseBlock)] == [
+            ("tool_use", {}),
+            ("tool_use", {}),
+        ]

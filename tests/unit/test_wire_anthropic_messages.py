@@ -266,6 +266,8 @@ def test_the_non_streamed_message_has_the_tool_use_blocks_with_input_parsed() ->
     ]
     alone = text_encoder().completion("", "tool_calls", Usage(10, 2), calls[:1])
     assert [block["type"] for block in alone["content"]] == ["tool_use"]
+    no_arguments = text_encoder().completion("", "tool_calls", Usage(10, 1), [PlannedCall("t", "f", ("",))])
+    assert no_arguments["content"][0]["input"] == {}  # as the stream helper gives it
     assert text_encoder().completion("", "stop", Usage(10, 0))["content"] == [{"type": "text", "text": ""}]
 
 
