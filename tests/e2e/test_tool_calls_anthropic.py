@@ -202,3 +202,15 @@ def test_calls_without_arguments_have_an_empty_input(server: Server) -> None:
             ("tool_use", {}),
             ("tool_use", {}),
         ]
+
+
+@pytest.mark.asyncio
+async def test_the_async_stream_helper_gives_the_same_calls(server: Server) -> None:
+    async with (
+        anthropic.AsyncAnthropic(base_url=server.url, api_key="sk-ant", max_retries=0, timeout=10) as c,
+        c.messages.stream(model="two-calls-after-text", max_tokens=100, messages=MESSAGES) as stream,
+    ):
+        final = await stream.get_final_message()
+    calls = [(b.id, b.name, b.input) for b in final.content if isinstance(b, ToolUseBlock)]
+    assert calls[0] == ("toolu_fixed", "get_weather", {"city": "Paris"})
+    assert calls[1][1:] == ("get_time", {"tz": "Europe/Paris"})
