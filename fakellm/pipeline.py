@@ -392,8 +392,8 @@ def _plan_calls(
         if drawn is None:
             raise RequestError(
                 400,
-                f"The scenario {scenario.name!r} calls tools; fakellm does not stream tool calls on "
-                f"POST {format.path} yet (Chat Completions only, for now).",
+                f"The scenario {scenario.name!r} calls tools, and fakellm does not send tool calls on "
+                f"POST {format.path}.",
                 param="X-FakeLLM-Scenario",
                 code="unsupported_scenario",
             )

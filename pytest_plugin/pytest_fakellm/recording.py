@@ -82,7 +82,8 @@ class StreamRecording:
     ttft_ms: float | None = None  # to the first item carrying text
     gaps_ms: list[float] = field(default_factory=list)  # between items carrying text
     finish_reason: str | None = None
-    tool_calls: list[RecordedToolCall] = field(default_factory=list)  # Chat Completions, by index
+    # Chat Completions tool calls by their index; Anthropic tool_use blocks in stream order.
+    tool_calls: list[RecordedToolCall] = field(default_factory=list)
     usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
@@ -136,6 +137,7 @@ class _Decoder:
         self.rec = recording
         self.kind: Kind = kind
         self.sse: SSEDecoder | None = None
+        self._blocks: dict[Any, int] = {}  # an Anthropic tool_use block's index -> its tool call
 
     def _decide(self, item: Any) -> None:
         if isinstance(item, bytes | bytearray):
@@ -271,8 +273,26 @@ class _Decoder:
             if kind == "response.failed":
                 self._error_value(event)
             return ""
+        if kind == "content_block_start":
+            block = _get(event, "content_block")
+            index = _get(event, "index")
+            if _get(block, "type") == "tool_use" and isinstance(index, int):
+                call_id, name = _get(block, "id"), _get(block, "name")
+                self._blocks[index] = len(rec.tool_calls)
+                rec.tool_calls.append(
+                    RecordedToolCall(
+                        call_id if isinstance(call_id, str) else None, name if isinstance(name, str) else None
+                    )
+                )
+            return ""
         if kind == "content_block_delta":
             delta = _get(event, "delta")
+            if _get(delta, "type") == "input_json_delta":
+                at = self._blocks.get(_get(event, "index"))
+                partial = _get(delta, "partial_json")
+                if at is not None and isinstance(partial, str):
+                    rec.tool_calls[at].arguments += partial
+                return ""
             text = _get(delta, "text") if _get(delta, "type") == "text_delta" else None
             return text if isinstance(text, str) else ""
         if kind == "message_delta":

@@ -96,3 +96,15 @@ def test_the_journal_lists_the_calls(fakellm: FakeLLM) -> None:
         entries = client.get(fakellm.base_url.removesuffix("/v1") + "/_fakellm/journal").json()
     (call,) = entries[-1]["tool_calls"]
     assert call["name"] == "get_weather" and json.loads(call["arguments"]) == CALLS[0]["arguments"]
+
+
+def test_anthropic_tool_use_blocks_are_recorded(fakellm: FakeLLM) -> None:
+    fakellm.script(text="Checking.", tool_calls=CALLS)
+    client = fakellm.anthropic_client(max_retries=0)
+    with client.messages.stream(model="c", max_tokens=500, messages=MESSAGES) as stream:
+        recording = fakellm.record(stream)  # the helper's own events too: counted once
+    assert recording.text == "Checking." and recording.finish_reason == "tool_use"
+    assert [c.name for c in recording.tool_calls] == ["get_weather", "get_time"]
+    assert recording.tool_calls[0].id is not None and recording.tool_calls[0].id.startswith("toolu_")
+    assert_tool_calls(recording, expected=CALLS)
+    assert_tool_calls(recording)
