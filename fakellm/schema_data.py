@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 from faker import Faker
 
 from .content import _faker_lock, _shared_faker
-from .errors import ScenarioError
+from .errors import ScenarioError, shown
 
 if TYPE_CHECKING:
     import sre_parse as _sre
@@ -84,6 +84,7 @@ MAX_NODES = 10_000
 RECURSION_DEPTH = 3
 """Nested ``$ref`` expansions after which the generator makes the smallest valid document."""
 
+_LARGEST = 1e300
 _UNBOUNDED_REPEAT = 3
 _RETRIES = 20
 _PRODUCT_LIMIT = 64
@@ -111,6 +112,47 @@ _IMPLIED = {
     "uniqueItems": "array", "minLength": "string", "maxLength": "string", "pattern": "string",
     "format": "string", "minimum": "number", "maximum": "number", "exclusiveMinimum": "number",
     "exclusiveMaximum": "number", "multipleOf": "number",
+}  # fmt: skip
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+_COUNT = (_is_count, "a non-negative integer")
+_NUMBER = (_is_number, "a number")
+_SCHEMA = (lambda v: isinstance(v, Mapping | bool), "a schema (an object or a boolean)")
+_VALUE_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "minLength": _COUNT, "maxLength": _COUNT, "minItems": _COUNT, "maxItems": _COUNT,
+    "minProperties": _COUNT, "maxProperties": _COUNT,
+    "minimum": _NUMBER, "maximum": _NUMBER, "multipleOf": _NUMBER,
+    "exclusiveMinimum": (lambda v: isinstance(v, bool) or _is_number(v), "a number or a boolean"),
+    "exclusiveMaximum": (lambda v: isinstance(v, bool) or _is_number(v), "a number or a boolean"),
+    "uniqueItems": (lambda v: isinstance(v, bool), "a boolean"),
+    "pattern": (lambda v: isinstance(v, str), "a string"),
+    "format": (lambda v: isinstance(v, str), "a string"),
+    "$ref": (lambda v: isinstance(v, str), "a string"),
+    "type": (lambda v: isinstance(v, str) or _is_names(v), "a type name or a list of them"),
+    "required": (_is_names, "a list of names"),
+    "enum": (lambda v: isinstance(v, list) and bool(v), "a non-empty list"),
+    "allOf": (lambda v: isinstance(v, list) and bool(v), "a non-empty list"),
+    "anyOf": (lambda v: isinstance(v, list) and bool(v), "a non-empty list"),
+    "oneOf": (lambda v: isinstance(v, list) and bool(v), "a non-empty list"),
+    "prefixItems": (lambda v: isinstance(v, list), "a list"),
+    "properties": (lambda v: isinstance(v, Mapping), "an object"),
+    "$defs": (lambda v: isinstance(v, Mapping), "an object"),
+    "definitions": (lambda v: isinstance(v, Mapping), "an object"),
+    "items": (lambda v: isinstance(v, Mapping | bool | list), "a schema or a list of schemas"),
+    "additionalProperties": _SCHEMA,
+    "additionalItems": _SCHEMA,
 }  # fmt: skip
 
 
@@ -200,6 +242,10 @@ def _check(root: Mapping[str, Any] | bool, s: Any, path: str, depth: int) -> Non
     unknown = [k for k in s if k not in _KEYWORDS]
     if unknown:
         raise SchemaError(path, f"unsupported keyword {unknown[0]!r}")
+    for key, value in s.items():
+        expected = _VALUE_KINDS.get(key)
+        if expected is not None and not expected[0](value):
+            raise SchemaError(path, f"{key} must be {expected[1]}, not {shown(value)}")
     types = s.get("type", [])
     for t in [types] if isinstance(types, str) else types if isinstance(types, list) else [types]:
         if t not in _TYPES:
@@ -218,14 +264,14 @@ def _check(root: Mapping[str, Any] | bool, s: Any, path: str, depth: int) -> Non
         ("minProperties", "maxProperties", MAX_ITEMS),
     ):
         _count_bounds(s, low, high, path, limit)
-    if _IMPLIED.get(next((k for k in s if _IMPLIED.get(k) == "number"), ""), "") == "number":
+    if any(_IMPLIED.get(k) == "number" for k in s):
         _number_bounds(s, path)
     if "pattern" in s:
         if not isinstance(s["pattern"], str):
             raise SchemaError(path, f"pattern must be a string, not {s['pattern']!r}")
         try:
             re.compile(s["pattern"])
-        except re.error as error:
+        except (re.error, RecursionError, OverflowError) as error:
             raise SchemaError(path, f"pattern {s['pattern']!r} does not compile: {error}") from None
     for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
         if key in s:
@@ -560,7 +606,10 @@ class _Generator:
         integer: bool,
     ) -> Any:
         lo, hi = _default_range(low, high, 0.0, 100.0 if step <= 100 else step * 3)
-        k_lo, k_hi = math.ceil(lo / step), math.floor(hi / step)
+        try:
+            k_lo, k_hi = math.ceil(lo / step), math.floor(hi / step)
+        except OverflowError:
+            raise SchemaError(path, f"multipleOf {step} is too small for the range {lo} to {hi}") from None
         if k_lo > k_hi:
             raise SchemaError(path, f"no multiple of {step} between {low} and {high}")
         for _ in range(_RETRIES):
@@ -597,7 +646,7 @@ class _Generator:
             try:
                 compiled = re.compile(pattern)
                 parsed = _sre.parse(pattern)
-            except re.error as error:
+            except (re.error, RecursionError, OverflowError) as error:
                 raise SchemaError(path, f"pattern {pattern!r} does not compile: {error}") from None
             for _ in range(_RETRIES):
                 text = _RegexWriter(self.rng, path, pattern).write(parsed)
@@ -729,8 +778,12 @@ def _number_bounds(s: Mapping[str, Any], path: str) -> tuple[float | None, float
         v = s.get(key)
         if v is not None and not isinstance(v, bool | int | float):
             raise SchemaError(path, f"{key} must be a number, not {v!r}")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise SchemaError(path, f"{key} must be finite")
+        # Past 1e300 a draw's arithmetic (a bound plus 100, a quotient) overflows a float.
+        if v is not None and not isinstance(v, bool) and not abs(v) <= _LARGEST:
+            raise SchemaError(path, f"{key} {shown(v)} is beyond the limit of ±{_LARGEST:g}")
+    step = s.get("multipleOf")
+    if step is not None and (isinstance(step, bool) or not step > 0):
+        raise SchemaError(path, f"multipleOf must be > 0, not {step!r}")
     low, high = s.get("minimum"), s.get("maximum")
     low_x = high_x = False
     ex_low, ex_high = s.get("exclusiveMinimum"), s.get("exclusiveMaximum")

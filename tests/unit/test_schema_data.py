@@ -612,3 +612,44 @@ def test_random_schemas_give_valid_repeatable_documents(schema: dict[str, Any], 
     document = generate(schema, random.Random(seed))
     check(schema, document)
     assert generate(schema, random.Random(seed)) == document
+
+
+# Anything shaped like a schema, keywords with values of any type: a SchemaError or a valid document.
+_KEYWORDS = [
+    "type", "enum", "const", "allOf", "anyOf", "oneOf", "$ref", "properties", "required",
+    "additionalProperties", "minProperties", "maxProperties", "items", "prefixItems", "minItems",
+    "maxItems", "uniqueItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "$defs", "not", "a",
+]  # fmt: skip
+_ATOMS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**400), 10**400),
+    st.floats(),
+    st.text(max_size=6),
+    st.sampled_from(
+        ["string", "integer", "object", "array", "null", "#", "#/$defs/a", "^a+$", "(", "a{5000}"]
+    ),
+)
+schema_shaped = st.recursive(
+    _ATOMS,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(_KEYWORDS), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@budget(1.0)
+@given(schema=schema_shaped, seed=st.integers(0, 100))
+def test_any_schema_shaped_input_is_served_or_refused(schema: Any, seed: int) -> None:
+    try:
+        document = generate(schema, random.Random(seed))
+    except SchemaError:
+        return
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return  # not a schema by the metaschema (draft 7's list items, say): served, nothing to check
+    cls(schema).validate(document)
