@@ -452,8 +452,10 @@ class _Generator:
             last: SchemaError | None = None
             for i in order:
                 try:
-                    merged = _merge(rest, self.flatten(branches[i], _join(path, "anyOf", i))[0], path)
-                    return self.value(merged, _join(path, "anyOf", i), depth + 1, refs, name)
+                    branch, _, inner = self.flatten(branches[i], _join(path, "anyOf", i))
+                    merged = _merge(rest, branch, path)
+                    # the branch's own $ref counts towards ending a recursion (Optional["Node"])
+                    return self.value(merged, _join(path, "anyOf", i), depth + 1, refs + inner, name)
                 except SchemaError as error:
                     last = error
             assert last is not None
@@ -491,8 +493,9 @@ class _Generator:
         for i in self.order(branches, self.minimal_refs(refs)):
             for _ in range(5):
                 try:
-                    merged = _merge(rest, self.flatten(branches[i], _join(path, "oneOf", i))[0], path)
-                    doc = self.value(merged, _join(path, "oneOf", i), depth + 1, refs, name)
+                    branch, _, inner = self.flatten(branches[i], _join(path, "oneOf", i))
+                    merged = _merge(rest, branch, path)
+                    doc = self.value(merged, _join(path, "oneOf", i), depth + 1, refs + inner, name)
                 except SchemaError as error:
                     last = str(error)
                     break

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from fakellm.errors import ScenarioError
-from fakellm.schema_data import MAX_ITEMS, MAX_LENGTH, MAX_NODES, SchemaError, generate
+from fakellm.schema_data import MAX_ITEMS, MAX_LENGTH, MAX_NODES, RECURSION_DEPTH, SchemaError, generate
 from tests.fuzz.strategies import budget
 
 SEEDS = range(40)
@@ -279,6 +279,16 @@ def test_recursion_ends() -> None:
 
     for name in ("recursive linked list", "recursive tree through root", "mutual recursion"):
         assert max(depth(d) for d in documents(CORPUS[name])) <= 20, name
+
+
+def test_an_optional_self_reference_ends_past_the_recursion_depth() -> None:
+    # Optional["Node"]: the $ref inside an anyOf branch counts, so the chain is cut, not left to chance.
+    def length(node: Any) -> int:
+        return 1 + length(node["next"]) if node else 0
+
+    lengths = {length(generate(CORPUS["recursive linked list"], random.Random(seed))) for seed in range(300)}
+    assert max(lengths) == RECURSION_DEPTH + 1
+    assert min(lengths) == 1
 
 
 def test_optional_parts_appear_for_some_seeds() -> None:
