@@ -10,7 +10,8 @@ Supported (what OpenAI structured outputs, strict tools and pydantic v2 emit):
 - ``true`` / ``{}`` (any value: a short scalar), ``type`` as a name or a list (``["string", "null"]``),
   ``enum`` and ``const`` of any type (filtered by the schema's other keywords);
 - object: ``properties``, ``required``, ``additionalProperties`` (false, true or a schema),
-  ``minProperties`` / ``maxProperties``; optional properties appear about half the time;
+  ``minProperties`` / ``maxProperties``; optional properties appear about half the time, a
+  ``dict[str, X]`` gets 0 to 2 entries and a free-form ``{"type": "object"}`` 1 to 3;
 - array: ``items`` (a schema, or a list as in draft 7), ``prefixItems``, ``minItems`` / ``maxItems``
   (1 to 3 items when unbounded), ``uniqueItems``;
 - string: ``minLength`` / ``maxLength``, ``format`` (date-time, date, time, duration, email, uri,
@@ -27,10 +28,12 @@ Supported (what OpenAI structured outputs, strict tools and pydantic v2 emit):
   ``definitions``), with sibling keywords merged in. Annotations (title, description, default,
   examples, discriminator, ...) are ignored.
 
-Recursion: past ``RECURSION_DEPTH`` nested ``$ref`` expansions the generator goes minimal (required
-properties only, ``minItems`` items, the ``null`` or ``$ref``-free branch of a union), so
-self-referencing pydantic models terminate. Any other keyword (``not``, ``if``, ``contains``,
-``patternProperties``, ...) is refused rather than risk an invalid document.
+Recursion: once one ``$ref`` has been expanded more than ``RECURSION_DEPTH`` times on the way down,
+the generator goes minimal (required properties only, ``minItems`` items, the ``null`` or
+``$ref``-free branch of a union), so self-referencing pydantic models terminate, and small; a
+recursion with no way out (a required self-reference) is refused at ``MAX_DEPTH``. Any other
+keyword (``not``, ``if``, ``contains``, ``patternProperties``, ...) is refused rather than risk an
+invalid document.
 
 Limits, each refused with a :class:`SchemaError` rather than served: ``minLength`` above
 ``MAX_LENGTH``, ``minItems`` / ``minProperties`` above ``MAX_ITEMS``, schemas or documents nested
@@ -81,8 +84,9 @@ MAX_DEPTH = 64
 """How deep a schema (or the document made from it, or a ``$ref`` chain) may nest."""
 MAX_NODES = 10_000
 """How many JSON values one document may hold."""
-RECURSION_DEPTH = 3
-"""Nested ``$ref`` expansions after which the generator makes the smallest valid document."""
+RECURSION_DEPTH = 2
+"""Expansions of one ``$ref`` on the way down after which the generator makes the smallest valid
+document (2: a recursive model's documents stay about a kilobyte)."""
 
 _LARGEST = 1e300
 _UNBOUNDED_REPEAT = 3
@@ -748,18 +752,20 @@ class _Generator:
             sub = props.get(n, extra if extra is not False else True)
             out[n] = self.value(sub, _join(path, "properties", n), depth + 1, refs, n)
         wanted = low
-        if isinstance(extra, Mapping) and not minimal:
-            # a dict[str, X] model: a few entries, as for an array
-            wanted = max(low, len(out) + self.rng.randint(0, 2))
+        if not minimal and (isinstance(extra, Mapping) or (extra is True and not props)):
+            # a dict[str, X] model, or a free-form object (json_object mode): a few entries
+            wanted = max(low, len(out) + self.rng.randint(0 if props else 1, 2 if props else 3))
             if high is not None:
                 wanted = min(wanted, high)
         if len(out) < wanted:
             if extra is False:
                 raise SchemaError(path, f"minProperties {low} but only {len(out)} properties are allowed")
             while len(out) < wanted:
-                key = f"{self.fake.word()}_{len(out)}"
+                key = self.fake.word()
+                if key in out or key in props:
+                    key = f"{key}_{len(out)}"
                 if key not in out and key not in props:
-                    out[key] = self.value(extra, _join(path, "additionalProperties"), depth + 1, refs, None)
+                    out[key] = self.value(extra, _join(path, "additionalProperties"), depth + 1, refs, key)
         return out
 
 

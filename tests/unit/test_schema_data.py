@@ -291,6 +291,15 @@ def test_an_optional_self_reference_ends_past_the_recursion_depth() -> None:
     assert min(lengths) == 1
 
 
+def test_a_free_form_object_gets_a_few_entries() -> None:
+    # json_object mode has no schema beyond {"type": "object"}: an empty {} every time says little.
+    sizes = {len(d) for d in documents({"type": "object"})}
+    assert sizes == {1, 2, 3}
+    assert all(
+        1 <= len(d) <= 3 for d in documents({"type": "object", "additionalProperties": {"type": "integer"}})
+    )
+
+
 def test_optional_parts_appear_for_some_seeds() -> None:
     schema = CORPUS["object closed"]
     seen = {tuple(sorted(d)) for d in documents(schema)}
