@@ -42,7 +42,9 @@ deeper than ``MAX_DEPTH``, documents of more than ``MAX_NODES`` values, a ``$ref
 string can match, a ``oneOf`` no document satisfies) raise :class:`SchemaError` whose message
 starts with the schema path: ``properties.address.properties.zip: minLength 5 > maxLength 3``.
 
-Design note: the generator builds a document from the schema, then checks the whole document with a
+Design notes: the whole schema is checked once before generating (keywords, the types of their
+values, bounds, patterns, ``$ref`` targets), so a bad part is reported whatever the seed visits.
+The generator builds a document from the schema, then checks the whole document with a
 small validator of the same subset (``_Validator``) before returning it. The check is what makes
 ``oneOf`` and ``enum`` filtering possible, and it turns a combination the generator gets wrong into
 a clear error instead of an invalid document.
@@ -63,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from faker import Faker
 
+# content.py's one Faker and its lock: building another would load the locale providers again.
 from .content import _faker_lock, _shared_faker
 from .errors import ScenarioError, shown
 
