@@ -55,8 +55,8 @@ import json
 import random
 import re
 import string
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -94,6 +94,7 @@ __all__ = [
     "error_headers",
     "finish_reason_of",
     "finish_status",
+    "item_ids",
     "new_ids",
     "parse_responses_request",
     "read_event",
@@ -220,10 +221,63 @@ def _echo(request: Mapping[str, Any]) -> dict[str, Any]:
     return echo
 
 
+def item_ids(response_id: str, created_at: int) -> Callable[[str], str]:
+    """New output item ids after the message's (``fc_`` for function calls), in the captures' shape:
+    the response's 26-digit prefix, then each id's own digits. They are drawn from an RNG seeded by
+    the response id, not from the stream's: no draw is added to it, so a seeded body without such
+    items is unchanged, and one with them replays (the response id does)."""
+    rng = random.Random(response_id)
+    prefix = response_id.removeprefix("resp_")[:26]
+
+    def new(kind: str) -> str:
+        return f"{kind}{prefix}{_hex(rng, 4)}81{_hex(rng, 2)}{_hex(rng, 16)}"
+
+    return new
+
+
+@dataclass(slots=True)
+class _Item:
+    """One output item as the stream builds it: the message (its text so far) or a function call
+    (its arguments so far, ``call_id`` and ``name``)."""
+
+    index: int  # output_index
+    id: str
+    call_id: str | None = None  # a function call's; None for the message
+    name: str | None = None
+    parts: list[str] = field(default_factory=list)
+    status: str = "in_progress"
+    part_done: bool = False  # the text part's (or the arguments') .done events are out
+
+    def json(self) -> dict[str, Any]:
+        text = "".join(self.parts)
+        if self.call_id is None:
+            return {
+                "id": self.id,
+                "type": "message",
+                "status": self.status,
+                "content": [_part(text)],
+                "role": "assistant",
+            }
+        return {
+            "id": self.id,
+            "type": "function_call",
+            "status": self.status,
+            "arguments": text,
+            "call_id": self.call_id,
+            "name": self.name,
+        }
+
+
 class OpenAIResponsesEncoder:
     """Encodes :mod:`fakellm.events` as Responses API SSE events for one stream. It keeps the
-    stream's state: the sequence number, the text so far (for the ``.done`` events and the final
-    object), the usage seen, and which lifecycle events have gone out."""
+    stream's state: the sequence number, the output items so far (their text or arguments, for the
+    ``.done`` events and the final object), the usage seen, and which lifecycle events have gone
+    out.
+
+    Each block is an output item at its ``output_index`` (``BlockStart.index``): a text block the
+    message, a ``tool_call`` block a ``function_call`` item (wire2.md §1.3). An item's
+    ``output_item.done`` waits for the next block or the finish, because its status depends on
+    why the answer stopped (``incomplete`` for the item a ``length`` finish cut)."""
 
     content_type = CONTENT_TYPE
 
@@ -237,6 +291,7 @@ class OpenAIResponsesEncoder:
         request: Mapping[str, Any] | None = None,
         obfuscation: random.Random | None = None,
         ascii_only: bool = True,
+        item_id: Callable[[str], str] | None = None,
     ) -> None:
         self.response_id = response_id
         self.message_id = message_id
@@ -244,32 +299,39 @@ class OpenAIResponsesEncoder:
         self.model = model
         self.ascii_only = ascii_only
         self._echo = _echo(request or {})
+        self._item_id = item_id or item_ids(response_id, created_at)
         self._seq = 0
-        self._parts: list[str] = []
+        self._items: list[_Item] = []  # every item opened, in order
+        self._open: _Item | None = None  # the item whose output_item.done has not gone out
+        self._block = False  # a block is open: its tokens go out through the delta templates
+        self._parts: list[str] = []  # the open block's text (its item's parts)
         self._usage: Usage | None = None
         self._reason: str | None = None
         self._created = False  # response.created and response.in_progress are out
-        self._message = False  # output_item.added and content_part.added are out
-        self._part_done = False  # output_text.done and content_part.done are out
         self._ended = False  # a terminal event is out
         self.latest: dict[str, Any] | None = None  # the response object as last sent (GET /v1/responses/{id})
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
-        # The per-token event, precomputed as one bytes template (a test pins it equal to what
-        # encode_sse writes for the same JSON): the sequence number, the quoted text, the pad.
+        self._pool = "".join(obfuscation.choices(_ALNUM, k=_POOL + 15)).encode() if obfuscation else None
+        self._offset = 0
+        self._templates("response.output_text.delta", message_id, 0)
+
+    def _templates(self, kind: str, item_id: str, index: int) -> None:
+        """The per-token event of the block that opens, precomputed as one bytes template (a test
+        pins it equal to what encode_sse writes for the same JSON): the sequence number, the quoted
+        text, the pad. Text deltas carry ``content_index`` and ``logprobs``, argument deltas not."""
+        text = kind == "response.output_text.delta"
         head = (
-            'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
-            f'"sequence_number":%d,"item_id":{self._quote(message_id).replace("%", "%%")},'
-            '"output_index":0,"content_index":0,"delta":%b,"logprobs":[]'
+            f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":%d,'
+            f'"item_id":{self._quote(item_id).replace("%", "%%")},"output_index":{index},'
+            + ('"content_index":0,"delta":%b,"logprobs":[]' if text else '"delta":%b')
         ).encode()
         self._delta = head + b"}\n\n"
         self._padded_delta = head + b',"obfuscation":"%b"}\n\n'
-        self._pool = "".join(obfuscation.choices(_ALNUM, k=_POOL + 15)).encode() if obfuscation else None
-        self._offset = 0
 
     # -- the per-token hot path ----------------------------------------------------------------
 
     def encode(self, event: Event) -> bytes:
-        if type(event) is TextDelta and self._message:
+        if type(event) is TextDelta and self._block:
             text = event.text
             self._parts.append(text)
             seq = self._seq
@@ -285,11 +347,13 @@ class OpenAIResponsesEncoder:
 
     def _encode_other(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):  # before BlockStart, or a subclass: open first
-            return self._open_message() + self.encode(TextDelta(event.text))
+            return self._open_message(len(self._items)) + self.encode(TextDelta(event.text))
         if isinstance(event, RoleStart):
             return self._open_response()
         if isinstance(event, BlockStart) and event.kind == "text":
-            return self._open_message()
+            return self._open_message(event.index)
+        if isinstance(event, BlockStart) and event.kind == "tool_call":
+            return self._open_call(event)
         if isinstance(event, BlockEnd):
             return self._close_part()
         if isinstance(event, Finish):
@@ -310,7 +374,7 @@ class OpenAIResponsesEncoder:
             return b""
         raise TypeError(f"OpenAIResponsesEncoder cannot encode {event!r}")
 
-    # -- the rest, once per stream ---------------------------------------------------------------
+    # -- the rest, once per stream or per block ----------------------------------------------------
 
     def _event(self, type: str, fields: dict[str, Any]) -> bytes:
         payload = {"type": type, "sequence_number": self._seq, **fields}
@@ -331,53 +395,74 @@ class OpenAIResponsesEncoder:
             out += encode_sse(data, event=kind)
         return out
 
-    def _open_message(self) -> bytes:
-        if self._message:
-            return b""
-        head = self._open_response()
-        self._message = True
-        item = {
-            "id": self.message_id,
-            "type": "message",
-            "status": "in_progress",
-            "content": [],
-            "role": "assistant",
-        }
+    def _open_message(self, index: int) -> bytes:
+        if self._open is not None and self._open.call_id is None:
+            return b""  # the message is open (a delta came before its BlockStart)
+        head = self._open_response() + self._close_item("completed")
+        item = self._start(_Item(index, self.message_id))
+        self._templates("response.output_text.delta", item.id, index)
+        added = {**item.json(), "content": []}
         return (
             head
-            + self._event("response.output_item.added", {"output_index": 0, "item": item})
-            + self._event(
-                "response.content_part.added",
-                {**self._where(), "part": _part("")},
-            )
+            + self._event("response.output_item.added", {"output_index": index, "item": added})
+            + self._event("response.content_part.added", {**self._where(item), "part": _part("")})
         )
 
-    def _where(self) -> dict[str, Any]:
-        return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+    def _open_call(self, event: BlockStart) -> bytes:
+        """A function call item (wire2.md §1.3): ``fc_`` item id, ``call_id`` and ``name`` once, in
+        ``output_item.added``; its tokens are ``function_call_arguments.delta`` events."""
+        head = self._open_response() + self._close_item("completed")
+        item = self._start(_Item(event.index, self._item_id("fc_"), event.id or "", event.name or ""))
+        self._templates("response.function_call_arguments.delta", item.id, event.index)
+        return head + self._event(
+            "response.output_item.added", {"output_index": item.index, "item": item.json()}
+        )
+
+    def _start(self, item: _Item) -> _Item:
+        self._items.append(item)
+        self._open = item
+        self._parts = item.parts
+        self._block = True
+        return item
+
+    @staticmethod
+    def _where(item: _Item) -> dict[str, Any]:
+        return {"item_id": item.id, "output_index": item.index, "content_index": 0}
 
     def _close_part(self) -> bytes:
-        """The text part's ``.done`` events (BlockEnd). The message item stays open: its
-        ``output_item.done`` carries a status that depends on the finish reason (:meth:`_finish`)."""
-        if not self._message or self._part_done or self._ended:
+        """The open block's ``.done`` events (BlockEnd): the text part's, or the arguments'. The
+        item stays open: its ``output_item.done`` carries a status that depends on what comes next
+        (:meth:`_close_item`)."""
+        item = self._open
+        if item is None or item.part_done or self._ended:
             return b""
-        self._part_done = True
-        text = "".join(self._parts)
+        item.part_done = True
+        text = "".join(item.parts)
+        if item.call_id is not None:
+            self._block = False  # a stray token after the call would open a message
+            where = {"item_id": item.id, "output_index": item.index}
+            return self._event("response.function_call_arguments.done", {**where, "arguments": text})
         return self._event(
-            "response.output_text.done", {**self._where(), "text": text, "logprobs": []}
-        ) + self._event("response.content_part.done", {**self._where(), "part": _part(text)})
+            "response.output_text.done", {**self._where(item), "text": text, "logprobs": []}
+        ) + self._event("response.content_part.done", {**self._where(item), "part": _part(text)})
+
+    def _close_item(self, status: str) -> bytes:
+        item = self._open
+        if item is None:
+            return b""
+        head = self._close_part()
+        self._open = None
+        item.status = status
+        return head + self._event(
+            "response.output_item.done", {"output_index": item.index, "item": item.json()}
+        )
 
     def _finish(self, reason: str) -> bytes:
         if self._reason is not None or self._ended:
             return b""
-        head = self._open_message()
-        head += self._close_part()
+        head = self._open_message(0) if not self._items else b""
         self._reason = reason
-        text = "".join(self._parts)
-        item_status = finish_status(reason)[0]
-        return head + self._event(
-            "response.output_item.done",
-            {"output_index": 0, "item": self._item(text, item_status)},
-        )
+        return head + self._close_item(finish_status(reason)[0])
 
     def _terminal(self) -> bytes:
         if self._ended:
@@ -386,10 +471,9 @@ class OpenAIResponsesEncoder:
         head = self._finish("stop") if self._reason is None else b""
         self._ended = True
         status, incomplete = finish_status(self._reason or "stop")
-        text = "".join(self._parts)
         response = self._response(
             status,
-            [self._item(text, status)],
+            [item.json() for item in self._items],
             usage=self._usage,
             incomplete=incomplete,
             service_tier=self._resolved_tier(),
@@ -405,19 +489,12 @@ class OpenAIResponsesEncoder:
         if self._ended:
             return out
         self._ended = True
-        output = [self._item("".join(self._parts), "incomplete")] if self._message else []
+        if self._open is not None:
+            self._open.status = "incomplete"
+        output = [item.json() for item in self._items]
         failed = {"code": error.code or error.type, "message": error.message}
         self.latest = self._response("failed", output, error=failed)
         return out + self._event("response.failed", {"response": self.latest})
-
-    def _item(self, text: str, status: str) -> dict[str, Any]:
-        return {
-            "id": self.message_id,
-            "type": "message",
-            "status": status,
-            "content": [_part(text)],
-            "role": "assistant",
-        }
 
     def _resolved_tier(self) -> Any:
         tier = self._echo["service_tier"]
@@ -470,11 +547,19 @@ class OpenAIResponsesEncoder:
     def completion(
         self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
     ) -> dict[str, Any]:
-        """The non-streamed response object (§1.6): what ``response.completed`` carries."""
+        """The non-streamed response object (§1.6): what ``response.completed`` carries, the same
+        items with the same ids as the stream would send (the message unless the answer only calls
+        tools, then a ``function_call`` item per call)."""
         status, incomplete = finish_status(finish_reason)
+        items = [_Item(0, self.message_id, parts=[text], status="completed")] if text or not calls else []
+        for call in calls:
+            items.append(
+                _Item(len(items), self._item_id("fc_"), call.id, call.name, [call.arguments], "completed")
+            )
+        items[-1].status = status  # the item the finish cut, if it did
         self.latest = self._response(
             status,
-            [self._item(text, status)],
+            [item.json() for item in items],
             usage=usage,
             incomplete=incomplete,
             service_tier=self._resolved_tier(),
@@ -868,7 +953,7 @@ class Responses:
         return openai_headers(request_id, processing_ms)
 
     def tool_call_id(self, rng: random.Random) -> str | None:
-        return None  # function_call items: issue 12
+        return "call_" + "".join(rng.choices(_ALNUM, k=24))  # call_AB6AaRZ1FYZB2RwS6A5vbdqn (§1.3)
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

@@ -1,12 +1,14 @@
-"""The OpenAI Responses format module (``wire/openai_responses.py``), not yet routed: its bytes pinned
-against two real captures, its reader on the same captures, request validation, and the official
+"""The OpenAI Responses format module (``wire/openai_responses.py``): its bytes pinned against three
+real captures, its reader on the same captures, request validation, and the official
 openai SDK's helpers (3.x, through httpx2) reading what the encoder writes, sync and async.
 
 Captures (``fixtures/wire/``, SSE framing re-added as the wire frames it, wire2.md §1.1):
 ``openai-responses-text.sse`` is wire2.md §1.2 (vercel/ai ``openai-reasoning-encrypted-content.1
 .chunks.txt`` lines 95-110); ``openai-responses-error.sse`` is vercel/ai ``openai-error.1.chunks.txt``
-(W1 §3.3). The only field compared after normalising is ``obfuscation``: random padding, compared
-by length (the length rule is the format's; the letters cannot be reproduced).
+(W1 §3.3); ``openai-responses-function-call.sse`` is the same conversation's second turn (lines
+57-75: a function call alone, wire2.md §1.3). The only field compared after normalising is
+``obfuscation``: random padding, compared by length (the length rule is the format's; the letters
+cannot be reproduced).
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ from fakellm.faults import order_faults, parse_fault_spec
 from fakellm.pipeline import compose, schedule
 from fakellm.scenario import Timing
 from fakellm.stream import StreamContext
+from fakellm.tools import PlannedCall
 from fakellm.wire.openai_responses import (
+    RESPONSES,
     OpenAIResponsesEncoder,
     encoder_for,
     error_body,
     error_headers,
     finish_reason_of,
     finish_status,
+    item_ids,
     new_ids,
     parse_responses_request,
     read_event,
@@ -242,6 +247,214 @@ def test_a_cut_answer_ends_incomplete(reason: str, details: str) -> None:
 def test_tool_calls_finish_completes() -> None:
     events = payloads(encode_all(encoder(), text_stream(["a"], reason="tool_calls")))
     assert events[-1]["type"] == "response.completed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Function calls (wire2.md §1.3)
+
+CALL_CAPTURE = (FIXTURES / "openai-responses-function-call.sse").read_text()
+
+
+def call_capture_encoder(**kw: Any) -> tuple[OpenAIResponsesEncoder, dict[str, Any], list[str]]:
+    """The encoder the function-call capture's stream would have had (its ids, its echo), the
+    call's item as the capture's ``output_item.added`` has it, and the argument fragments."""
+    events = payloads(CALL_CAPTURE)
+    response, item = events[0]["response"], events[2]["item"]
+    request = {k: response[k] for k in ("reasoning", "store", "tools", "top_p")}
+    encoder = OpenAIResponsesEncoder(
+        response_id=response["id"],
+        message_id="msg_unused",
+        created_at=response["created_at"],
+        model=response["model"],
+        request=request,
+        item_id=lambda kind: item["id"],
+        **{"obfuscation": random.Random(7), **kw},
+    )
+    fragments = [e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta"]
+    return encoder, item, fragments
+
+
+def call_stream(
+    item: dict[str, Any], fragments: list[str], *, index: int = 0, reason: str = "tool_calls"
+) -> list[Event]:
+    return [
+        RoleStart(),
+        BlockStart("tool_call", index, id=item["call_id"], name=item["name"]),
+        *(TextDelta(f) for f in fragments),
+        BlockEnd(index),
+        Finish(reason),
+        Usage(221, 26),
+        StreamEnd(),
+    ]
+
+
+def test_a_tool_call_is_framed_as_the_captured_stream() -> None:
+    """The capture's second turn (a call alone, nothing before it), event by event and byte for
+    byte: the ``function_call`` item added with its ``fc_`` id, ``call_id`` and name; each fragment
+    a ``function_call_arguments.delta`` on the item id, padded by the text deltas' rule; the
+    arguments' ``.done`` (no name, as captured); the item done; ``completed`` with the call in
+    ``output[]``."""
+    enc, item, fragments = call_capture_encoder()
+    body = encode_all(enc, call_stream(item, fragments)).decode()
+    ours, theirs = normalise_pads(body).split("\n\n"), normalise_pads(CALL_CAPTURE).split("\n\n")
+    for mine, captured in zip(ours, theirs, strict=True):
+        assert mine == captured
+    pads = _PAD.findall(body)
+    assert len(pads) == len(fragments) == 13
+    for fragment, pad in zip(fragments, pads, strict=True):
+        assert (len(fragment) + len(pad)) % 16 == 0
+
+
+def test_the_non_streamed_call_is_what_completed_carries() -> None:
+    enc, item, fragments = call_capture_encoder()
+    call = PlannedCall(item["call_id"], item["name"], tuple(fragments))
+    completed = payloads(CALL_CAPTURE)[-1]["response"]
+    assert enc.completion("", "tool_calls", Usage(221, 26), [call]) == completed
+
+
+def two_calls_after_text() -> list[Event]:
+    return [
+        RoleStart(),
+        BlockStart("text", 0),
+        TextDelta("Let me"),
+        TextDelta(" check."),
+        BlockEnd(0),
+        BlockStart("tool_call", 1, id="call_a", name="get_weather"),
+        TextDelta('{"city":'),
+        TextDelta('"Paris"}'),
+        BlockEnd(1),
+        BlockStart("tool_call", 2, id="call_b", name="get_time"),
+        TextDelta("{}"),
+        BlockEnd(2),
+        Finish("tool_calls"),
+        Usage(5, 6),
+        StreamEnd(),
+    ]
+
+
+def test_text_then_two_calls_each_its_own_item() -> None:
+    """The message closes (``completed``) before the first call opens; every item has its own
+    ``output_index``, every delta names its item; the numbering runs on; ``completed`` lists
+    every item in order."""
+    enc = encoder()
+    events = payloads(encode_all(enc, two_calls_after_text()))
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert [(e["type"].removeprefix("response."), e.get("output_index")) for e in events[2:]] == [
+        ("output_item.added", 0),
+        ("content_part.added", 0),
+        ("output_text.delta", 0),
+        ("output_text.delta", 0),
+        ("output_text.done", 0),
+        ("content_part.done", 0),
+        ("output_item.done", 0),
+        ("output_item.added", 1),
+        ("function_call_arguments.delta", 1),
+        ("function_call_arguments.delta", 1),
+        ("function_call_arguments.done", 1),
+        ("output_item.done", 1),
+        ("output_item.added", 2),
+        ("function_call_arguments.delta", 2),
+        ("function_call_arguments.done", 2),
+        ("output_item.done", 2),
+        ("completed", None),
+    ]
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert done[0]["type"] == "message" and done[0]["status"] == "completed"
+    first, second = done[1], done[2]
+    assert (first["call_id"], first["name"], first["arguments"]) == (
+        "call_a",
+        "get_weather",
+        '{"city":"Paris"}',
+    )
+    assert (second["call_id"], second["arguments"], second["status"]) == ("call_b", "{}", "completed")
+    assert first["id"].startswith("fc_") and first["id"] != second["id"]
+    for e in events:
+        if e["type"] == "response.function_call_arguments.delta":
+            assert e["item_id"] == (first if e["output_index"] == 1 else second)["id"]
+            assert "logprobs" not in e and "content_index" not in e
+    assert events[-1]["response"]["output"] == done
+    assert finish_reason_of(events[-1]["response"]) == "tool_calls"
+
+
+def test_the_non_streamed_object_has_the_same_items_and_ids() -> None:
+    streamed = payloads(encode_all(encoder(), two_calls_after_text()))[-1]["response"]
+    calls = [
+        PlannedCall("call_a", "get_weather", ('{"city":', '"Paris"}')),
+        PlannedCall("call_b", "get_time", ("{}",)),
+    ]
+    assert encoder().completion("Let me check.", "tool_calls", Usage(5, 6), calls) == streamed
+
+
+def test_a_call_the_finish_cuts_is_incomplete() -> None:
+    enc, item, fragments = call_capture_encoder()
+    events = payloads(encode_all(enc, call_stream(item, fragments[:4], reason="length")))
+    assert events[-2]["item"]["status"] == "incomplete"
+    assert events[-2]["item"]["arguments"] == '{"a":19'
+    last = events[-1]
+    assert last["type"] == "response.incomplete"
+    assert last["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert last["response"]["output"] == [events[-2]["item"]]
+    body = call_capture_encoder()[0].completion("", "length", Usage(1, 4), [PlannedCall("c", "f", ("{",))])
+    assert body["status"] == "incomplete" and body["output"][0]["status"] == "incomplete"
+
+
+def test_an_error_in_the_arguments_fails_with_the_partial_call() -> None:
+    enc = encoder()
+    body = encode_all(
+        enc,
+        [
+            RoleStart(),
+            BlockStart("tool_call", 0, id="call_a", name="f"),
+            TextDelta('{"a"'),
+            StreamError("boom"),
+        ],
+    )
+    events = payloads(body)
+    assert [e["type"] for e in events[-2:]] == ["error", "response.failed"]
+    (call,) = events[-1]["response"]["output"]
+    assert (call["type"], call["status"], call["arguments"]) == ("function_call", "incomplete", '{"a"')
+
+
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["ascii", "utf8"])
+@pytest.mark.parametrize("obfuscate", [True, False], ids=["pad", "no-pad"])
+@pytest.mark.parametrize("fragment", ['{"', "", 'caf\u00e9"}', "%d%b", "a" * 17])
+def test_the_precomputed_argument_delta_equals_encode_sse(
+    fragment: str, ascii_only: bool, obfuscate: bool
+) -> None:
+    enc = encoder(ascii_only=ascii_only, obfuscation=random.Random(1) if obfuscate else None)
+    enc.encode(RoleStart())
+    added = payloads(enc.encode(BlockStart("tool_call", 3, id="call_%s", name="f")))[0]
+    data = enc.encode(TextDelta(fragment))
+    event = json.loads(SSEDecoder().feed(data)[0].data)
+    fields: dict[str, Any] = {
+        "type": "response.function_call_arguments.delta",
+        "sequence_number": 3,
+        "item_id": added["item"]["id"],
+        "output_index": 3,
+        "delta": fragment,
+    }
+    if obfuscate:
+        fields["obfuscation"] = event["obfuscation"]
+        assert (len(fragment) + len(event["obfuscation"])) % 16 == 0
+    dumped = json.dumps(fields, separators=(",", ":"), ensure_ascii=ascii_only)
+    assert data == encode_sse(dumped, event="response.function_call_arguments.delta")
+
+
+def test_item_ids_share_the_response_prefix_and_replay() -> None:
+    ids = new_ids(random.Random(42))
+    new = item_ids(ids.response_id, ids.created_at)
+    first, second = new("fc_"), new("fc_")
+    assert re.fullmatch(r"fc_[0-9a-f]{50}", first) and first != second
+    assert first[3:29] == ids.response_id[5:31]  # the shared prefix and created_at, as captured
+    assert item_ids(ids.response_id, ids.created_at)("fc_") == first
+    assert RESPONSES.tool_call_id(random.Random(1)) == RESPONSES.tool_call_id(random.Random(1))
+    assert re.fullmatch(r"call_[A-Za-z0-9]{24}", RESPONSES.tool_call_id(random.Random(1)) or "")
+
+
+def test_reader_on_the_function_call_capture() -> None:
+    *deltas, finish, usage, end = read_all(CALL_CAPTURE)
+    assert deltas == [TextDelta("")] * 13  # argument fragments are tokens with no text
+    assert (finish, usage, end) == (Finish("tool_calls"), Usage(221, 26), StreamEnd())
 
 
 @pytest.mark.parametrize("then", [[], [StreamEnd()], [Hold()]], ids=["close", "done", "hold"])
