@@ -17,6 +17,10 @@ The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
 - A mid-stream error is the nested ``event: error`` (``{"type":"error","sequence_number":n,
   "error":{"type","code","message","param"}}``), the form openai-python raises ``APIError`` on,
   then ``response.failed`` (§1.4, W1 §3.3).
+- A tool call is a ``function_call`` output item (§1.3): ``output_item.added`` with ``id`` (``fc_``),
+  ``status``, ``arguments:""``, ``call_id``, ``name``; ``function_call_arguments.delta`` events on
+  the item id (no ``content_index``, no ``logprobs``); ``function_call_arguments.done`` (no
+  ``name``, as captured); ``output_item.done``. Each item has its own ``output_index``.
 - ``obfuscation`` on each text delta, ``[A-Za-z0-9]`` with ``len(delta) + len(obfuscation)`` a
   multiple of 16 (§1.2); ``stream_options.include_obfuscation: false`` drops it.
 - HTTP errors before the stream are Chat-shaped ``{"error":{message,type,param,code}}`` with
@@ -25,18 +29,21 @@ The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
 Deliberate choices:
 
 - Neutral events map to groups of wire events: ``RoleStart`` opens the response (``created``,
-  ``in_progress``); ``BlockStart`` (text) opens the message item and its text part;
-  ``BlockEnd`` closes the part (``output_text.done``, ``content_part.done``); ``Finish`` closes the
-  message (``output_item.done``, whose status needs the reason); ``Usage`` is kept for the
-  terminal event; ``StreamEnd`` is the terminal event (``response.completed``, or
-  ``response.incomplete`` for ``length``/``content_filter``); ``StreamError`` is ``error`` +
-  ``response.failed`` at once, so an ``error_event`` fault's ``then: close`` and ``then: done``
-  send the same bytes (the format has no sentinel), and ``then: hold`` holds after them.
+  ``in_progress``); ``BlockStart`` (text) opens the message item and its text part, ``BlockStart``
+  (tool_call) a function call item, at ``output_index`` = the block's index; ``BlockEnd`` closes
+  the part (``output_text.done``, ``content_part.done``; a call's ``arguments.done``); the next
+  ``BlockStart`` or ``Finish`` closes the item (``output_item.done``: ``completed`` before another
+  block, the finish's status for the last, so a call cut by ``length`` is ``incomplete``);
+  ``Usage`` is kept for the terminal event; ``StreamEnd`` is the terminal event
+  (``response.completed``, or ``response.incomplete`` for ``length``/``content_filter``);
+  ``StreamError`` is ``error`` + ``response.failed`` at once, so an ``error_event`` fault's
+  ``then: close`` and ``then: done`` send the same bytes (the format has no sentinel), and
+  ``then: hold`` holds after them.
 - The encoder never writes a sequence the SDK helper rejects: an event that needs the response or
   the message open opens it first (an error before any output is ``created``, ``in_progress``,
   ``error``, ``failed``, as in the real capture ``openai-error.1``).
-- ``response.failed`` lists the partial message (``status:"incomplete"``) when one was open; no
-  capture shows that case, only ``output:[]`` when nothing was output.
+- ``response.failed`` lists the items output so far, the open one (a partial message or call)
+  ``status:"incomplete"``; no capture shows that case, only ``output:[]`` when nothing was output.
 - A malformed event goes out as an ``output_text.delta`` whose data is the payload, and uses up a
   sequence number (it stands for an event that was sent and arrived broken).
 - Obfuscation pads are windows on one random string drawn per stream (the RNG is drawn once, not
@@ -46,7 +53,9 @@ Deliberate choices:
   ``service_tier`` is the requested one (``auto``) until ``response.completed``, which says
   ``default`` (§1.2). ``background: true`` is refused (not supported yet).
 - Ids have the captures' shape: ``resp_``/``msg_`` + 50 hex digits, 18 shared by a response's ids,
-  then ``created_at`` in hex (:func:`new_ids`).
+  then ``created_at`` in hex (:func:`new_ids`). Function call items' ``fc_`` ids (:func:`item_ids`)
+  come from an RNG seeded by the response id, so that no draw is added to the stream's RNG (seeded
+  bodies without calls stay byte-identical); ``call_id`` is the format's ``tool_call_id``.
 """
 
 from __future__ import annotations
