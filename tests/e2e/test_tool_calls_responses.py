@@ -147,3 +147,38 @@ def test_the_call_ids_replay_under_a_seed(server: Server) -> None:
 
     first = ids()
     assert first == ids() and len(first) == 1
+
+
+@pytest.mark.asyncio
+async def test_the_async_stream_helper_has_the_calls(server: Server) -> None:
+    async with (
+        openai.AsyncOpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=10) as c,
+        c.responses.stream(model="two-calls-after-text", input=INPUT, tools=TOOLS) as stream,
+    ):
+        final = await stream.get_final_response()
+    assert final.output_text == "Let me look that up."
+    assert [call.name for call in calls_of(final)] == ["get_weather", "get_time"]
+
+
+def test_the_calls_leave_the_rest_of_a_seeded_body_unchanged(make_server: MakeServer) -> None:
+    """The call's ids are drawn after the format's own: the same text with and without a call
+    after it has the same response and message ids, and the same bytes up to the message's end."""
+    text = {"text": "Let me look that up."}
+    server = make_server(
+        scenarios=[
+            {"name": "text", "content": text},
+            {"name": "text-and-call", "content": text, "tool_calls": [{"name": "get_time"}]},
+        ]
+    )
+
+    def body(scenario: str) -> bytes:
+        headers = {"X-FakeLLM-Seed": "5", "X-FakeLLM-Scenario": scenario}  # the same model echoed
+        with client(server) as c:
+            raw = c.responses.with_raw_response.create(
+                model="m", input=INPUT, stream=True, extra_headers=headers
+            )
+            return raw.http_response.read()
+
+    plain, with_call = body("text"), body("text-and-call")
+    end = plain.index(b"event: response.output_item.done")
+    assert with_call[:end] == plain[:end] and b'"type":"function_call"' in with_call
