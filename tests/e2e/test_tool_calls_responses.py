@@ -182,3 +182,20 @@ def test_the_calls_leave_the_rest_of_a_seeded_body_unchanged(make_server: MakeSe
     plain, with_call = body("text"), body("text-and-call")
     end = plain.index(b"event: response.output_item.done")
     assert with_call[:end] == plain[:end] and b'"type":"function_call"' in with_call
+
+
+def test_the_plugin_script_takes_tool_calls_on_responses(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import json
+
+        def test_call(fakellm):
+            fakellm.script(tool_calls=[{"name": "lookup", "arguments": {"q": "x"}}])
+            with fakellm.openai_client() as c, c.responses.stream(model="m", input="hi") as stream:
+                final = stream.get_final_response()
+            (call,) = final.output
+            assert call.type == "function_call" and call.name == "lookup"
+            assert json.loads(call.arguments) == {"q": "x"} and final.output_text == ""
+        """
+    )
+    assert pytester.runpytest_subprocess("-p", "no:randomly").ret == 0
