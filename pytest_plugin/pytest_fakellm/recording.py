@@ -273,6 +273,24 @@ class _Decoder:
             if kind == "response.failed":
                 self._error_value(event)
             return ""
+        if kind == "response.output_item.added":
+            item = _get(event, "item")
+            index = _get(event, "output_index")
+            if _get(item, "type") == "function_call" and isinstance(index, int):
+                call_id, name = _get(item, "call_id"), _get(item, "name")
+                self._blocks[("responses", index)] = len(rec.tool_calls)
+                rec.tool_calls.append(
+                    RecordedToolCall(
+                        call_id if isinstance(call_id, str) else None, name if isinstance(name, str) else None
+                    )
+                )
+            return ""
+        if kind == "response.function_call_arguments.delta":
+            at = self._blocks.get(("responses", _get(event, "output_index")))
+            delta = _get(event, "delta")
+            if at is not None and isinstance(delta, str):
+                rec.tool_calls[at].arguments += delta
+            return ""
         if kind == "content_block_start":
             block = _get(event, "content_block")
             index = _get(event, "index")

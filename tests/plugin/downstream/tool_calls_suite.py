@@ -108,3 +108,15 @@ def test_anthropic_tool_use_blocks_are_recorded(fakellm: FakeLLM) -> None:
     assert recording.tool_calls[0].id is not None and recording.tool_calls[0].id.startswith("toolu_")
     assert_tool_calls(recording, expected=CALLS)
     assert_tool_calls(recording)
+
+
+def test_responses_function_calls_are_recorded(fakellm: FakeLLM) -> None:
+    fakellm.script(text="Checking.", tool_calls=CALLS)
+    client = fakellm.openai_client(max_retries=0)
+    with client.responses.stream(model="g", input="Weather?") as stream:
+        recording = fakellm.record(stream)
+    assert recording.text == "Checking."
+    assert [c.name for c in recording.tool_calls] == ["get_weather", "get_time"]
+    assert recording.tool_calls[1].id == "call_fixed"
+    assert_tool_calls(recording, expected=CALLS)
+    assert_tool_calls(recording)
