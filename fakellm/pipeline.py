@@ -33,6 +33,7 @@ from .events import (
 )
 from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
+from .schema_data import JsonDocument, SchemaError
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
 from .tools import PlannedCall
@@ -429,7 +430,19 @@ def plan_stream(
 
     # The fixed order of draws from ctx.rng: text, then the format's ids. Never reorder (it
     # changes every body).
-    text = scenario.content.text(request.body, rng)
+    content = scenario.content
+    if isinstance(content, JsonDocument):  # structured output: the request says the schema
+        try:
+            text = content.text_for_schema(request.output_schema, rng)
+        except SchemaError as exc:
+            raise RequestError(
+                400,
+                f"fakellm cannot generate a document for this schema: {exc}",
+                param="response_format",
+                code="unsupported_schema",
+            ) from None
+    else:
+        text = content.text(request.body, rng)
     tokens = tokens_for(text)
     finish_reason = scenario.finish_reason
     if request.max_tokens is not None and len(tokens) > request.max_tokens:

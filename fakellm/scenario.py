@@ -21,6 +21,7 @@ from .content import FAKER_MAXIMUMS, EchoText, FakerText, FixedText, TokenSource
 from .documents import DocumentReader, Located, read_document
 from .errors import RequestError, ScenarioError, shown
 from .faults import MAX_DURATION_MS, MAX_FAULTS, Fault, parse_fault
+from .schema_data import JsonDocument
 from .tools import ToolCall
 
 __all__ = [
@@ -97,10 +98,17 @@ _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
 
 def _content(reader: DocumentReader) -> TokenSource:
-    kinds = [k for k in ("text", "faker", "echo") if reader.has(k)]
+    kinds = [k for k in ("text", "faker", "echo", "json") if reader.has(k)]
     if len(kinds) != 1:
-        raise reader.error("give exactly one of 'text', 'faker' or 'echo'", None)
+        raise reader.error("give exactly one of 'text', 'faker', 'echo' or 'json'", None)
     kind = kinds[0]
+    if kind == "json":
+        value = reader.get("json")
+        if value == "auto":
+            return JsonDocument()
+        if isinstance(value, Mapping | list):
+            return JsonDocument(value)
+        raise reader.error(f"must be 'auto' or a JSON object or array, got {shown(value)}", "json")
     if kind == "text":
         value = reader.get("text")
         if not isinstance(value, str):
@@ -188,7 +196,7 @@ def scenario_from_dict(
     # A scenario that only calls tools says nothing before the calls.
     content: TokenSource = FixedText("" if tool_calls else "Hello! How can I help you today?")
     if reader.has("content"):
-        content = _content(reader.sub("content", ("text", "faker", "echo")))
+        content = _content(reader.sub("content", ("text", "faker", "echo", "json")))
 
     timing = Timing()
     if reader.has("timing"):

@@ -61,6 +61,7 @@ import re
 import string
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faker import Faker
@@ -77,7 +78,16 @@ else:  # sre_parse warns on import since 3.11; re._parser is the same module und
     except ImportError:  # pragma: no cover
         import sre_parse as _sre
 
-__all__ = ["MAX_DEPTH", "MAX_ITEMS", "MAX_LENGTH", "MAX_NODES", "RECURSION_DEPTH", "SchemaError", "generate"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "RECURSION_DEPTH",
+    "JsonDocument",
+    "SchemaError",
+    "generate",
+]
 
 MAX_LENGTH = 4096
 """The largest ``minLength`` served (strings are otherwise short: a few words)."""
@@ -1142,3 +1152,23 @@ def _is_type(v: Any, t: str) -> bool:
     if t == "array":
         return isinstance(v, list)
     return t == "object" and isinstance(v, dict)
+
+
+_ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+@dataclass(frozen=True, slots=True)
+class JsonDocument:
+    """Structured output: ``json: auto`` generates a seeded document valid against the schema the
+    request asks for (``schema_data.generate``: Chat's ``response_format``, Responses'
+    ``text.format``; any JSON object when the request names none); ``json: {...}`` sends the given
+    document. Either is sent as compact JSON, in tokens like any text."""
+
+    document: Any = None  # None: auto
+
+    def text(self, request: dict[str, Any], rng: random.Random) -> str:
+        return self.text_for_schema(None, rng)
+
+    def text_for_schema(self, schema: dict[str, Any] | None, rng: random.Random) -> str:
+        value = self.document if self.document is not None else generate(schema or _ANY_OBJECT, rng)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -52,7 +52,7 @@ class ChatRequest:
     Only the fields fakellm acts on are read; the rest are accepted and ignored, as a real server
     would."""
 
-    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "stream")
+    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "output_schema", "stream")
 
     def __init__(
         self,
@@ -69,6 +69,9 @@ class ChatRequest:
         self.stream = stream
         self.max_tokens = max_tokens
         self.include_usage = include_usage
+        # The JSON Schema the answer must satisfy, when the request asks for structured output
+        # (Chat's response_format, Responses' text.format): read by ``json: auto`` content.
+        self.output_schema: dict[str, Any] | None = None
 
 
 class StreamEncoder(Protocol):

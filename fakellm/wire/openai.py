@@ -438,7 +438,9 @@ class ChatCompletions:
     path = "/v1/chat/completions"
 
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
-        return parse_chat_request(raw)
+        request = parse_chat_request(raw)
+        request.output_schema = output_schema(request.body.get("response_format"), "response_format")
+        return request
 
     def open_stream(
         self,
@@ -570,6 +572,52 @@ class ChatInjector:
 
     def encode(self, event: Event) -> bytes:
         return self._encoder.encode(event)
+
+
+_JSON_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def output_schema(value: Any, param: str) -> dict[str, Any] | None:
+    """The schema a structured-output setting asks for: Chat's ``response_format`` and Responses'
+    ``text.format`` (the same three types, the schema nested under ``json_schema`` on Chat and
+    inline on Responses); ``json_object`` is any object; ``text`` or none is None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad(
+            f"Invalid type for '{param}': expected an object, but got {_type_name(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return _JSON_OBJECT
+    if kind != "json_schema":
+        raise _bad(
+            f"Invalid value for '{param}.type': {kind!r}. Supported values are: 'text', "
+            "'json_object' and 'json_schema'.",
+            f"{param}.type",
+            "invalid_value",
+        )
+    holder = value.get("json_schema") if param == "response_format" else value
+    where = f"{param}.json_schema" if param == "response_format" else param
+    if not isinstance(holder, dict):
+        raise _bad(f"Missing required parameter: '{where}'.", where, "missing_required_parameter")
+    name = holder.get("name")
+    if not isinstance(name, str) or not name:
+        raise _bad(
+            f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter"
+        )
+    schema = holder.get("schema", _JSON_OBJECT)
+    if not isinstance(schema, dict):
+        raise _bad(
+            f"Invalid type for '{where}.schema': expected an object, but got {_type_name(schema)} instead.",
+            f"{where}.schema",
+            "invalid_type",
+        )
+    return schema
 
 
 def openai_headers(request_id: str, processing_ms: int) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ from ..events import (
 )
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
-from .openai import openai_error, openai_headers
+from .openai import openai_error, openai_headers, output_schema
 from .sse import ServerSentEvent, SSEDecoder, encode_sse
 
 __all__ = [
@@ -934,7 +934,11 @@ class Responses:
     path = "/v1/responses"
 
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
-        return parse_responses_request(raw)
+        request = parse_responses_request(raw)
+        text = request.body.get("text")
+        if isinstance(text, dict):
+            request.output_schema = output_schema(text.get("format"), "text.format")
+        return request
 
     def open_stream(
         self,

@@ -55,6 +55,7 @@ class ScriptOptions:
     text: str | None = None
     faker: bool | Mapping[str, Any] | None = None
     echo: bool | Mapping[str, Any] | None = None
+    json: Any = None  # "auto" (a document valid against the request's schema) or the document
     ttft_ms: float | None = None
     itl_ms: float | None = None
     jitter_ms: float | None = None
@@ -70,11 +71,11 @@ class ScriptOptions:
     def scenario(self, *, name: str, seed: int, default: Scenario) -> Scenario:
         label = self.name or name
         data: dict[str, Any] = {"name": label}
-        given = (("text", self.text), ("faker", self.faker), ("echo", self.echo))
+        given = (("text", self.text), ("faker", self.faker), ("echo", self.echo), ("json", self.json))
         contents = {k: v for k, v in given if v is not None}
         if len(contents) > 1:
             both = " and ".join(contents)
-            raise ScenarioError(f"give one of text=, faker= or echo=, not {both}", scenario=label)
+            raise ScenarioError(f"give one of text=, faker=, echo= or json=, not {both}", scenario=label)
         if contents:
             data["content"] = contents
         timing = {
