@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
+from .content import TokenSource
 from .errors import RequestError
 from .events import (
     Abort,
@@ -37,10 +38,11 @@ from .schema_data import JsonDocument, SchemaError
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
 from .tools import PlannedCall
-from .wire.format import ChatRequest, StreamEncoder, WireFormat
+from .wire.format import ChatRequest, ChoicesEncoder, StreamEncoder, WireFormat
 from .wire.openai import CHAT
 
 __all__ = [
+    "Choice",
     "Encoder",
     "EventSource",
     "PassthroughPlan",
@@ -78,14 +80,18 @@ def schedule(
     finish_reason: str,
     usage: Usage | None,
     calls: Sequence[PlannedCall] = (),
+    more: Sequence[Choice] = (),
 ) -> Iterator[Timed]:
     """The answer's events (``events.py``: the message, one text block, its tokens, the finish),
     with due times against the request's arrival: token i is due at ttft + Σ gaps, never after a
     sleep, so encoding and writing costs never accumulate into drift. The block opens with the
     message and closes with the last token. Tool calls follow the text (none when the text is
     empty and there are calls), one ``tool_call`` block each, their argument fragments paced as
-    tokens."""
+    tokens. ``more``: the choices after the first (``n``), interleaved with it (:func:`_choices`)."""
     t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
+    if more:
+        yield from _choices([Choice(tokens, finish_reason), *more], timing, rng, t, usage)
+        return
     yield Timed(t, RoleStart())
     itl, sd = timing.itl_ms, timing.jitter_ms
     index = 0
@@ -111,6 +117,45 @@ def schedule(
         yield Timed(t, BlockEnd(index))
         index += 1
     yield Timed(t, Finish(finish_reason))
+    if usage is not None:
+        yield Timed(t, usage)
+    yield Timed(t, StreamEnd())
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One choice of several (``n``): its tokens and why it stops."""
+
+    tokens: Sequence[str]
+    finish_reason: str
+
+
+def _choices(
+    choices: Sequence[Choice], timing: Timing, rng: random.Random, t: float, usage: Usage | None
+) -> Iterator[Timed]:
+    """Several choices, interleaved as OpenAI streams them (wire2 §4.2): token j of every choice
+    is due at the same moment, in index order, choice 0 first (openai-python's helper sizes its
+    list of choices from the first chunk); each choice opens (role, text block) with its first
+    step. The finishes come after the last token of the longest choice, each choice's in index
+    order, as in OpenAI's capture: an unreached fault position fires at the end of the content,
+    which is the first finish (``faults/``), so a finish in the middle of the stream would fire
+    it while other choices still stream. Timing draws are choice 0's: one gap per step."""
+    itl, sd = timing.itl_ms, timing.jitter_ms
+    lengths = [len(choice.tokens) for choice in choices]
+    streams = [iter(choice.tokens) for choice in choices]
+    for number, length in enumerate(lengths):
+        yield Timed(t, RoleStart(choice=number))
+        yield Timed(t, BlockStart("text", 0, choice=number))
+        if length:
+            yield Timed(t, TextDelta(next(streams[number]), number))
+    for step in range(1, max(lengths)):
+        t += _gauss(rng, itl, sd) / 1000.0
+        for number, length in enumerate(lengths):
+            if length > step:
+                yield Timed(t, TextDelta(next(streams[number]), number))
+    for number, choice in enumerate(choices):
+        yield Timed(t, BlockEnd(0, number))
+        yield Timed(t, Finish(choice.finish_reason, number))
     if usage is not None:
         yield Timed(t, usage)
     yield Timed(t, StreamEnd())
@@ -254,6 +299,7 @@ class StreamPlan:
     source: EventSource | None = None  # a recorded stream, replayed instead of the schedule
     stored: Callable[[], tuple[str, dict[str, Any]] | None] | None = None  # wire/format.OpenedStream
     calls: tuple[PlannedCall, ...] = ()  # the scenario's tool calls, as this stream sends them
+    more: tuple[Choice, ...] = ()  # the choices after the first (n, a list of prompts)
 
     @property
     def seed(self) -> int:
@@ -275,12 +321,17 @@ class StreamPlan:
             finish_reason=self.finish_reason,
             usage=self.usage if self.request.include_usage else None,
             calls=self.calls,
+            more=self.more,
         )
         return compose(events, self.encoder, self.faults, self.ctx)
 
     def completion(self) -> dict[str, Any]:
         if self.source is not None:
             return self.source.completion()
+        if self.more:
+            choices = [(self.text, self.finish_reason)]
+            choices += [(joined(c.tokens), c.finish_reason) for c in self.more]
+            return cast(ChoicesEncoder, self.encoder).completion_choices(choices, self.usage)
         if self.calls:
             return self.encoder.completion(self.text, self.finish_reason, self.usage, self.calls)
         return self.encoder.completion(self.text, self.finish_reason, self.usage)
@@ -298,6 +349,7 @@ class StreamPlan:
                 finish_reason=self.finish_reason,
                 usage=None,
                 calls=self.calls,
+                more=self.more,
             )
         )
         for timed in timeline:
@@ -410,6 +462,58 @@ def _plan_calls(
     return tuple(calls), cut
 
 
+def _plan_choices(request: ChatRequest, scenario: Scenario, rng: random.Random) -> tuple[Choice, ...]:
+    """The choices after the first: each drawn from a Random of its own, seeded from the stream's
+    RNG after everything it drew for choice 0 (so a seeded body with one choice never changes,
+    and choice 2 does not depend on how long choice 1 is), each answering its own conversation
+    (an ``echo`` scenario repeats each prompt of a list), each cut at ``max_tokens``."""
+    if scenario.tool_calls:
+        raise RequestError(
+            400,
+            f"The scenario {scenario.name!r} calls tools; fakellm streams tool calls with one choice "
+            f"only: n={request.n} is not supported with it.",
+            param="n",
+            code="unsupported_value",
+        )
+    if hasattr(scenario.content, "timed_events"):
+        raise RequestError(
+            400,
+            f"The scenario {scenario.name!r} replays a recorded stream, which has one choice: "
+            f"n={request.n} cannot be answered from it.",
+            param="n",
+            code="unsupported_value",
+        )
+    seeds = [rng.getrandbits(64) for _ in range(1, request.choices)]
+    more = []
+    for number, seed in enumerate(seeds, start=1):
+        body = {**request.body, "messages": request.conversation(number)}
+        tokens = tokens_for(_content_text(scenario.content, request, body, random.Random(seed)))
+        finish_reason = scenario.finish_reason
+        if request.max_tokens is not None and len(tokens) > request.max_tokens:
+            tokens = tokens[: request.max_tokens]
+            finish_reason = "length"
+        more.append(Choice(tokens, finish_reason))
+    return tuple(more)
+
+
+def _content_text(
+    content: TokenSource, request: ChatRequest, body: dict[str, Any], rng: random.Random
+) -> str:
+    """One choice's text: structured output reads the schema the request asks for; any other
+    source reads the body (with its neutral conversation)."""
+    if not isinstance(content, JsonDocument):
+        return content.text(body, rng)
+    try:
+        return content.text_for_schema(request.output_schema, rng)
+    except SchemaError as exc:
+        raise RequestError(
+            400,
+            f"fakellm cannot generate a document for this schema: {exc}",
+            param="response_format",
+            code="unsupported_schema",
+        ) from None
+
+
 def plan_stream(
     request: ChatRequest,
     scenario: Scenario,
@@ -428,27 +532,21 @@ def plan_stream(
     ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
 
-    # The fixed order of draws from ctx.rng: text, then the format's ids. Never reorder (it
-    # changes every body).
-    content = scenario.content
-    if isinstance(content, JsonDocument):  # structured output: the request says the schema
-        try:
-            text = content.text_for_schema(request.output_schema, rng)
-        except SchemaError as exc:
-            raise RequestError(
-                400,
-                f"fakellm cannot generate a document for this schema: {exc}",
-                param="response_format",
-                code="unsupported_schema",
-            ) from None
-    else:
-        text = content.text(request.body, rng)
+    # The fixed order of draws from ctx.rng: text, then the format's ids, the tool calls' ids, the
+    # seeds of the other choices. Never reorder (it changes every body).
+    # A body without chat messages (Completions' prompt, Responses' input) is given its neutral
+    # conversation, so an echo scenario repeats the prompt there too.
+    body = request.body if "messages" in request.body else {**request.body, "messages": request.messages}
+    text = _content_text(scenario.content, request, body, rng)
     tokens = tokens_for(text)
     finish_reason = scenario.finish_reason
     if request.max_tokens is not None and len(tokens) > request.max_tokens:
         tokens = tokens[: request.max_tokens]
         finish_reason = "length"
-    usage = Usage(count_message_tokens(request.messages), len(tokens))
+    prompt_tokens = count_message_tokens(request.messages)
+    if request.more_prompts:
+        prompt_tokens += sum(count_message_tokens(p) for p in request.more_prompts)
+    usage = Usage(prompt_tokens, len(tokens))
     opened = format.open_stream(
         request,
         rng,
@@ -462,6 +560,10 @@ def plan_stream(
         if cut:
             finish_reason = "length"
     usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.fragments) for c in calls))
+    more: tuple[Choice, ...] = ()
+    if request.choices > 1:
+        more = _plan_choices(request, scenario, rng)
+        usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.tokens) for c in more))
 
     plan = StreamPlan(
         scenario=scenario,
@@ -478,6 +580,7 @@ def plan_stream(
         source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
         stored=opened.stored,
         calls=calls,
+        more=more,
     )
     if plan.source is not None and plan.source.format is not format:
         # Served as is, a stream of one format is unreadable to another's client.

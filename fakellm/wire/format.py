@@ -37,6 +37,7 @@ from .sse import ServerSentEvent
 __all__ = [
     "Answer",
     "ChatRequest",
+    "ChoicesEncoder",
     "EventReader",
     "Injector",
     "OpenedStream",
@@ -50,9 +51,24 @@ class ChatRequest:
     as chat-style ``{"role", "content"}`` messages (a system prompt or ``instructions`` first, as a
     ``system`` message), whether to stream, the token limit, and whether the answer reports usage.
     Only the fields fakellm acts on are read; the rest are accepted and ignored, as a real server
-    would."""
+    would.
 
-    __slots__ = ("body", "include_usage", "max_tokens", "messages", "model", "output_schema", "stream")
+    Several choices (Chat's and Completions' ``n``): ``n`` answers per conversation, and
+    ``more_prompts`` the conversations of a list of prompts after the first (legacy Completions'
+    ``prompt: [a, b]``), so the answer has ``(1 + len(more_prompts)) * n`` choices, prompt-major
+    (choice ``i`` answers conversation ``i // n``), as OpenAI numbers them."""
+
+    __slots__ = (
+        "body",
+        "include_usage",
+        "max_tokens",
+        "messages",
+        "model",
+        "more_prompts",
+        "n",
+        "output_schema",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -62,6 +78,8 @@ class ChatRequest:
         stream: bool,
         max_tokens: int | None,
         include_usage: bool,
+        n: int = 1,
+        more_prompts: tuple[list[dict[str, Any]], ...] = (),
     ) -> None:
         self.body = body
         self.model = model
@@ -72,6 +90,18 @@ class ChatRequest:
         # The JSON Schema the answer must satisfy, when the request asks for structured output
         # (Chat's response_format, Responses' text.format): read by ``json: auto`` content.
         self.output_schema: dict[str, Any] | None = None
+        self.n = n
+        self.more_prompts = more_prompts
+
+    @property
+    def choices(self) -> int:
+        """How many choices the answer has."""
+        return (1 + len(self.more_prompts)) * self.n
+
+    def conversation(self, choice: int) -> list[dict[str, Any]]:
+        """The conversation choice number ``choice`` answers."""
+        prompt = choice // self.n
+        return self.messages if prompt == 0 else self.more_prompts[prompt - 1]
 
 
 class StreamEncoder(Protocol):
@@ -85,6 +115,13 @@ class StreamEncoder(Protocol):
     def completion(
         self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
     ) -> dict[str, Any]: ...
+
+
+class ChoicesEncoder(StreamEncoder, Protocol):
+    """An encoder of a format with several choices (``n``: Chat and legacy Completions): the
+    non-streamed body listing each choice, ``(text, finish_reason)`` in index order."""
+
+    def completion_choices(self, choices: Sequence[tuple[str, str]], usage: Usage) -> dict[str, Any]: ...
 
 
 EventReader = Callable[[ServerSentEvent], tuple[Event, ...]]

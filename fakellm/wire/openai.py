@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 _DONE = b"data: [DONE]\n\n"
+MAX_CHOICES = 128
+"""OpenAI's bound on ``n`` (Chat and Completions)."""
 _NO_FINISH = b',"logprobs":null,"finish_reason":null}]'
 
 
@@ -115,9 +117,12 @@ class OpenAIChatEncoder:
         # in the same chunk (content null, the call's id and name), as the API sends it.
         self._role: str | None = None
         self._calls = 0  # tool calls opened so far: each one's tool_calls[].index
+        # Choices after the first (``n``): their own templates, made when each first appears, so
+        # that choice 0's hot path stays as it is.
+        self._choices: dict[int, _ChoiceState] = {}
 
     def encode(self, event: Event) -> bytes:
-        if type(event) is TextDelta and self._role is None:  # the hot path: one chunk per token
+        if type(event) is TextDelta and self._role is None and not event.choice:  # the hot path
             return b"".join(
                 (
                     self._content_head,
@@ -125,6 +130,8 @@ class OpenAIChatEncoder:
                     self._content_close,
                 )
             )
+        if isinstance(event, RoleStart | BlockStart | TextDelta | BlockEnd | Finish) and event.choice:
+            return self._other_choice(event)
         if isinstance(event, RoleStart):
             self._role = event.role
             return b""
@@ -164,15 +171,51 @@ class OpenAIChatEncoder:
             return b""
         raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}")
 
-    def _role_chunk(self, delta: bytes) -> bytes:
-        self._role = None
+    def _role_chunk(self, delta: bytes, choice: int = 0) -> bytes:
+        if choice:
+            self._choices[choice].role = None
+        else:
+            self._role = None
         return (
             self._head
-            + b'[{"index":0,"delta":'
+            + b'[{"index":%d,"delta":' % choice
             + delta
             + b',"logprobs":null,"finish_reason":null}]'
             + self._tail
         )
+
+    def _other_choice(self, event: RoleStart | BlockStart | TextDelta | BlockEnd | Finish) -> bytes:
+        """An event of a choice after the first: the same chunks as choice 0's, with its
+        ``index``. Each chunk carries one choice, and the schedule sends choice 0 first, so that
+        openai-python's helper, which sizes its list of choices from the first chunk, accepts it
+        (wire2 §4.2, §4.4 C6)."""
+        number = event.choice
+        state = self._choices.get(number)
+        if state is None:
+            state = self._choices[number] = _ChoiceState(
+                self._head + b'[{"index":%d,"delta":{"content":' % number
+            )
+        if type(event) is TextDelta and state.role is None:
+            return b"".join(
+                (state.content_head, self._quote(event.text).encode("utf-8", _UTF8_ERRORS), self._text_close)
+            )
+        if isinstance(event, RoleStart):
+            state.role = event.role
+            return b""
+        if isinstance(event, BlockStart) and event.kind != "text":
+            # The pipeline refuses tool calls with n > 1: they are choice 0's only.
+            raise TypeError(
+                f"OpenAIChatEncoder cannot encode {event!r} (blocks other than text: choice 0 only)"
+            )
+        if state.role is not None:
+            head = self._role_chunk(
+                f'{{"role":{_dumps(state.role, True)},"content":"","refusal":null}}'.encode(), number
+            )
+            return head + self._other_choice(event)
+        if isinstance(event, Finish):
+            choice = f'[{{"index":{number},"delta":{{}},"logprobs":null,"finish_reason":"{event.reason}"}}]'
+            return self._head + choice.encode() + self._tail
+        return b""  # a text block's start and end have no bytes of their own
 
     def _tool_call(self, event: BlockStart) -> bytes:
         """The call's head (its index, id, type and name, arguments empty); its tokens then go out
@@ -236,6 +279,32 @@ class OpenAIChatEncoder:
             "service_tier": "default",
             "system_fingerprint": self.system_fingerprint,
         }
+
+    def completion_choices(self, choices: Sequence[tuple[str, str]], usage: Usage) -> dict[str, Any]:
+        """The non-streaming ``chat.completion`` object with several choices, ``(text,
+        finish_reason)`` each, in index order (text only: tool calls are choice 0's alone)."""
+        body = self.completion(*choices[0], usage)
+        body["choices"] = [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": reason,
+            }
+            for i, (text, reason) in enumerate(choices)
+        ]
+        return body
+
+
+class _ChoiceState:
+    """What the Chat encoder keeps for one choice after the first: its role chunk, while it waits
+    for the choice's first block, and the head of its content chunks."""
+
+    __slots__ = ("content_head", "role")
+
+    def __init__(self, content_head: bytes) -> None:
+        self.content_head = content_head
+        self.role: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,16 +454,28 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         max_tokens = value if max_tokens is None else min(max_tokens, value)
 
-    n = body.get("n")
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise _bad(f"Invalid 'n': expected an integer >= 1, but got {n!r}.", "n", "invalid_value")
-        if n > 1:
-            raise _bad(
-                "fakellm does not support n > 1 yet: only one choice can be generated per request.",
-                "n",
-                "unsupported_value",
-            )
+    n = body.get("n", 1)
+    if n is None:
+        n = 1
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise _bad(
+            f"Invalid type for 'n': expected an integer, but got {_type_name(n)} instead.",
+            "n",
+            "invalid_type",
+        )
+    if n < 1:
+        raise _bad(
+            f"Invalid 'n': integer below minimum value. Expected a value >= 1, but got {n} instead.",
+            "n",
+            "integer_below_min_value",
+        )
+    if n > MAX_CHOICES:
+        raise _bad(
+            f"Invalid 'n': integer above maximum value. Expected a value <= {MAX_CHOICES}, but got {n} "
+            "instead.",
+            "n",
+            "integer_above_max_value",
+        )
 
     include_usage = False
     options = body.get("stream_options")
@@ -422,7 +503,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         include_usage = usage_flag
 
-    return ChatRequest(body, model, messages, stream, max_tokens, include_usage)
+    return ChatRequest(body, model, messages, stream, max_tokens, include_usage, n)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ from .sse import ServerSentEvent, encode_sse
 
 __all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
 
+MAX_PROMPTS = 2048
+"""The most prompts one request may list (OpenAI's bound for a batch of inputs), and the most
+choices it may ask for (prompts times ``n``): each is a stream of its own to generate."""
+
 # ``_dumps``, ``_UTF8_ERRORS``, ``_ALNUM`` and ``_DONE`` are Chat Completions' (wire/openai.py): this API
 # writes its JSON, its ids and its sentinel the same way, so one definition serves both.
 
@@ -86,14 +90,24 @@ class OpenAICompletionsEncoder:
         self._model_tail = b'"model":' + model_json + (b',"usage":null}' if include_usage else b"}") + b"\n\n"
         self._usage_head = self._prefix + b'"model":' + model_json + b',"usage":'
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
+        # Each choice's bytes after its text, up to the finish reason: made once per choice (``n``,
+        # a list of prompts), when it first appears.
+        self._index: list[bytes] = [self._index_bytes(0)]
 
-    def _chunk(self, text: str, finish: str | None) -> bytes:
+    @staticmethod
+    def _index_bytes(choice: int) -> bytes:
+        return b',"index":%d,"logprobs":null,"finish_reason":' % choice
+
+    def _chunk(self, text: str, finish: str | None, choice: int) -> bytes:
         reason = b"null" if finish is None else _dumps(finish, True).encode()
+        index = self._index
+        while len(index) <= choice:
+            index.append(self._index_bytes(len(index)))
         return b"".join(
             (
                 self._choice_open,
                 self._quote(text).encode("utf-8", _UTF8_ERRORS),
-                b',"index":0,"logprobs":null,"finish_reason":',
+                index[choice],
                 reason,
                 b"}],",
                 self._model_tail,
@@ -102,9 +116,9 @@ class OpenAICompletionsEncoder:
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta:
-            return self._chunk(event.text, None)
+            return self._chunk(event.text, None, event.choice)
         if isinstance(event, Finish):
-            return self._chunk("", event.reason)
+            return self._chunk("", event.reason, event.choice)
         if isinstance(event, Usage):
             return self._usage_head + _dumps(_usage(event), True).encode() + b',"choices":[]}\n\n'
         if isinstance(event, StreamError):
@@ -140,15 +154,26 @@ class OpenAICompletionsEncoder:
             "usage": _usage(usage),
         }
 
+    def completion_choices(self, choices: Sequence[tuple[str, str]], usage: Usage) -> dict[str, Any]:
+        """The non-streaming ``text_completion`` object with several choices, ``(text,
+        finish_reason)`` each, in index order."""
+        body = self.completion(*choices[0], usage)
+        body["choices"] = [
+            {"text": text, "index": i, "logprobs": None, "finish_reason": reason}
+            for i, (text, reason) in enumerate(choices)
+        ]
+        return body
+
 
 def _bad(message: str, param: str, code: str = "invalid_value") -> RequestError:
     return RequestError(400, message, param=param, code=code)
 
 
 def parse_completions_request(raw: bytes) -> ChatRequest:
-    """Validate a Completions body; the prompt becomes one user message. Token-array prompts,
-    several prompts, ``echo``, ``logprobs``, ``n > 1`` and ``best_of > 1`` are refused (400,
-    naming the parameter): fakellm generates one text choice."""
+    """Validate a Completions body; each prompt becomes one user message. A list of k prompts
+    answers with k choices (``k * n`` with ``n``, prompt-major: ``ChatRequest.more_prompts``).
+    Token-array prompts, ``echo``, ``logprobs`` and ``best_of > 1`` are refused (400, naming the
+    parameter)."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -157,20 +182,29 @@ def parse_completions_request(raw: bytes) -> ChatRequest:
         prompt = body.get("prompt")
         if prompt is None:
             raise _bad("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
-        if isinstance(prompt, list):
-            if len(prompt) == 1 and isinstance(prompt[0], str):
-                prompt = prompt[0]
-            elif all(isinstance(p, str) for p in prompt):
-                raise _bad(
-                    "fakellm does not support a list of several prompts yet.", "prompt", "unsupported_value"
-                )
-            else:
-                raise _bad("fakellm does not support token-array prompts.", "prompt", "unsupported_value")
-        if not isinstance(prompt, str):
+        prompts = prompt if isinstance(prompt, list) else [prompt]
+        if not prompts:
+            raise _bad(
+                "Invalid 'prompt': empty array. Expected an array with minimum length 1.",
+                "prompt",
+                "empty_array",
+            )
+        if isinstance(prompt, list) and any(
+            isinstance(p, list | int) and not isinstance(p, bool) for p in prompts
+        ):
+            raise _bad("fakellm does not support token-array prompts.", "prompt", "unsupported_value")
+        if not all(isinstance(p, str) for p in prompts):
             raise _bad(
                 "Invalid type for 'prompt': expected a string or an array of strings.",
                 "prompt",
                 "invalid_type",
+            )
+        if len(prompts) > MAX_PROMPTS:
+            raise _bad(
+                f"Invalid 'prompt': array too long. Expected an array with maximum length {MAX_PROMPTS}, "
+                f"but got an array with length {len(prompts)} instead.",
+                "prompt",
+                "array_above_max_length",
             )
         for key in ("echo", "logprobs"):
             if body.get(key) not in (None, False):
@@ -180,9 +214,17 @@ def parse_completions_request(raw: bytes) -> ChatRequest:
         chat_body = {
             k: v for k, v in body.items() if k not in ("prompt", "echo", "logprobs", "best_of", "suffix")
         }
-        chat_body["messages"] = [{"role": "user", "content": prompt}]
+        chat_body["messages"] = [{"role": "user", "content": prompts[0]}]
         request = parse_chat_request(json.dumps(chat_body).encode())
         request.body = body
+        request.more_prompts = tuple([{"role": "user", "content": p}] for p in prompts[1:])
+        if request.choices > MAX_PROMPTS:
+            raise _bad(
+                f"Invalid 'n': {len(prompts)} prompts with n={request.n} ask for {request.choices} "
+                f"choices; fakellm answers at most {MAX_PROMPTS}.",
+                "n",
+                "integer_above_max_value",
+            )
         return request
     return parse_chat_request(raw)  # its JSON and type errors, in OpenAI's wording
 

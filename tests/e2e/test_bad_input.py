@@ -106,8 +106,9 @@ CASES = [
         "max_completion_tokens",
         "integer_below_min_value",
     ),
-    Bad("n-two", chat_body(n=2), 400, "n", "unsupported_value"),
-    Bad("n-zero", chat_body(n=0), 400, "n", "invalid_value"),
+    Bad("n-zero", chat_body(n=0), 400, "n", "integer_below_min_value"),
+    Bad("n-above-128", chat_body(n=129), 400, "n", "integer_above_max_value"),
+    Bad("n-a-string", chat_body(n="x"), 400, "n", "invalid_type"),
     Bad(
         "stream-options-not-an-object", chat_body(stream_options=True), 400, "stream_options", "invalid_type"
     ),
@@ -153,6 +154,29 @@ CASES = [
         400,
         "prompt",
         "missing_required_parameter",
+        path="/v1/completions",
+    ),
+    *(
+        Bad(
+            f"completions-n-{n}",
+            {"model": "m", "prompt": "hi", "n": n},
+            400,
+            "n",
+            code,
+            path="/v1/completions",
+        )
+        for n, code in (
+            (0, "integer_below_min_value"),
+            (129, "integer_above_max_value"),
+            ("x", "invalid_type"),
+        )
+    ),
+    Bad(
+        "completions-empty-prompt-list",
+        {"model": "m", "prompt": []},
+        400,
+        "prompt",
+        "empty_array",
         path="/v1/completions",
     ),
     Bad("embeddings-without-input", b'{"model": "m"}', 400, "input", None, path="/v1/embeddings"),

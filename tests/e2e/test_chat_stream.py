@@ -210,11 +210,20 @@ def test_max_tokens_not_reached_is_stop(server: Server, extra: int) -> None:
 
 
 @pytest.mark.parametrize("stream", [True, False])
-def test_n_above_one_is_refused(server: Server, stream: bool) -> None:
+def test_n_above_one_answers_each_choice(server: Server, stream: bool) -> None:
     response = raw_request(server.port, chat_body(n=2, stream=stream))
-    assert response.status == 400
-    error = json.loads(response.body)["error"]
-    assert error["param"] == "n" and "n > 1" in error["message"]
+    assert response.status == 200
+    if stream:
+        texts: dict[int, str] = {}
+        for chunk in payloads(response):
+            for choice in chunk["choices"]:
+                texts[choice["index"]] = texts.get(choice["index"], "") + (
+                    choice["delta"].get("content") or ""
+                )
+        assert texts == {0: FAST_TEXT, 1: FAST_TEXT}  # a fixed text: every choice says it
+    else:
+        choices = json.loads(response.body)["choices"]
+        assert [(c["index"], c["message"]["content"]) for c in choices] == [(0, FAST_TEXT), (1, FAST_TEXT)]
 
 
 def test_n_one_is_fine(server: Server) -> None:

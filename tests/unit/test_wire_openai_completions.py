@@ -59,12 +59,17 @@ def test_prompt_becomes_one_user_message() -> None:
     ("extra", "param"),
     [
         ({"prompt": [1, 2, 3]}, "prompt"),
-        ({"prompt": ["a", "b"]}, "prompt"),
+        ({"prompt": []}, "prompt"),
+        ({"prompt": ["a", 5]}, "prompt"),
+        ({"prompt": ["a"] * 2049}, "prompt"),
+        ({"prompt": ["a"] * 20, "n": 128}, "n"),
         ({"prompt": 5}, "prompt"),
         ({"echo": True}, "echo"),
         ({"logprobs": 2}, "logprobs"),
         ({"best_of": 3}, "best_of"),
-        ({"n": 2}, "n"),
+        ({"n": 0}, "n"),
+        ({"n": 129}, "n"),
+        ({"n": "x"}, "n"),
     ],
 )
 def test_refused_parameters_name_the_field(extra: dict[str, object], param: str) -> None:
