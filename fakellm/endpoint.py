@@ -230,7 +230,7 @@ async def _complete(
         answer = plan.format.error(RequestError(503, message, type="server_error"), plan.request_id)
         await _send_answer(send, replace(answer, headers={**dict(headers), **answer.headers}))
         return
-    entry.tokens_sent = len(plan.tokens)
+    entry.tokens_sent = plan.text_tokens
     entry.text_parts = [plan.text]
     entry.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in plan.calls]
     entry.outcome = "completed"

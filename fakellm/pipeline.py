@@ -310,6 +310,12 @@ class StreamPlan:
         """The reply's whole text."""
         return joined(self.tokens)
 
+    @property
+    def text_tokens(self) -> int:
+        """How many text tokens the answer has, every choice's (the journal's ``tokens_sent`` of a
+        non-streamed answer)."""
+        return len(self.tokens) + sum(len(choice.tokens) for choice in self.more)
+
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
             replayed = _source_errors(self.source.timed_events(), self.ctx)

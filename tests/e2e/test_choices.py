@@ -108,7 +108,9 @@ def test_non_streamed_chat_lists_every_choice(server: Server) -> None:
     with client(server, **seed) as c:
         done = c.chat.completions.create(model="gpt-4o", messages=MESSAGES, n=2)
     assert [choice.message.content for choice in done.choices] == [streamed[0], streamed[1]]
-    assert done.usage is not None and done.usage.completion_tokens > 0
+    assert done.usage is not None
+    entry = server.journal.last
+    assert entry is not None and entry.tokens_sent == done.usage.completion_tokens  # both choices'
 
 
 def test_completions_list_of_prompts_streams_a_choice_each(server: Server) -> None:

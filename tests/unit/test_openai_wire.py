@@ -364,3 +364,48 @@ def test_a_tool_call_after_text_and_a_second_call_get_their_own_indexes() -> Non
     assert deltas[5]["tool_calls"][0]["index"] == 1 and deltas[5]["tool_calls"][0]["id"] == "call_b"
     assert deltas[6] == {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}
     assert deltas[7] == {}
+
+
+def test_a_later_choice_has_the_same_chunks_as_choice_0_with_its_index() -> None:
+    """wire2 §4.2 (n=3): each chunk one choice; each choice its own role chunk and finish chunk.
+    Choice 0's bytes are what they are with one choice."""
+    usage = True
+    enc, alone = encoder(include_usage=usage), encoder(include_usage=usage)
+    for number in (0, 1, 2):
+        role = f'[{{"index":{number},"delta":{{"role":"assistant","content":"","refusal":null}},'
+        role += '"logprobs":null,"finish_reason":null}]'
+        token = f'[{{"index":{number},"delta":{{"content":"Hi"}},"logprobs":null,"finish_reason":null}}]'
+        assert enc.encode(RoleStart(choice=number)) == b""
+        assert enc.encode(BlockStart("text", 0, choice=number)) == chunk(role, usage=usage)
+        assert enc.encode(TextDelta("Hi", number)) == chunk(token, usage=usage)
+        if number == 0:
+            assert alone.encode(RoleStart()) + alone.encode(BlockStart("text", 0)) == chunk(role, usage=usage)
+    for number in (0, 1, 2):
+        assert enc.encode(BlockEnd(0, number)) == b""
+        finish = f'[{{"index":{number},"delta":{{}},"logprobs":null,"finish_reason":"stop"}}]'
+        assert enc.encode(Finish("stop", number)) == chunk(finish, usage=usage)
+    assert enc.encode(TextDelta("a", 0)) == alone.encode(TextDelta("a"))  # choice 0's template unchanged
+
+
+def test_a_later_choice_never_carries_a_tool_call() -> None:
+    enc = encoder()
+    enc.encode(RoleStart(choice=1))
+    with pytest.raises(TypeError):
+        enc.encode(BlockStart("tool_call", 0, choice=1, id="call_x", name="f"))
+
+
+def test_completion_choices_lists_every_choice() -> None:
+    body = encoder().completion_choices([("a", "stop"), ("b c", "length")], Usage(3, 3))
+    assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in body["choices"]] == [
+        (0, "a", "stop"),
+        (1, "b c", "length"),
+    ]
+    assert body["usage"]["completion_tokens"] == 3 and list(body) == list(
+        encoder().completion("a", "stop", Usage(3, 1))
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2, 128])
+def test_n_within_bounds_is_kept(n: int) -> None:
+    request = parse_chat_request(body(n=n))
+    assert (request.n, request.choices) == (n, n)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import pytest
 
 from fakellm import HttpError, Scenario
-from fakellm.content import FixedText
+from fakellm.content import FakerText, FixedText
 from fakellm.events import (
     BlockEnd,
     BlockKind,
@@ -23,7 +23,7 @@ from fakellm.events import (
     Usage,
 )
 from fakellm.faults import parse_fault_spec
-from fakellm.pipeline import FaultCounters, compose, plan_stream, schedule
+from fakellm.pipeline import Choice, FaultCounters, compose, plan_stream, schedule
 from fakellm.scenario import ScenarioBook, Timing
 from fakellm.stream import Frame, StreamContext, Timed
 from fakellm.wire import SSEDecoder, WireFormat
@@ -230,3 +230,81 @@ def test_a_block_kind_a_format_does_not_frame_yet_fails_loudly(kind: BlockKind) 
         encoder.encode(RoleStart())
         with pytest.raises(TypeError, match="cannot encode"):
             encoder.encode(BlockStart(kind, 0, id="call_1", name="f"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Several choices (n)
+
+
+def test_choices_interleave_step_by_step_choice_0_first_and_finish_after_the_longest() -> None:
+    more = [Choice(("x", "y", "z"), "length"), Choice((), "stop")]
+    timed = list(
+        schedule(
+            ["a", "b"],
+            Timing(ttft_ms=100, itl_ms=10),
+            random.Random(0),
+            finish_reason="stop",
+            usage=Usage(1, 5),
+            more=more,
+        )
+    )
+    assert [t.event for t in timed] == [
+        RoleStart(choice=0),
+        BlockStart("text", 0, choice=0),
+        TextDelta("a", 0),
+        RoleStart(choice=1),
+        BlockStart("text", 0, choice=1),
+        TextDelta("x", 1),
+        RoleStart(choice=2),
+        BlockStart("text", 0, choice=2),
+        TextDelta("b", 0),
+        TextDelta("y", 1),
+        TextDelta("z", 1),
+        BlockEnd(0, 0),
+        Finish("stop", 0),
+        BlockEnd(0, 1),
+        Finish("length", 1),
+        BlockEnd(0, 2),
+        Finish("stop", 2),
+        Usage(1, 5),
+        StreamEnd(),
+    ]
+    due = {(type(t.event).__name__, getattr(t.event, "text", None)): round(t.due * 1000) for t in timed}
+    assert due[("TextDelta", "a")] == due[("TextDelta", "x")] == 100  # one step, one moment
+    assert due[("TextDelta", "b")] == due[("TextDelta", "y")] == 110
+    assert due[("TextDelta", "z")] == due[("Finish", None)] == 120
+
+
+def test_choice_0_of_several_is_the_answer_alone() -> None:
+    """The other choices' seeds are drawn after every draw of one choice: choice 0's text, ids and
+    timing are those of n=1, and each later choice has its own text."""
+    scenario = Scenario(name="s", content=FakerText(paragraphs=1, sentences=2), seed=9)
+    one = plan_stream(
+        parse_chat_request(b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}'),
+        scenario,
+    )
+    three = plan_stream(
+        parse_chat_request(b'{"model":"m","n":3,"messages":[{"role":"user","content":"hi"}],"stream":true}'),
+        scenario,
+    )
+    assert (three.text, three.request_id, three.encoder.id) == (one.text, one.request_id, one.encoder.id)
+    texts = {three.text, *("".join(c.tokens) for c in three.more)}
+    assert len(texts) == 3
+    assert three.usage.completion_tokens == len(three.tokens) + sum(len(c.tokens) for c in three.more)
+    alone = [(f.due, f.data) for f in one.frames() if f.tokens]
+    first = [(f.due, f.data) for f in three.frames() if f.tokens and b'"choices":[{"index":0,' in f.data]
+    assert first == alone  # the same bytes at the same moments
+
+
+def test_a_fault_position_counts_the_tokens_of_every_choice() -> None:
+    request = CHAT.parse_request(
+        b'{"model":"m","n":2,"stream":true,"messages":[{"role":"user","content":"hi"}]}', {}
+    )
+    scenario = Scenario(name="s", content=FixedText("one two three"), seed=1)
+    plan = plan_stream(request, scenario, extra_faults=parse_fault_spec("error_event@3"))
+    frames = list(plan.frames())
+    sent = [json.loads(e.data) for f in frames for e in SSEDecoder().feed(f.data)]
+    content = [
+        c["choices"][0]["index"] for c in sent if "choices" in c and c["choices"][0]["delta"].get("content")
+    ]
+    assert content == [0, 1, 0] and "error" in sent[-1]

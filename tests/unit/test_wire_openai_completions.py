@@ -78,3 +78,29 @@ def test_refused_parameters_name_the_field(extra: dict[str, object], param: str)
         parse_completions_request(json.dumps(body).encode())
     assert info.value.status == 400
     assert info.value.body()["error"]["param"] == param
+
+
+def test_each_choice_chunk_carries_its_index() -> None:
+    enc, frames = _encoder(), _frames()
+    assert enc.encode(TextDelta("The", 0)) == frames[0]
+    assert enc.encode(TextDelta("The", 3)) == frames[0].replace(b'"index":0', b'"index":3')
+    assert enc.encode(Finish("length", 2)) == frames[2].replace(
+        b'"text":" to","index":0', b'"text":"","index":2'
+    )
+
+
+def test_a_list_of_prompts_is_one_conversation_each_prompt_major() -> None:
+    request = parse_completions_request(
+        json.dumps({"model": "m", "prompt": ["a", "b", "c"], "n": 2}).encode()
+    )
+    assert request.choices == 6
+    assert [request.conversation(i)[0]["content"] for i in range(6)] == ["a", "a", "b", "b", "c", "c"]
+    assert request.messages == [{"role": "user", "content": "a"}]
+
+
+def test_completion_choices_lists_every_choice() -> None:
+    body = _encoder().completion_choices([("x", "stop"), ("y", "length")], Usage(3, 2))
+    assert body["choices"] == [
+        {"text": "x", "index": 0, "logprobs": None, "finish_reason": "stop"},
+        {"text": "y", "index": 1, "logprobs": None, "finish_reason": "length"},
+    ]
