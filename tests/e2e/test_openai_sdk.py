@@ -136,10 +136,16 @@ def test_bad_request_is_a_bad_request_error(client: openai.OpenAI) -> None:
     assert error.type == "invalid_request_error"
 
 
-def test_n_above_one_is_a_bad_request_error(client: openai.OpenAI) -> None:
+def test_n_above_128_is_a_bad_request_error(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, n=3)
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, n=129)
     assert info.value.param == "n"
+    assert info.value.code == "integer_above_max_value"
+
+
+def test_n_three_answers_three_choices(client: openai.OpenAI) -> None:
+    done = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, n=3)
+    assert [choice.index for choice in done.choices] == [0, 1, 2]
 
 
 def test_unknown_scenario_header_is_not_found(client: openai.OpenAI) -> None:
