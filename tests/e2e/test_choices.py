@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,3 +203,21 @@ def test_bounds_of_n_are_400s_in_the_format_shape(server: Server, path: str, n: 
     assert response.status_code == 400
     error = response.json()["error"]
     assert list(error) == ["message", "type", "param", "code"] and error["param"] == "n"
+
+
+def test_n_with_a_recording_is_a_clear_400(make_server: MakeServer) -> None:
+    recorded = Path(__file__).parents[2] / "fixtures" / "recorded" / "openai-text-usage.json"
+    server = make_server(scenario_paths=[recorded])
+    response = raw_request(server.port, chat_body(model="openai-text-usage", n=2))
+    assert response.status == 400
+    error = json.loads(response.body)["error"]
+    assert error["param"] == "n" and "record" in error["message"]
+
+
+@pytest.mark.asyncio
+async def test_the_async_stream_helper_accumulates_three_choices(server: Server) -> None:
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=10)
+    async with client, client.chat.completions.stream(model="gpt-4o", messages=MESSAGES, n=3) as stream:
+        final = await stream.get_final_completion()
+    assert [choice.index for choice in final.choices] == [0, 1, 2]
+    assert len({choice.message.content for choice in final.choices}) == 3
