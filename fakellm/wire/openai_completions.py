@@ -43,6 +43,7 @@ from .openai import (
     _ALNUM,
     _DONE,
     _UTF8_ERRORS,
+    MAX_CHOICES,
     ChatInjector,
     _dumps,
     openai_error,
@@ -53,9 +54,10 @@ from .sse import ServerSentEvent, encode_sse
 
 __all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
 
-MAX_PROMPTS = 2048
-"""The most prompts one request may list (OpenAI's bound for a batch of inputs), and the most
-choices it may ask for (prompts times ``n``): each is a stream of its own to generate."""
+MAX_PROMPTS = MAX_CHOICES
+"""The most choices one request may ask for, prompts times ``n`` (``n``'s own bound, 128): each is
+an answer to generate when the request arrives, on the event loop (about 0.4 ms for the default
+scenario's text), and a stream to interleave."""
 
 # ``_dumps``, ``_UTF8_ERRORS``, ``_ALNUM`` and ``_DONE`` are Chat Completions' (wire/openai.py): this API
 # writes its JSON, its ids and its sentinel the same way, so one definition serves both.
@@ -201,8 +203,8 @@ def parse_completions_request(raw: bytes) -> ChatRequest:
             )
         if len(prompts) > MAX_PROMPTS:
             raise _bad(
-                f"Invalid 'prompt': array too long. Expected an array with maximum length {MAX_PROMPTS}, "
-                f"but got an array with length {len(prompts)} instead.",
+                f"Invalid 'prompt': array too long. fakellm answers at most {MAX_PROMPTS} prompts, but "
+                f"got an array with length {len(prompts)} instead.",
                 "prompt",
                 "array_above_max_length",
             )
