@@ -1,5 +1,5 @@
 """The Node clients (openai-node, the Vercel AI SDK with @ai-sdk/openai and @ai-sdk/anthropic,
-@anthropic-ai/sdk) against a real fakellm server.
+@anthropic-ai/sdk) against a real fakellm server: the default text, faults, and scripted tool calls.
 
 ``tests/node/clients.mjs`` runs every case concurrently in one node process (a process per case
 would cost a second each) and prints a JSON line per case; the test module runs it once and each
@@ -39,9 +39,21 @@ STREAMING = [
 # frames, so only the 429 (before any byte) applies to it.
 GENERATE = ["ai.chat.generateText", "ai.responses.generateText", "ai.anthropic.generateText"]
 LEGACY = ["openai.completions.create", "openai.embeddings.create", "ai.embed"]
+# Scripted tool calls, alone and (":text") after a sentence, read by streamText's fullStream and
+# openai-node's stream helper.
+TOOLS = ["ai.chat.tools", "ai.responses.tools", "ai.anthropic.tools", "openai.chat.stream.tools"]
+SCENARIOS: list[dict[str, Any]] = [
+    {"name": "weather", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+    {
+        "name": "weather-after-text",
+        "content": {"text": "Let me check the weather."},
+        "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+    },
+]
 
 CASES = (
-    [*STREAMING, *GENERATE, *LEGACY]
+    [*STREAMING, *GENERATE, *LEGACY, *TOOLS]
+    + [f"{c}:text" for c in TOOLS]
     + [f"{c}:{f}" for c in STREAMING for f in ("error", "drop", "429")]
     + [f"{c}:429" for c in GENERATE]
 )
@@ -62,7 +74,7 @@ def results() -> Callable[[str], dict[str, Any]]:
         if _ci():
             pytest.fail(f"CI must run the Node client tests: {missing}")
         pytest.skip(missing)
-    server = Server().start()
+    server = Server(scenarios=SCENARIOS).start()
     try:
         out = subprocess.run(
             ["node", str(SCRIPT), server.base_url, *CASES],
@@ -138,3 +150,27 @@ def test_embeddings(results: Callable[[str], dict[str, Any]], case: str) -> None
     r = results(case)
     assert r["ok"], r["error"]
     assert r["parts"] == ["1536"]  # the vector's length
+
+
+@pytest.mark.parametrize("variant", ["", ":text"])
+@pytest.mark.parametrize("case", TOOLS)
+def test_client_reads_a_tool_call(results: Callable[[str], dict[str, Any]], case: str, variant: str) -> None:
+    r = results(case + variant)
+    assert r["ok"], r["error"]
+    (call,) = r["calls"]
+    assert (call["toolName"], call["input"]) == ("get_weather", {"city": "Paris"})
+    # The id is the one the format draws: Anthropic's toolu_, OpenAI's call_ (Responses' call_id).
+    assert call["id"].startswith("toolu_01" if "anthropic" in case else "call_")
+    assert r["text"] == ("Let me check the weather." if variant else "")
+    finish = "tool_calls" if case.startswith("openai.") else "tool-calls"
+    assert r["parts"][0] == finish
+
+
+@pytest.mark.parametrize("case", [c for c in TOOLS if c.startswith("ai.")])
+def test_ai_sdk_streams_the_tool_input(results: Callable[[str], dict[str, Any]], case: str) -> None:
+    # The input arrives as deltas between tool-input-start and -end, then the parsed tool-call.
+    parts = results(case)["parts"]
+    assert "text-delta" not in parts
+    calls = ["tool-input-start", "tool-input-delta", "tool-input-end", "tool-call", "finish"]
+    assert [p for p in parts if p in calls] == calls
+    assert "text-delta" in results(f"{case}:text")["parts"]

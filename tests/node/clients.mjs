@@ -1,10 +1,10 @@
 // Runs the Node clients against a fakellm server and prints one JSON line per case:
 //   node clients.mjs <base_url ending in /v1> <case> [<case> ...]
-// Each line is {"case", "ok", "text", "parts", "error"} for tests/e2e/test_node_clients.py to assert.
+// Each line is {"case", "ok", "text", "parts", "error"} (and "calls" for the tool cases) for tests/e2e/test_node_clients.py to assert.
 // Cases run concurrently so the whole Python test file stays well under a minute.
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
-import { streamText, generateText, embed } from "ai";
+import { streamText, generateText, embed, tool, jsonSchema } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
 import { createAnthropic } from "@ai-sdk/anthropic";
 
@@ -13,7 +13,8 @@ const root = baseURL.replace(/\/v1$/, "");
 const prompt = "Say hello";
 const msgs = [{ role: "user", content: prompt }];
 
-// A case name is "<client>" or "<client>:<fault>"; the fault goes in X-FakeLLM-Faults.
+// A case name is "<client>" or "<client>:<fault>"; the fault goes in X-FakeLLM-Faults (the tool
+// cases read it as their variant instead).
 const FAULTS = { error: "error_event@3", drop: "drop@3", 429: "http_error 429 times=1" };
 
 // `times=1` counts per distinct header value: concurrent cases sharing one value would share one
@@ -42,6 +43,29 @@ async function aiStream(model, fault) {
   return { text, parts: [...new Set(parts)], error: errors.length ? errors.join("; ") : null };
 }
 
+// The tool cases ask the server's "weather" scenario (the test module defines it), which calls
+// get_weather({city: "Paris"}), or with ":text" "weather-after-text", which says a sentence first.
+// The tool has no execute, so the SDK stops after one request.
+const weather = (variant) => ({ "X-FakeLLM-Scenario": variant === "text" ? "weather-after-text" : "weather" });
+const CITY = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+const weatherTool = { name: "get_weather", description: "The weather in a city", parameters: CITY };
+
+async function aiTools(model, variant) {
+  const tools = { get_weather: tool({ description: weatherTool.description, inputSchema: jsonSchema(CITY) }) };
+  const r = streamText({ model, prompt: "Weather in Paris?", tools, headers: weather(variant), maxRetries: 0 });
+  const parts = [];
+  const calls = [];
+  const errors = [];
+  for await (const p of r.fullStream) {
+    parts.push(p.type);
+    if (p.type === "tool-call") calls.push({ toolName: p.toolName, input: p.input, id: p.toolCallId });
+    if (p.type === "error") errors.push(String(p.error?.message ?? p.error));
+  }
+  // An error part does not reject the stream: raise it so the case reports ok: false.
+  if (errors.length) throw new Error(errors.join("; "));
+  return { text: await r.text, parts: [await r.finishReason, ...new Set(parts)], calls };
+}
+
 async function aiGenerate(model, fault) {
   const r = await generateText({ model, prompt, headers: headersFor(fault), maxRetries: 2 });
   return { text: r.text, parts: [r.finishReason] };
@@ -57,6 +81,14 @@ const RUN = {
       if (c.choices[0]?.finish_reason) parts.push(c.choices[0].finish_reason);
     }
     return { text, parts };
+  },
+  async "openai.chat.stream.tools"(variant) {
+    const c = new OpenAI({ baseURL, apiKey: "x", maxRetries: 0, defaultHeaders: weather(variant) });
+    const tools = [{ type: "function", function: weatherTool }];
+    const s = c.chat.completions.stream({ model: "gpt-4o", messages: [{ role: "user", content: "Weather in Paris?" }], tools });
+    const { message, finish_reason } = (await s.finalChatCompletion()).choices[0];
+    const calls = (message.tool_calls ?? []).map((t) => ({ toolName: t.function.name, input: JSON.parse(t.function.arguments), id: t.id }));
+    return { text: message.content ?? "", parts: [finish_reason], calls };
   },
   async "openai.chat.stream"(f) {
     const s = oai(f).chat.completions.stream({ model: "gpt-4o", messages: msgs });
@@ -97,6 +129,9 @@ const RUN = {
     return { text: m.content.filter((b) => b.type === "text").map((b) => b.text).join(""), parts: [m.stop_reason] };
   },
   "ai.chat.streamText": (f) => aiStream(createOpenAI({ baseURL, apiKey: "x" }).chat("gpt-4o"), f),
+  "ai.chat.tools": (v) => aiTools(createOpenAI({ baseURL, apiKey: "x" }).chat("gpt-4o"), v),
+  "ai.responses.tools": (v) => aiTools(createOpenAI({ baseURL, apiKey: "x" })("gpt-4o"), v),
+  "ai.anthropic.tools": (v) => aiTools(createAnthropic({ baseURL, apiKey: "x" })("claude-sonnet-4-5"), v),
   "ai.chat.generateText": (f) => aiGenerate(createOpenAI({ baseURL, apiKey: "x" }).chat("gpt-4o"), f),
   "ai.responses.streamText": (f) => aiStream(createOpenAI({ baseURL, apiKey: "x" })("gpt-4o"), f),
   "ai.responses.generateText": (f) => aiGenerate(createOpenAI({ baseURL, apiKey: "x" })("gpt-4o"), f),
