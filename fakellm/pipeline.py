@@ -14,10 +14,10 @@ import hashlib
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast, runtime_checkable
 
-from .content import TokenSource
+from .content import FixedText, TokenSource
 from .errors import RequestError
 from .events import (
     Abort,
@@ -520,6 +520,58 @@ def _content_text(
         ) from None
 
 
+def assistant_turns(messages: Sequence[dict[str, Any]]) -> int:
+    """How many answers the conversation already holds: its assistant messages (a text answer, or
+    a turn of tool calls: Chat's ``tool_calls``, Responses' ``function_call`` items, Anthropic's
+    ``tool_use`` blocks all arrive as one ``assistant`` message)."""
+    return sum(1 for message in messages if message.get("role") == "assistant")
+
+
+def last_tool_result(messages: Sequence[dict[str, Any]]) -> str:
+    """The text of the conversation's last tool result ('' if none): a ``tool`` message (Chat,
+    Responses' ``function_call_output``), or an Anthropic ``tool_result`` block, which the neutral
+    conversation keeps as a part of its user message."""
+    for message in reversed(messages):
+        if message.get("role") == "tool":
+            return _text_of(message.get("content"))
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, list):
+            results = [p for p in content if isinstance(p, dict) and p.get("type") == "tool_result"]
+            if results:
+                return _text_of(results[-1].get("content"))
+    return ""
+
+
+def _text_of(content: Any) -> str:
+    """A message's or a tool result's text: a string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = (part.get("text") for part in content if isinstance(part, dict))
+        return "".join(text for text in texts if isinstance(text, str))
+    return ""
+
+
+def answer_for_turn(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> Scenario:
+    """The scenario as it answers this request of a conversation (``turns:``): answer k when the
+    conversation holds k-1 assistant turns, the last one past the end. Read from the request
+    alone, so that it needs no counter on the server (and holds across processes)."""
+    if not scenario.turns:
+        return scenario
+    turn = scenario.turns[min(assistant_turns(messages), len(scenario.turns) - 1)]
+    content = turn.content
+    if isinstance(content, FixedText) and "{tool_result}" in content.value:
+        # str.replace, not str.format: the rest of the text may hold braces (JSON, code).
+        content = FixedText(content.value.replace("{tool_result}", last_tool_result(messages)))
+    return replace(
+        scenario,
+        content=content,
+        finish_reason=turn.finish_reason,
+        tool_calls=turn.tool_calls,
+        timing=turn.timing or scenario.timing,
+    )
+
+
 def plan_stream(
     request: ChatRequest,
     scenario: Scenario,
@@ -535,6 +587,13 @@ def plan_stream(
     ascii_only: bool = True,
     now: float | None = None,
 ) -> StreamPlan:
+    if scenario.turns:
+        given = timing
+        base = scenario.timing
+        scenario = answer_for_turn(scenario, request.messages)
+        # The endpoint passes the scenario's own timing unless a header changed it; the turn's
+        # timing replaces the scenario's, never a header's.
+        timing = scenario.timing if given is None or given is base else given
     ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
 

@@ -29,6 +29,7 @@ __all__ = [
     "Scenario",
     "ScenarioBook",
     "Timing",
+    "Turn",
     "default_scenario",
     "scenario_from_dict",
     "scenarios_from_document",
@@ -68,6 +69,18 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """One answer of a conversation (``turns:``): answer k is sent when the request's conversation
+    holds k-1 assistant turns (pipeline.py). ``timing`` None: the scenario's. In a turn's ``text``,
+    ``{tool_result}`` stands for the text of the conversation's last tool result."""
+
+    content: TokenSource
+    finish_reason: str = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
+    timing: Timing | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     content: TokenSource = field(default_factory=lambda: FixedText("Hello! How can I help you today?"))
@@ -81,6 +94,7 @@ class Scenario:
     # False: stream non-ASCII text as raw UTF-8 instead of OpenAI's \uXXXX escapes (so that byte-level
     # faults such as fragment can cut inside a multi-byte character).
     ascii_only: bool = True
+    turns: tuple[Turn, ...] = ()  # a conversation: the answer of each call (pipeline.py)
 
 
 _SCENARIO_FIELDS = (
@@ -93,7 +107,10 @@ _SCENARIO_FIELDS = (
     "finish_reason",
     "tool_calls",
     "ascii_only",
+    "turns",
 )
+_ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls")  # what a turn may say
+MAX_TURNS = 64
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
 
@@ -156,7 +173,7 @@ def _tool_calls(reader: DocumentReader) -> tuple[ToolCall, ...]:
             item,
             reader.located,
             scenario=reader.scenario,
-            prefix=f"{where}.",
+            prefix=f"{reader.prefix}{where}.",
             allowed=("name", "arguments", "id"),
         )
         name = call.string("name", required=True)
@@ -192,22 +209,12 @@ def scenario_from_dict(
     name = reader.string("name", required=True)
     assert name is not None
 
-    tool_calls = _tool_calls(reader) if reader.has("tool_calls") else ()
-    # A scenario that only calls tools says nothing before the calls.
-    content: TokenSource = FixedText("" if tool_calls else "Hello! How can I help you today?")
-    if reader.has("content"):
-        content = _content(reader.sub("content", ("text", "faker", "echo", "json")))
-
-    timing = Timing()
-    if reader.has("timing"):
-        t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms"))
-        ms = functools.partial(t.number, maximum=MAX_DURATION_MS, unit=" (24 h)")
-        timing = Timing(
-            ttft_ms=ms("ttft_ms", 0.0),
-            itl_ms=ms("itl_ms", 0.0),
-            jitter_ms=ms("jitter_ms", 0.0),
-            ttft_jitter_ms=ms("ttft_jitter_ms", 0.0),
-        )
+    if reader.has("turns"):
+        given = [k for k in ("content", "tool_calls", "finish_reason") if reader.has(k)]
+        if given:
+            raise reader.error("give each answer inside 'turns', not beside it", given[0])
+    content, tool_calls, finish, timing = _answer(reader)
+    turns = _turns(reader) if reader.has("turns") else ()
 
     match = None
     if reader.has("match"):
@@ -231,13 +238,6 @@ def scenario_from_dict(
         for i, item in enumerate(raw):
             faults.append(_fault(item, reader, i))
 
-    finish = reader.string("finish_reason") or ("tool_calls" if tool_calls else "stop")
-    if finish not in _FINISH_REASONS:
-        raise reader.error(f"must be one of {', '.join(_FINISH_REASONS)}", "finish_reason")
-    if finish == "tool_calls" and not tool_calls:
-        # No model ends on tool_calls without calling one; the SDKs' agent loops would spin.
-        raise reader.error("is tool_calls, but the scenario has no tool_calls to send", "finish_reason")
-
     source = None
     if located is not None and located.file is not None:
         source = f"{located.file}:{located.line_of(data)}"
@@ -253,7 +253,56 @@ def scenario_from_dict(
         tool_calls=tool_calls,
         source=source,
         ascii_only=reader.boolean("ascii_only", True),
+        turns=turns,
     )
+
+
+def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], str, Timing]:
+    """The fields of one answer (a scenario's, or one of its turns'): content, tool calls, finish
+    reason and timing, checked against each other."""
+    tool_calls = _tool_calls(reader) if reader.has("tool_calls") else ()
+    # A scenario that only calls tools says nothing before the calls.
+    content: TokenSource = FixedText("" if tool_calls else "Hello! How can I help you today?")
+    if reader.has("content"):
+        content = _content(reader.sub("content", ("text", "faker", "echo", "json")))
+
+    timing = Timing()
+    if reader.has("timing"):
+        t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms"))
+        ms = functools.partial(t.number, maximum=MAX_DURATION_MS, unit=" (24 h)")
+        timing = Timing(
+            ttft_ms=ms("ttft_ms", 0.0),
+            itl_ms=ms("itl_ms", 0.0),
+            jitter_ms=ms("jitter_ms", 0.0),
+            ttft_jitter_ms=ms("ttft_jitter_ms", 0.0),
+        )
+
+    finish = reader.string("finish_reason") or ("tool_calls" if tool_calls else "stop")
+    if finish not in _FINISH_REASONS:
+        raise reader.error(f"must be one of {', '.join(_FINISH_REASONS)}", "finish_reason")
+    if finish == "tool_calls" and not tool_calls:
+        # No model ends on tool_calls without calling one; the SDKs' agent loops would spin.
+        raise reader.error("is tool_calls, but the scenario has no tool_calls to send", "finish_reason")
+    return content, tool_calls, finish, timing
+
+
+def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
+    raw = reader.get("turns")
+    if not isinstance(raw, list) or not raw:
+        raise reader.error(f"must be a non-empty list of answers, got {shown(raw)}", "turns")
+    if len(raw) > MAX_TURNS:
+        raise reader.error(f"at most {MAX_TURNS} turns, got {len(raw)}", "turns")
+    turns = []
+    for i, item in enumerate(raw):
+        where = f"turns[{i}]"
+        if not isinstance(item, Mapping):
+            raise reader.error(f"must be a mapping (content, tool_calls, ...), got {shown(item)}", where)
+        turn = DocumentReader(
+            item, reader.located, scenario=reader.scenario, prefix=f"{where}.", allowed=_ANSWER_FIELDS
+        )
+        content, tool_calls, finish, timing = _answer(turn)
+        turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None))
+    return tuple(turns)
 
 
 def _fault(item: Any, reader: DocumentReader, index: int) -> Fault:

@@ -835,9 +835,28 @@ def _conversation(value: Any) -> list[dict[str, Any]]:
             messages.append(_message(item, where))
         elif kind == "function_call_output":
             # A tool's answer is part of the prompt (its tokens count); other items (reasoning,
-            # function calls, references) are accepted and carry no text fakellm reads.
+            # references) are accepted and carry no text fakellm reads.
             output = item.get("output")
-            messages.append({"role": "tool", "content": output if isinstance(output, str) else ""})
+            messages.append(
+                {
+                    "role": "tool",
+                    "content": output if isinstance(output, str) else "",
+                    "tool_call_id": item.get("call_id"),
+                }
+            )
+        elif kind == "function_call":
+            # The model's call, as Chat writes it: a tool call of the assistant turn it belongs
+            # to (the message item just before it, or a turn of its own), so that a conversation
+            # counts its answers the same way in every format (scenario ``turns:``).
+            call = {
+                "id": item.get("call_id"),
+                "type": "function",
+                "function": {"name": item.get("name"), "arguments": item.get("arguments")},
+            }
+            if messages and messages[-1]["role"] == "assistant":
+                messages[-1].setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif not isinstance(kind, str):
             raise _invalid_type(f"{where}.type", "a string", kind)
     return messages

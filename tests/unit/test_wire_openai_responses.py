@@ -730,8 +730,14 @@ def test_items_and_instructions_become_a_chat_conversation() -> None:
     assert request.messages == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": [{"type": "text", "text": "Hello!"}]},
-        {"role": "tool", "content": "42"},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "Hello!"}],
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "content": "42", "tool_call_id": "call_1"},
         {
             "role": "user",
             "content": [
