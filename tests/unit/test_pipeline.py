@@ -23,8 +23,16 @@ from fakellm.events import (
     Usage,
 )
 from fakellm.faults import parse_fault_spec
-from fakellm.pipeline import Choice, FaultCounters, compose, plan_stream, schedule
-from fakellm.scenario import ScenarioBook, Timing
+from fakellm.pipeline import (
+    Choice,
+    FaultCounters,
+    answer_for_turn,
+    compose,
+    last_tool_result,
+    plan_stream,
+    schedule,
+)
+from fakellm.scenario import ScenarioBook, Timing, scenario_from_dict
 from fakellm.stream import Frame, StreamContext, Timed
 from fakellm.wire import SSEDecoder, WireFormat
 from fakellm.wire.anthropic_messages import MESSAGES, AnthropicMessagesEncoder
@@ -308,3 +316,29 @@ def test_a_fault_position_counts_the_tokens_of_every_choice() -> None:
         c["choices"][0]["index"] for c in sent if "choices" in c and c["choices"][0]["delta"].get("content")
     ]
     assert content == [0, 1, 0] and "error" in sent[-1]
+
+
+def test_a_turn_is_chosen_from_the_conversation_and_quotes_the_last_tool_result() -> None:
+    scenario = scenario_from_dict(
+        {
+            "name": "s",
+            "turns": [{"tool_calls": [{"name": "f"}]}, {"content": {"text": '{"r": "{tool_result}"}'}}],
+        }
+    )
+    user = {"role": "user", "content": "hi"}
+    calls = {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}
+    first = answer_for_turn(scenario, [user])
+    assert first.tool_calls[0].name == "f" and first.finish_reason == "tool_calls"
+    anthropic_result = {
+        "role": "user",
+        "content": [{"type": "tool_result", "content": [{"type": "text", "text": "7"}]}],
+    }
+    second = answer_for_turn(scenario, [user, calls, anthropic_result])
+    assert second.content == FixedText('{"r": "7"}') and second.tool_calls == ()
+    assert (
+        last_tool_result([user, calls, {"role": "tool", "content": "x"}, {"role": "user", "content": "?"}])
+        == "x"
+    )
+    assert last_tool_result([user]) == ""
+    # Past the last turn, the last one repeats.
+    assert answer_for_turn(scenario, [user, calls, calls, calls]).content == FixedText('{"r": ""}')
