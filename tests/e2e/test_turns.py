@@ -41,6 +41,9 @@ ANTHROPIC_TOOLS: list[Any] = [
 ]
 
 
+CALL = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+
+
 def get_weather(city: str) -> str:
     """The agent's tool: what turn 2 must quote."""
     return f"18 C and sunny ({city})"
@@ -184,3 +187,16 @@ def test_a_bad_turn_names_its_file_line_and_field(
         load_scenario_files([path])
     message = str(raised.value)
     assert f"field '{field}'" in message and reason in message and "s.json:" in message
+
+
+def test_no_server_counter_a_fresh_server_answers_the_second_turn(make_server: MakeServer) -> None:
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [CALL]},
+        {"role": "tool", "tool_call_id": "c1", "content": "fog"},
+    ]
+    for _ in range(2):  # two servers, as two processes of fakellm serve: each reads the request only
+        server = make_server(scenarios=[WEATHER_SCENARIO])
+        with openai.OpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=10) as c:
+            answer = c.chat.completions.create(model="weather-agent", messages=messages)
+        assert answer.choices[0].message.content == "It is fog in Paris."
