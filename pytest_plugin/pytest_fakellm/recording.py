@@ -137,7 +137,7 @@ class _Decoder:
         self.rec = recording
         self.kind: Kind = kind
         self.sse: SSEDecoder | None = None
-        self._blocks: dict[Any, int] = {}  # an Anthropic tool_use block's index -> its tool call
+        self._blocks: dict[Any, int] = {}  # a tool call's item or block index -> its place in tool_calls
 
     def _decide(self, item: Any) -> None:
         if isinstance(item, bytes | bytearray):
@@ -252,6 +252,20 @@ class _Decoder:
             if isinstance(arguments, str):
                 call.arguments += arguments
 
+    def _open_call(self, index: int, call_id: Any, name: Any) -> None:
+        """A tool call opens as an output item or content block at ``index`` (Responses'
+        ``output_index``, Anthropic's block ``index``: one stream has only one of them)."""
+        self._blocks[index] = len(self.rec.tool_calls)
+        call = RecordedToolCall(
+            call_id if isinstance(call_id, str) else None, name if isinstance(name, str) else None
+        )
+        self.rec.tool_calls.append(call)
+
+    def _extend_call(self, index: Any, fragment: Any) -> None:
+        at = self._blocks.get(index)
+        if at is not None and isinstance(fragment, str):
+            self.rec.tool_calls[at].arguments += fragment
+
     def _event(self, kind: str, event: Any) -> str:
         """A typed event: openai Responses (``response.*``, ``error``) or Anthropic Messages
         (``message_start``, ``content_block_delta``, ..., ``error``)."""
@@ -277,39 +291,21 @@ class _Decoder:
             item = _get(event, "item")
             index = _get(event, "output_index")
             if _get(item, "type") == "function_call" and isinstance(index, int):
-                call_id, name = _get(item, "call_id"), _get(item, "name")
-                self._blocks[("responses", index)] = len(rec.tool_calls)
-                rec.tool_calls.append(
-                    RecordedToolCall(
-                        call_id if isinstance(call_id, str) else None, name if isinstance(name, str) else None
-                    )
-                )
+                self._open_call(index, _get(item, "call_id"), _get(item, "name"))
             return ""
         if kind == "response.function_call_arguments.delta":
-            at = self._blocks.get(("responses", _get(event, "output_index")))
-            delta = _get(event, "delta")
-            if at is not None and isinstance(delta, str):
-                rec.tool_calls[at].arguments += delta
+            self._extend_call(_get(event, "output_index"), _get(event, "delta"))
             return ""
         if kind == "content_block_start":
             block = _get(event, "content_block")
             index = _get(event, "index")
             if _get(block, "type") == "tool_use" and isinstance(index, int):
-                call_id, name = _get(block, "id"), _get(block, "name")
-                self._blocks[index] = len(rec.tool_calls)
-                rec.tool_calls.append(
-                    RecordedToolCall(
-                        call_id if isinstance(call_id, str) else None, name if isinstance(name, str) else None
-                    )
-                )
+                self._open_call(index, _get(block, "id"), _get(block, "name"))
             return ""
         if kind == "content_block_delta":
             delta = _get(event, "delta")
             if _get(delta, "type") == "input_json_delta":
-                at = self._blocks.get(_get(event, "index"))
-                partial = _get(delta, "partial_json")
-                if at is not None and isinstance(partial, str):
-                    rec.tool_calls[at].arguments += partial
+                self._extend_call(_get(event, "index"), _get(delta, "partial_json"))
                 return ""
             text = _get(delta, "text") if _get(delta, "type") == "text_delta" else None
             return text if isinstance(text, str) else ""
