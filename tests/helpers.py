@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -247,3 +248,12 @@ def fakellm_process(*args: str) -> Iterator[FakellmProcess]:
         finally:
             process.send_signal(signal.SIGINT)
             running.out, running.err = process.communicate(timeout=10)
+
+
+def wait_for_file(path: Path, timeout: float = 5.0) -> Path:
+    """Recordings are written when the upstream's stream ends, just after the client's."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was never written"
+        time.sleep(0.01)
+    return path

@@ -5,7 +5,6 @@ streaming helpers reading through it."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from fakellm import ProxyServer, Server, load_recording
 from fakellm.wire import SSEDecoder
+from tests.helpers import wait_for_file
 
 TEXT = "Proxied in every format, token by token, with nothing lost on the way."
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
@@ -239,14 +239,6 @@ def test_responses_malformed_keeps_the_sequence_and_the_stream_goes_on(proxy: Pr
 # -- record, then replay ------------------------------------------------------------------------------
 
 
-def wait_for(path: Path, timeout: float = 5.0) -> Path:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} was never written"
-        time.sleep(0.01)
-    return path
-
-
 @pytest.fixture
 def recorded(
     tmp_path: Path, make_proxy: Callable[..., ProxyServer], upstream: Server
@@ -263,7 +255,7 @@ def recorded(
             timeout=10,
         )
         received[path] = answer.content
-        wait_for(tmp_path / f"{name}.json")
+        wait_for_file(tmp_path / f"{name}.json")
     yield tmp_path, received
 
 

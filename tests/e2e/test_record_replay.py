@@ -23,6 +23,7 @@ from tests.helpers import (
     raw_request,
     sdk_tokens_before_error,
     tokens_of,
+    wait_for_file,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
@@ -45,15 +46,6 @@ def upstream(make_server: Callable[..., Server]) -> Server:
 def recorder(tmp_path: Path, make_proxy: Callable[..., ProxyServer], upstream: Server) -> ProxyServer:
     """A proxy in front of ``upstream`` that records every stream into ``tmp_path``."""
     return make_proxy(upstream.base_url, record_dir=tmp_path)
-
-
-def wait_for(path: Path, timeout: float = 5.0) -> Path:
-    """Recordings are written when the upstream's stream ends, just after the client's."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} was never written"
-        time.sleep(0.01)
-    return path
 
 
 def record(proxy: ProxyServer, test_id: str | None, **body: Any) -> RawResponse:
@@ -84,7 +76,7 @@ def test_record_then_replay_reproduces_the_bytes_and_the_rhythm(
         model="timed",
         stream_options={"include_usage": True},
     )
-    path = wait_for(tmp_path / "tests-e2e-test_record_replay.py--test_round_trip.json")
+    path = wait_for_file(tmp_path / "tests-e2e-test_record_replay.py--test_round_trip.json")
     recording = load_recording(path)
     assert b"".join(e.raw for e in recording.events) == recorded.body
     assert recording.end == "eof"
@@ -123,7 +115,7 @@ def test_speed_scales_the_recorded_timing(
     # Into a folder that does not exist yet: the recorder makes it.
     proxy = make_proxy(upstream.base_url, record_dir=tmp_path / "rec")
     record(proxy, "fast", model="timed")
-    path = wait_for(tmp_path / "rec" / "fast.json")
+    path = wait_for_file(tmp_path / "rec" / "fast.json")
     doc = json.loads(path.read_text())
     last_ms = doc["events"][-1]["at_ms"]
     doc["speed"] = 10
@@ -138,7 +130,7 @@ def test_faults_apply_on_top_of_a_replay(
     tmp_path: Path, recorder: ProxyServer, make_server: Callable[..., Server]
 ) -> None:
     recorded = record(recorder, "faulted")
-    replay = make_server(scenario_paths=[wait_for(tmp_path / "faulted.json")])
+    replay = make_server(scenario_paths=[wait_for_file(tmp_path / "faulted.json")])
     assert sdk_tokens_before_error(replay.base_url, "error_event@2") == tokens_of(recorded.body)[:2]
     cut = raw_request(replay.port, chat_body(), headers={"X-FakeLLM-Faults": "drop@3; fragment 1-9 bytes"})
     assert not cut.terminated
@@ -151,7 +143,7 @@ def test_an_upstream_drop_is_recorded_and_replayed_as_a_drop(
 ) -> None:
     recorded = record(recorder, "breaks", model="breaks")
     assert not recorded.terminated
-    recording = load_recording(wait_for(tmp_path / "breaks.json"))
+    recording = load_recording(wait_for_file(tmp_path / "breaks.json"))
     assert recording.end == "dropped"
     replay = make_server(scenario_paths=[tmp_path])
     replayed = raw_request(replay.port, chat_body(model="breaks"))
@@ -167,7 +159,7 @@ def test_the_whole_upstream_stream_is_recorded_even_when_a_fault_cuts_the_client
         recorder.port, chat_body(), headers={"X-FakeLLM-Test-Id": "cut", "X-FakeLLM-Faults": "drop@1"}
     )
     assert not cut.terminated
-    recording = load_recording(wait_for(tmp_path / "cut.json"))
+    recording = load_recording(wait_for_file(tmp_path / "cut.json"))
     assert recording.end == "eof"
     assert recording.events[-1].raw == b"data: [DONE]\n\n"
 
@@ -180,7 +172,7 @@ def test_a_recording_answers_its_request_and_its_name(
 ) -> None:
     question = [{"role": "user", "content": "What is recorded?"}]
     recorded = record(recorder, "by-request", messages=question)
-    wait_for(tmp_path / "by-request.json")
+    wait_for_file(tmp_path / "by-request.json")
     replay = make_server(
         scenario_paths=[tmp_path], scenarios=[{"name": "default", "content": {"text": "other"}}]
     )
@@ -199,8 +191,8 @@ def test_a_recording_answers_its_request_and_its_name(
 def test_file_names_are_stable_and_readable(tmp_path: Path, recorder: ProxyServer) -> None:
     record(recorder, "tests/test_a.py::test_twice")
     record(recorder, "tests/test_a.py::test_twice")
-    wait_for(tmp_path / "tests-test_a.py--test_twice.json")
-    wait_for(tmp_path / "tests-test_a.py--test_twice-2.json")
+    wait_for_file(tmp_path / "tests-test_a.py--test_twice.json")
+    wait_for_file(tmp_path / "tests-test_a.py--test_twice-2.json")
     record(recorder, None)
     record(recorder, None)  # the same request: the same name, written again
     deadline = time.monotonic() + 5
