@@ -77,8 +77,22 @@ def recording(*, end: str = "eof", speed: float = 1.0, name: str = "rec", **extr
         (b": keep-alive\n\n", "raw"),
         (b"data: x\r\n\r\n", "raw"),
         (b'data: {"cut":"\xc3', "raw_base64"),
+        (b'event: content_block_delta\ndata: {"text":"Caf\xc3\xa9"}\n\n', "chunk"),  # named, UTF-8 JSON
+        (b'event: ping\ndata: {"type": "ping"}\n\n', "data"),  # named, not compact
+        (b"event: message\ndata: x\n\n", "data"),  # "message" written out: kept
     ],
-    ids=["chunk", "done", "exponent", "spaces", "comment", "crlf", "not-utf8"],
+    ids=[
+        "chunk",
+        "done",
+        "exponent",
+        "spaces",
+        "comment",
+        "crlf",
+        "not-utf8",
+        "named-utf8",
+        "named",
+        "message",
+    ],
 )
 def test_each_event_keeps_its_exact_bytes_in_the_most_readable_form(
     raw: bytes, form: str, tmp_path: Path
@@ -157,8 +171,27 @@ def test_the_name_defaults_to_the_file_name(tmp_path: Path) -> None:
         (lambda d: d.update(recording=2), "recording", "unsupported"),
         (lambda d: d.update(faults=[{"type": "nope"}]), "faults[0].type", "unknown fault"),
         (lambda d: d.update(extra=1), "extra", "unknown field"),
+        (lambda d: d["events"][0].update(event="a\nb"), "events[0].event", "line end"),
+        (
+            lambda d: d["events"].__setitem__(4, {"at_ms": 181, "raw": "data: x\n\n", "event": "x"}),
+            "events[4].event",
+            "goes with 'chunk' or 'data'",
+        ),
+        (lambda d: d["events"][0].update(ascii="no"), "events[0].ascii", "true or false"),
     ],
-    ids=["missing-at", "two-forms", "bad-at", "bad-end", "speed", "version", "bad-fault", "unknown"],
+    ids=[
+        "missing-at",
+        "two-forms",
+        "bad-at",
+        "bad-end",
+        "speed",
+        "version",
+        "bad-fault",
+        "unknown",
+        "event-line-end",
+        "event-on-raw",
+        "bad-ascii",
+    ],
 )
 def test_errors_name_the_file_line_and_field(change: Any, field: str, message: str, tmp_path: Path) -> None:
     doc = recording().as_json()
