@@ -158,24 +158,38 @@ MAX_TOOL_CALLS = 64
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
-def _tool_calls(reader: DocumentReader) -> tuple[ToolCall, ...]:
-    raw = reader.get("tool_calls")
+def _entries(
+    reader: DocumentReader, key: str, maximum: int, noun: str, shape: str, allowed: tuple[str, ...]
+) -> list[DocumentReader]:
+    """A non-empty list of at most ``maximum`` mappings under ``key``, each as a reader whose
+    errors name ``key[i].field``."""
+    raw = reader.get(key)
     if not isinstance(raw, list) or not raw:
-        raise reader.error(f"must be a non-empty list of calls, got {shown(raw)}", "tool_calls")
-    if len(raw) > MAX_TOOL_CALLS:
-        raise reader.error(f"at most {MAX_TOOL_CALLS} tool calls, got {len(raw)}", "tool_calls")
-    calls = []
+        raise reader.error(f"must be a non-empty list of {noun}, got {shown(raw)}", key)
+    if len(raw) > maximum:
+        raise reader.error(f"at most {maximum} {key.replace('_', ' ')}, got {len(raw)}", key)
+    entries = []
     for i, item in enumerate(raw):
-        where = f"tool_calls[{i}]"
+        where = f"{key}[{i}]"
         if not isinstance(item, Mapping):
-            raise reader.error(f"must be a mapping with a 'name', got {shown(item)}", where)
-        call = DocumentReader(
-            item,
-            reader.located,
-            scenario=reader.scenario,
-            prefix=f"{reader.prefix}{where}.",
-            allowed=("name", "arguments", "id"),
+            raise reader.error(f"must be a mapping {shape}, got {shown(item)}", where)
+        entries.append(
+            DocumentReader(
+                item,
+                reader.located,
+                scenario=reader.scenario,
+                prefix=f"{reader.prefix}{where}.",
+                allowed=allowed,
+            )
         )
+    return entries
+
+
+def _tool_calls(reader: DocumentReader) -> tuple[ToolCall, ...]:
+    calls = []
+    for call in _entries(
+        reader, "tool_calls", MAX_TOOL_CALLS, "calls", "with a 'name'", ("name", "arguments", "id")
+    ):
         name = call.string("name", required=True)
         assert name is not None
         if not _TOOL_NAME.fullmatch(name):
@@ -287,19 +301,8 @@ def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], 
 
 
 def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
-    raw = reader.get("turns")
-    if not isinstance(raw, list) or not raw:
-        raise reader.error(f"must be a non-empty list of answers, got {shown(raw)}", "turns")
-    if len(raw) > MAX_TURNS:
-        raise reader.error(f"at most {MAX_TURNS} turns, got {len(raw)}", "turns")
     turns = []
-    for i, item in enumerate(raw):
-        where = f"turns[{i}]"
-        if not isinstance(item, Mapping):
-            raise reader.error(f"must be a mapping (content, tool_calls, ...), got {shown(item)}", where)
-        turn = DocumentReader(
-            item, reader.located, scenario=reader.scenario, prefix=f"{where}.", allowed=_ANSWER_FIELDS
-        )
+    for turn in _entries(reader, "turns", MAX_TURNS, "answers", "(content, tool_calls, ...)", _ANSWER_FIELDS):
         content, tool_calls, finish, timing = _answer(turn)
         turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None))
     return tuple(turns)
