@@ -131,6 +131,10 @@ class Finish:
 
     reason: str
     choice: int = 0
+    # The request's stop sequence that ended the text (reason ``stop``), or None. Chat and
+    # Completions only say ``stop``; Anthropic names it (``stop_reason: "stop_sequence"`` and
+    # ``stop_sequence`` in ``message_delta``), so the finish has to carry which one matched.
+    stop_sequence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from .events import (
 from .faults import Fault, HttpError, order_faults
 from .scenario import Scenario, Timing
 from .schema_data import JsonDocument, SchemaError
+from .stops import cut_at_stop
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
 from .tools import PlannedCall
@@ -84,16 +85,18 @@ def schedule(
     usage: Usage | None,
     calls: Sequence[PlannedCall] = (),
     more: Sequence[Choice] = (),
+    stop_sequence: str | None = None,
 ) -> Iterator[Timed]:
     """The answer's events (``events.py``: the message, one text block, its tokens, the finish),
     with due times against the request's arrival: token i is due at ttft + Σ gaps, never after a
     sleep, so encoding and writing costs never accumulate into drift. The block opens with the
     message and closes with the last token. Tool calls follow the text (none when the text is
     empty and there are calls), one ``tool_call`` block each, their argument fragments paced as
-    tokens. ``more``: the choices after the first (``n``), interleaved with it (:func:`_choices`)."""
+    tokens. ``more``: the choices after the first (``n``), interleaved with it (:func:`_choices`).
+    ``stop_sequence``: the request's stop sequence that ended the text, for the finish."""
     t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
     if more:
-        yield from _choices([Choice(tokens, finish_reason), *more], timing, rng, t, usage)
+        yield from _choices([Choice(tokens, finish_reason, stop_sequence), *more], timing, rng, t, usage)
         return
     yield Timed(t, RoleStart())
     itl, sd = timing.itl_ms, timing.jitter_ms
@@ -119,7 +122,7 @@ def schedule(
         first = False
         yield Timed(t, BlockEnd(index))
         index += 1
-    yield Timed(t, Finish(finish_reason))
+    yield Timed(t, Finish(finish_reason, stop_sequence=stop_sequence))
     if usage is not None:
         yield Timed(t, usage)
     yield Timed(t, StreamEnd())
@@ -127,10 +130,12 @@ def schedule(
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One choice of several (``n``): its tokens and why it stops."""
+    """One choice of several (``n``): its tokens and why it stops (the stop sequence that ended
+    it, if one did)."""
 
     tokens: Sequence[str]
     finish_reason: str
+    stop_sequence: str | None = None
 
 
 def _choices(
@@ -158,7 +163,7 @@ def _choices(
                 yield Timed(t, TextDelta(next(streams[number]), number))
     for number, choice in enumerate(choices):
         yield Timed(t, BlockEnd(0, number))
-        yield Timed(t, Finish(choice.finish_reason, number))
+        yield Timed(t, Finish(choice.finish_reason, number, choice.stop_sequence))
     if usage is not None:
         yield Timed(t, usage)
     yield Timed(t, StreamEnd())
@@ -303,6 +308,7 @@ class StreamPlan:
     stored: Callable[[], tuple[str, dict[str, Any]] | None] | None = None  # wire/format.OpenedStream
     calls: tuple[PlannedCall, ...] = ()  # the scenario's tool calls, as this stream sends them
     more: tuple[Choice, ...] = ()  # the choices after the first (n, a list of prompts)
+    stop_sequence: str | None = None  # the request's stop sequence that ended the text (stops.py)
 
     @property
     def seed(self) -> int:
@@ -331,6 +337,7 @@ class StreamPlan:
             usage=self.usage if self.request.include_usage else None,
             calls=self.calls,
             more=self.more,
+            stop_sequence=self.stop_sequence,
         )
         return compose(events, self.encoder, self.faults, self.ctx)
 
@@ -343,6 +350,10 @@ class StreamPlan:
             return cast(ChoicesEncoder, self.encoder).completion_choices(choices, self.usage)
         if self.calls:
             return self.encoder.completion(self.text, self.finish_reason, self.usage, self.calls)
+        if self.stop_sequence is not None:
+            return self.encoder.completion(
+                self.text, self.finish_reason, self.usage, stop_sequence=self.stop_sequence
+            )
         return self.encoder.completion(self.text, self.finish_reason, self.usage)
 
     def completion_delay(self) -> float:
@@ -471,11 +482,27 @@ def _plan_calls(
     return tuple(calls), cut
 
 
+def _limited(
+    tokens: Sequence[str], request: ChatRequest, finish_reason: str
+) -> tuple[Sequence[str], str, str | None]:
+    """One choice's tokens ended by the request's limits, why it finishes, and the stop sequence
+    that ended it: the first stop sequence reached within ``max_tokens`` (finish ``stop``), else
+    ``max_tokens`` (finish ``length``), else as the scenario says."""
+    if request.stop:
+        cut, matched = cut_at_stop(tokens, request.stop, request.max_tokens)
+        if matched is not None:
+            return cut, "stop", matched
+    if request.max_tokens is not None and len(tokens) > request.max_tokens:
+        return tokens[: request.max_tokens], "length", None
+    return tokens, finish_reason, None
+
+
 def _plan_choices(request: ChatRequest, scenario: Scenario, rng: random.Random) -> tuple[Choice, ...]:
     """The choices after the first: each drawn from a Random of its own, seeded from the stream's
     RNG after everything it drew for choice 0 (so a seeded body with one choice never changes,
     and choice 2 does not depend on how long choice 1 is), each answering its own conversation
-    (an ``echo`` scenario repeats each prompt of a list), each cut at ``max_tokens``."""
+    (an ``echo`` scenario repeats each prompt of a list), each cut at its own first stop sequence
+    or at ``max_tokens``."""
     if scenario.tool_calls:
         raise RequestError(
             400,
@@ -497,11 +524,7 @@ def _plan_choices(request: ChatRequest, scenario: Scenario, rng: random.Random) 
     for number, seed in enumerate(seeds, start=1):
         body = {**request.body, "messages": request.conversation(number)}
         tokens = tokens_for(_content_text(scenario.content, request, body, random.Random(seed)))
-        finish_reason = scenario.finish_reason
-        if request.max_tokens is not None and len(tokens) > request.max_tokens:
-            tokens = tokens[: request.max_tokens]
-            finish_reason = "length"
-        more.append(Choice(tokens, finish_reason))
+        more.append(Choice(*_limited(tokens, request, scenario.finish_reason)))
     return tuple(more)
 
 
@@ -606,11 +629,11 @@ def plan_stream(
     # conversation, so an echo scenario repeats the prompt there too.
     body = request.body if "messages" in request.body else {**request.body, "messages": request.messages}
     text = _content_text(scenario.content, request, body, rng)
-    tokens = tokens_for(text)
+    tokens: Sequence[str] = tokens_for(text)
     finish_reason = scenario.finish_reason
-    if request.max_tokens is not None and len(tokens) > request.max_tokens:
-        tokens = tokens[: request.max_tokens]
-        finish_reason = "length"
+    stop_sequence: str | None = None
+    if not hasattr(scenario.content, "timed_events"):  # a recording replays what it holds
+        tokens, finish_reason, stop_sequence = _limited(tokens, request, finish_reason)
     prompt_tokens = count_message_tokens(request.messages)
     if request.more_prompts:
         prompt_tokens += sum(count_message_tokens(p) for p in request.more_prompts)
@@ -625,7 +648,11 @@ def plan_stream(
     calls: tuple[PlannedCall, ...] = ()
     if scenario.tool_calls:
         calls, cut = _plan_calls(scenario, format, rng, request.max_tokens, len(tokens))
-        if cut:
+        if stop_sequence is not None:
+            # The stop sequence ended the answer in its text: generation stops there, and no model
+            # goes on to call a tool (the ids were drawn all the same: the draws keep their order).
+            calls = ()
+        elif cut:
             finish_reason = "length"
     usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.fragments) for c in calls))
     more: tuple[Choice, ...] = ()
@@ -649,6 +676,7 @@ def plan_stream(
         stored=opened.stored,
         calls=calls,
         more=more,
+        stop_sequence=stop_sequence,
     )
     if plan.source is not None and plan.source.format is not format:
         # Served as is, a stream of one format is unreadable to another's client.

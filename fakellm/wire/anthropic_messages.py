@@ -301,6 +301,8 @@ class AnthropicMessagesEncoder:
             self._tokens += 1
             return b"".join((self._delta_head, self._quote(event.text).encode(), self._delta_tail))
         if isinstance(event, Finish):
+            if event.stop_sequence is not None:  # the request's sequence that ended the text
+                self.stop_sequence = event.stop_sequence
             self._stop_reason = self._stop(event.reason)  # sent in message_delta
             return b""
         if isinstance(event, Usage):
@@ -363,7 +365,13 @@ class AnthropicMessagesEncoder:
         return {"type": "error", "error": {"type": kind, "message": message}}
 
     def completion(
-        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+        self,
+        text: str,
+        finish_reason: str,
+        usage: Usage,
+        calls: Sequence[PlannedCall] = (),
+        *,
+        stop_sequence: str | None = None,
     ) -> dict[str, Any]:
         """The non-streamed ``message`` (wire2 §2.7: ``message_start.message`` with its content,
         ``stop_reason`` and final usage). Tool calls follow the text as ``tool_use`` blocks (the
@@ -375,6 +383,8 @@ class AnthropicMessagesEncoder:
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not calls else []
         for call in calls:
             content.append(self._tool_use(call.id, call.name, _input(call.arguments), streamed=False))
+        if stop_sequence is not None:
+            self.stop_sequence = stop_sequence
         return self._message(content, self._stop(finish_reason), body_usage)
 
 
@@ -638,8 +648,15 @@ def parse_messages_request(raw: bytes, *, counting: bool = False) -> ChatRequest
         for j, stop in enumerate(stops):
             if not isinstance(stop, str):
                 raise _bad(f"stop_sequences.{j}: Input should be a valid string")
+            # The live API's two messages (seen in client bug reports: litellm#3286, mcp-web-ui#5).
+            if not stop:
+                raise _bad("stop_sequences: each stop sequence must be non-empty")
+            if not stop.strip():
+                raise _bad("stop_sequences: each stop sequence must contain non-whitespace")
 
-    return ChatRequest(body, model, conversation, stream, max_tokens, True)
+    request = ChatRequest(body, model, conversation, stream, max_tokens, True)
+    request.stop = tuple(stops or ())
+    return request
 
 
 # --------------------------------------------------------------------------------------------------

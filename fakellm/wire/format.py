@@ -67,6 +67,7 @@ class ChatRequest:
         "more_prompts",
         "n",
         "output_schema",
+        "stop",
         "stream",
     )
 
@@ -92,6 +93,9 @@ class ChatRequest:
         self.output_schema: dict[str, Any] | None = None
         self.n = n
         self.more_prompts = more_prompts
+        # The stop sequences the answer ends before (Chat and Completions ``stop``, Anthropic
+        # ``stop_sequences``): stops.py cuts the text at the first one it reaches.
+        self.stop: tuple[str, ...] = ()
 
     @property
     def choices(self) -> int:
@@ -113,8 +117,17 @@ class StreamEncoder(Protocol):
     def encode(self, event: Event) -> bytes: ...
 
     def completion(
-        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
-    ) -> dict[str, Any]: ...
+        self,
+        text: str,
+        finish_reason: str,
+        usage: Usage,
+        calls: Sequence[PlannedCall] = (),
+        *,
+        stop_sequence: str | None = None,
+    ) -> dict[str, Any]:
+        """The non-streamed body of the answer; ``stop_sequence``: the request's stop sequence
+        that ended the text (``events.Finish.stop_sequence``), for a format that names it."""
+        ...
 
 
 class ChoicesEncoder(StreamEncoder, Protocol):

@@ -248,9 +248,16 @@ class OpenAIChatEncoder:
         )
 
     def completion(
-        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+        self,
+        text: str,
+        finish_reason: str,
+        usage: Usage,
+        calls: Sequence[PlannedCall] = (),
+        *,
+        stop_sequence: str | None = None,
     ) -> dict[str, Any]:
-        """The non-streaming ``chat.completion`` object for the same stream."""
+        """The non-streaming ``chat.completion`` object for the same stream (a stop sequence's
+        finish is ``stop``: this API does not say which sequence matched)."""
         message: dict[str, Any] = {
             "role": "assistant",
             "content": text if text or not calls else None,
@@ -434,6 +441,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             "invalid_type",
         )
 
+    # Both given: max_completion_tokens wins (it replaced max_tokens, which is deprecated), as on
+    # vLLM; OpenAI itself refuses the pair (400 invalid_parameter_combination), fakellm accepts it.
     max_tokens: int | None = None
     for key in ("max_completion_tokens", "max_tokens"):
         value = body.get(key)
@@ -452,7 +461,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
                 key,
                 "integer_below_min_value",
             )
-        max_tokens = value if max_tokens is None else min(max_tokens, value)
+        if max_tokens is None:
+            max_tokens = value
 
     n = body.get("n", 1)
     if n is None:
@@ -503,7 +513,50 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         include_usage = usage_flag
 
-    return ChatRequest(body, model, messages, stream, max_tokens, include_usage, n)
+    request = ChatRequest(body, model, messages, stream, max_tokens, include_usage, n)
+    request.stop = _stop_sequences(body.get("stop"))
+    return request
+
+
+MAX_STOP_SEQUENCES = 4
+"""OpenAI's bound on ``stop`` (Chat and Completions)."""
+
+
+def _stop_sequences(value: Any) -> tuple[str, ...]:
+    """``stop``: null, a string, or an array of at most 4 strings; each must be non-empty here (an
+    empty sequence would end every answer before its first token)."""
+    if value is None:
+        return ()
+    stops = [value] if isinstance(value, str) else value
+    if not isinstance(stops, list):
+        raise _bad(
+            f"Invalid type for 'stop': expected a string or an array of strings, but got "
+            f"{_type_name(value)} instead.",
+            "stop",
+            "invalid_type",
+        )
+    for i, stop in enumerate(stops):
+        if not isinstance(stop, str):
+            raise _bad(
+                f"Invalid type for 'stop[{i}]': expected a string, but got {_type_name(stop)} instead.",
+                "stop",
+                "invalid_type",
+            )
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise _bad(
+            f"Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOP_SEQUENCES}, "
+            f"but got an array with length {len(stops)} instead.",
+            "stop",
+            "array_above_max_length",
+        )
+    if "" in stops:
+        raise _bad(
+            "Invalid 'stop': empty string. Expected a string with minimum length 1, but got an empty "
+            "string instead.",
+            "stop",
+            "empty_string",
+        )
+    return tuple(stops)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -144,9 +144,16 @@ class OpenAICompletionsEncoder:
         raise TypeError(f"OpenAICompletionsEncoder cannot encode {event!r}")
 
     def completion(
-        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+        self,
+        text: str,
+        finish_reason: str,
+        usage: Usage,
+        calls: Sequence[PlannedCall] = (),
+        *,
+        stop_sequence: str | None = None,
     ) -> dict[str, Any]:
-        """The non-streaming ``text_completion`` object for the same stream."""
+        """The non-streaming ``text_completion`` object for the same stream (a stop sequence's
+        finish is ``stop``: this API does not say which sequence matched)."""
         return {
             "id": self.id,
             "object": "text_completion",

@@ -554,11 +554,18 @@ class OpenAIResponsesEncoder:
         }
 
     def completion(
-        self, text: str, finish_reason: str, usage: Usage, calls: Sequence[PlannedCall] = ()
+        self,
+        text: str,
+        finish_reason: str,
+        usage: Usage,
+        calls: Sequence[PlannedCall] = (),
+        *,
+        stop_sequence: str | None = None,
     ) -> dict[str, Any]:
         """The non-streamed response object (§1.6): what ``response.completed`` carries, the same
         items with the same ids as the stream would send (the message unless the answer only calls
-        tools, then a ``function_call`` item per call)."""
+        tools, then a ``function_call`` item per call). ``stop_sequence`` is never given: this API
+        has no stop sequences."""
         status, incomplete = finish_status(finish_reason)
         items = [_Item(0, self.message_id, parts=[text], status="completed")] if text or not calls else []
         for call in calls:
