@@ -195,9 +195,13 @@ def test_max_tokens_stops_with_length(server: Server, key: str) -> None:
     assert chunks[-1]["usage"]["completion_tokens"] == 3
 
 
-def test_the_smaller_of_both_limits_wins(server: Server) -> None:
-    chunks = payloads(raw_request(server.port, chat_body(max_tokens=5, max_completion_tokens=2)))
-    assert len(contents(chunks)) == 2
+@pytest.mark.parametrize(("max_tokens", "max_completion_tokens"), [(5, 2), (2, 5)])
+def test_max_completion_tokens_wins_over_max_tokens(
+    server: Server, max_tokens: int, max_completion_tokens: int
+) -> None:
+    body = chat_body(max_tokens=max_tokens, max_completion_tokens=max_completion_tokens)
+    chunks = payloads(raw_request(server.port, body))
+    assert len(contents(chunks)) == max_completion_tokens
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 
 
