@@ -43,6 +43,7 @@ the recorded events, at their recorded times, then the faults, then the transpor
 from __future__ import annotations
 
 import base64
+import fnmatch
 import glob
 import hashlib
 import json
@@ -520,11 +521,29 @@ def recording_scenario(data: Any, located: Located | None = None) -> Scenario:
     located.node_lines[id(part)] = located.node_lines.get(id(data), 1)
     scenario = scenario_from_dict(part, located=located)
     stream = RecordedStream(recording)
+    _check_route(
+        scenario,
+        stream.format,
+        DocumentReader(data, located, scenario=recording.name, allowed=_RECORDING_FIELDS),
+    )
     return replace(
         scenario,
         content=stream,
         match=scenario.match or _request_match(recording),
         finish_reason=stream.finish_reason,
+    )
+
+
+def _check_route(scenario: Scenario, format: WireFormat, reader: DocumentReader) -> None:
+    """A recording answers its own route only (its events are in that route's format), so a
+    ``match.path`` that excludes the route makes a scenario no request can ever get."""
+    path = scenario.match.path if scenario.match is not None else None
+    if path is None or fnmatch.fnmatchcase(format.path, path):
+        return
+    raise reader.sub("match", ("model", "prompt", "path")).error(
+        f"{path!r} does not match POST {format.path}, the route of this recording's events: a "
+        "recording answers its own route only",
+        "path",
     )
 
 

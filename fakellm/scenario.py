@@ -301,9 +301,14 @@ def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], 
 
 
 def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
-    turns = []
+    turns: list[Turn] = []
     for turn in _entries(reader, "turns", MAX_TURNS, "answers", "(content, tool_calls, ...)", _ANSWER_FIELDS):
         content, tool_calls, finish, timing = _answer(turn)
+        if not turns and isinstance(content, FixedText) and "{tool_result}" in content.value:
+            # The first answer is for a conversation without an assistant turn, so without a tool
+            # result (a tool message answers an assistant's call): it would always quote ''.
+            text = turn.sub("content", ("text",))
+            raise text.error("quotes {tool_result}, but the first turn comes before any tool result", "text")
         turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None))
     return tuple(turns)
 
