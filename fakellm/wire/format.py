@@ -49,7 +49,8 @@ __all__ = [
 class ChatRequest:
     """The neutral request every format parses into: the body as sent, the model, the conversation
     as chat-style ``{"role", "content"}`` messages (a system prompt or ``instructions`` first, as a
-    ``system`` message), whether to stream, the token limit, and whether the answer reports usage.
+    ``system`` message), whether to stream, the token limit, the stop sequences (``stop``, set by
+    the format's parser), and whether the answer reports usage.
     Only the fields fakellm acts on are read; the rest are accepted and ignored, as a real server
     would.
 
