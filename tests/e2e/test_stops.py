@@ -203,3 +203,23 @@ def test_a_bad_stop_sequence_is_an_anthropic_400(server: Server, stops: Any, wor
     body: Any = info.value.body
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     assert body["error"]["message"] == words
+
+
+@pytest.mark.asyncio
+async def test_the_async_helpers_end_before_the_sequence(server: Server) -> None:
+    openai_client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk", max_retries=0, timeout=10)
+    async with (
+        openai_client,
+        openai_client.chat.completions.stream(model="story", messages=MESSAGES, stop="THE END") as stream,
+    ):
+        completion = await stream.get_final_completion()
+    assert completion.choices[0].message.content == BEFORE
+    claude_client = anthropic.AsyncAnthropic(base_url=server.url, api_key="sk-ant", max_retries=0, timeout=10)
+    async with (
+        claude_client,
+        claude_client.messages.stream(
+            model="story", max_tokens=100, messages=MESSAGES, stop_sequences=["THE END"]
+        ) as astream,
+    ):
+        message = await astream.get_final_message()
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "THE END")
