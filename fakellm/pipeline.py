@@ -11,6 +11,7 @@ so that adding a fault never changes the text, and a failing stream replays exac
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,12 +34,12 @@ from .events import (
     Usage,
 )
 from .faults import Fault, HttpError, order_faults
-from .scenario import Scenario, Timing
-from .schema_data import JsonDocument, SchemaError
+from .scenario import DEFAULT_TEXT, Scenario, Timing
+from .schema_data import JsonDocument, SchemaError, generate
 from .stops import cut_at_stop
 from .stream import DROP_FIN, HOLD, Frame, StreamContext, Timed
 from .tokens import count_message_tokens, joined, last_user_text, tokens_for
-from .tools import PlannedCall
+from .tools import ANY_TOOL, CallDecision, PlannedCall, ToolCall, decide
 from .wire.format import ChatRequest, ChoicesEncoder, StreamEncoder, WireFormat
 from .wire.openai import CHAT
 
@@ -451,16 +452,21 @@ def _active_faults(
 
 
 def _plan_calls(
-    scenario: Scenario, format: WireFormat, rng: random.Random, max_tokens: int | None, used: int
+    scenario: Scenario,
+    wanted: Sequence[ToolCall],
+    format: WireFormat,
+    rng: random.Random,
+    max_tokens: int | None,
+    used: int,
 ) -> tuple[tuple[PlannedCall, ...], bool]:
-    """The scenario's tool calls as this stream sends them: ids drawn after the format's own (so
-    that adding a call never changes the rest of a seeded body), arguments cut into tokens, and
-    cut short where ``max_tokens`` runs out (a call with no argument left is not sent); and
-    whether they were cut."""
+    """The answer's tool calls (``wanted``: the scenario's, or the one :func:`_generated_call`
+    made) as this stream sends them: ids drawn after the format's own (so that adding a call never
+    changes the rest of a seeded body), arguments cut into tokens, and cut short where
+    ``max_tokens`` runs out (a call with no argument left is not sent); and whether they were cut."""
     calls: list[PlannedCall] = []
     cut = False
     budget = None if max_tokens is None else max_tokens - used
-    for call in scenario.tool_calls:
+    for call in wanted:
         drawn = format.tool_call_id(rng)
         if drawn is None:
             raise RequestError(
@@ -497,13 +503,46 @@ def _limited(
     return tokens, finish_reason, None
 
 
-def _plan_choices(request: ChatRequest, scenario: Scenario, rng: random.Random) -> tuple[Choice, ...]:
+def _generated_call(
+    decision: CallDecision, request: ChatRequest, scenario: Scenario, rng: random.Random
+) -> tuple[ToolCall, ...]:
+    """The call the answer makes that the scenario does not script (``tool_calls: auto``, or one
+    the request's ``tool_choice`` demands): its tool picked from the request's with ``rng`` (or
+    the one named), its arguments a document valid against that tool's schema, drawn from ``rng``
+    after everything else (so no seeded body without it changes). A scenario whose content is
+    ``json:`` and that a forced tool makes call (structured output through a tool) gives that
+    document: ``json: auto`` generated against the tool's schema."""
+    if decision.pick is None:
+        return ()
+    if decision.pick == ANY_TOOL:
+        tool = decision.candidates[rng.randrange(len(decision.candidates))]
+    else:
+        tool = next(t for t in request.tools if t.name == decision.pick)
+    content = scenario.content
+    try:
+        if not decision.text and isinstance(content, JsonDocument):
+            arguments = content.text_for_schema(dict(tool.schema), rng)
+        else:
+            arguments = json.dumps(generate(tool.schema, rng), separators=(",", ":"), ensure_ascii=False)
+    except SchemaError as exc:
+        raise RequestError(
+            400,
+            f"fakellm cannot generate arguments for the tool {tool.name!r}: {exc}",
+            param="tools",
+            code="unsupported_schema",
+        ) from None
+    return (ToolCall(tool.name, arguments),)
+
+
+def _plan_choices(
+    request: ChatRequest, scenario: Scenario, rng: random.Random, *, calling: bool = False
+) -> tuple[Choice, ...]:
     """The choices after the first: each drawn from a Random of its own, seeded from the stream's
     RNG after everything it drew for choice 0 (so a seeded body with one choice never changes,
     and choice 2 does not depend on how long choice 1 is), each answering its own conversation
     (an ``echo`` scenario repeats each prompt of a list), each cut at its own first stop sequence
     or at ``max_tokens``."""
-    if scenario.tool_calls:
+    if scenario.tool_calls or calling:
         raise RequestError(
             400,
             f"The scenario {scenario.name!r} calls tools; fakellm streams tool calls with one choice "
@@ -595,6 +634,7 @@ def answer_for_turn(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> S
         finish_reason=turn.finish_reason,
         tool_calls=turn.tool_calls,
         timing=turn.timing or scenario.timing,
+        auto_calls=turn.auto_calls,
     )
 
 
@@ -622,15 +662,27 @@ def plan_stream(
         timing = scenario.timing if given is None or given is base else given
     ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
+    # Which calls go out: the scenario's, honouring the request's tool_choice (tools.decide).
+    decision = decide(request.tool_choice, request.tools, scenario.tool_calls, scenario.auto_calls)
+    own_calls = bool(scenario.tool_calls) or scenario.auto_calls
 
-    # The fixed order of draws from ctx.rng: text, then the format's ids, the tool calls' ids, the
-    # seeds of the other choices. Never reorder (it changes every body).
+    # The fixed order of draws from ctx.rng: text, then the format's ids, a generated call's tool
+    # and arguments, the tool calls' ids, the seeds of the other choices. Never reorder (it changes
+    # every body).
     # A body without chat messages (Completions' prompt, Responses' input) is given its neutral
     # conversation, so an echo scenario repeats the prompt there too.
     body = request.body if "messages" in request.body else {**request.body, "messages": request.messages}
-    text = _content_text(scenario.content, request, body, rng)
+    text = _content_text(scenario.content, request, body, rng) if decision.text else ""
+    if own_calls and not decision.calling and not text:
+        # The scenario only calls tools, and this request lets it call none (tool_choice none, or
+        # tool_calls: auto and no tools): an answer still says something.
+        text = DEFAULT_TEXT
     tokens: Sequence[str] = tokens_for(text)
     finish_reason = scenario.finish_reason
+    if decision.calling and not own_calls:
+        finish_reason = "tool_calls"  # a call the request forced on a scenario of text
+    elif finish_reason == "tool_calls" and not decision.calling:
+        finish_reason = "stop"
     stop_sequence: str | None = None
     if not hasattr(scenario.content, "timed_events"):  # a recording replays what it holds
         tokens, finish_reason, stop_sequence = _limited(tokens, request, finish_reason)
@@ -646,8 +698,9 @@ def plan_stream(
         ascii_only=ascii_only and scenario.ascii_only,
     )
     calls: tuple[PlannedCall, ...] = ()
-    if scenario.tool_calls:
-        calls, cut = _plan_calls(scenario, format, rng, request.max_tokens, len(tokens))
+    if decision.calling:
+        wanted = decision.calls + _generated_call(decision, request, scenario, rng)
+        calls, cut = _plan_calls(scenario, wanted, format, rng, request.max_tokens, len(tokens))
         if stop_sequence is not None:
             # The stop sequence ended the answer in its text: generation stops there, and no model
             # goes on to call a tool (the ids were drawn all the same: the draws keep their order).
@@ -657,7 +710,7 @@ def plan_stream(
     usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.fragments) for c in calls))
     more: tuple[Choice, ...] = ()
     if request.choices > 1:
-        more = _plan_choices(request, scenario, rng)
+        more = _plan_choices(request, scenario, rng, calling=bool(calls))
         usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.tokens) for c in more))
 
     plan = StreamPlan(

@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 MAX_SEED = 2**63 - 1
+DEFAULT_TEXT = "Hello! How can I help you today?"
+"""A scenario's answer when it gives no content (and calls no tool)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,13 @@ class Turn:
     finish_reason: str = "stop"
     tool_calls: tuple[ToolCall, ...] = ()
     timing: Timing | None = None
+    auto_calls: bool = False  # tool_calls: auto (see Scenario)
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
-    content: TokenSource = field(default_factory=lambda: FixedText("Hello! How can I help you today?"))
+    content: TokenSource = field(default_factory=lambda: FixedText(DEFAULT_TEXT))
     timing: Timing = field(default_factory=Timing)
     match: Match | None = None
     seed: int | None = None
@@ -95,6 +98,9 @@ class Scenario:
     # faults such as fragment can cut inside a multi-byte character).
     ascii_only: bool = True
     turns: tuple[Turn, ...] = ()  # a conversation: the answer of each call (pipeline.py)
+    # tool_calls: auto: one call to a tool picked from the request's, arguments generated from its
+    # schema (tools.decide); text when the request has no tools.
+    auto_calls: bool = False
 
 
 _SCENARIO_FIELDS = (
@@ -188,7 +194,7 @@ def _entries(
 def _tool_calls(reader: DocumentReader) -> tuple[ToolCall, ...]:
     calls = []
     for call in _entries(
-        reader, "tool_calls", MAX_TOOL_CALLS, "calls", "with a 'name'", ("name", "arguments", "id")
+        reader, "tool_calls", MAX_TOOL_CALLS, "calls or 'auto'", "with a 'name'", ("name", "arguments", "id")
     ):
         name = call.string("name", required=True)
         assert name is not None
@@ -227,7 +233,7 @@ def scenario_from_dict(
         given = [k for k in ("content", "tool_calls", "finish_reason") if reader.has(k)]
         if given:
             raise reader.error("give each answer inside 'turns', not beside it", given[0])
-    content, tool_calls, finish, timing = _answer(reader)
+    content, tool_calls, auto_calls, finish, timing = _answer(reader)
     turns = _turns(reader) if reader.has("turns") else ()
 
     match = None
@@ -268,15 +274,17 @@ def scenario_from_dict(
         source=source,
         ascii_only=reader.boolean("ascii_only", True),
         turns=turns,
+        auto_calls=auto_calls,
     )
 
 
-def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], str, Timing]:
-    """The fields of one answer (a scenario's, or one of its turns'): content, tool calls, finish
-    reason and timing, checked against each other."""
-    tool_calls = _tool_calls(reader) if reader.has("tool_calls") else ()
+def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], bool, str, Timing]:
+    """The fields of one answer (a scenario's, or one of its turns'): content, tool calls (or
+    ``auto``), finish reason and timing, checked against each other."""
+    auto = reader.has("tool_calls") and reader.get("tool_calls") == "auto"
+    tool_calls = _tool_calls(reader) if reader.has("tool_calls") and not auto else ()
     # A scenario that only calls tools says nothing before the calls.
-    content: TokenSource = FixedText("" if tool_calls else "Hello! How can I help you today?")
+    content: TokenSource = FixedText("" if tool_calls or auto else DEFAULT_TEXT)
     if reader.has("content"):
         content = _content(reader.sub("content", ("text", "faker", "echo", "json")))
 
@@ -291,25 +299,25 @@ def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], 
             ttft_jitter_ms=ms("ttft_jitter_ms", 0.0),
         )
 
-    finish = reader.string("finish_reason") or ("tool_calls" if tool_calls else "stop")
+    finish = reader.string("finish_reason") or ("tool_calls" if tool_calls or auto else "stop")
     if finish not in _FINISH_REASONS:
         raise reader.error(f"must be one of {', '.join(_FINISH_REASONS)}", "finish_reason")
-    if finish == "tool_calls" and not tool_calls:
+    if finish == "tool_calls" and not (tool_calls or auto):
         # No model ends on tool_calls without calling one; the SDKs' agent loops would spin.
         raise reader.error("is tool_calls, but the scenario has no tool_calls to send", "finish_reason")
-    return content, tool_calls, finish, timing
+    return content, tool_calls, auto, finish, timing
 
 
 def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
     turns: list[Turn] = []
     for turn in _entries(reader, "turns", MAX_TURNS, "answers", "(content, tool_calls, ...)", _ANSWER_FIELDS):
-        content, tool_calls, finish, timing = _answer(turn)
+        content, tool_calls, auto, finish, timing = _answer(turn)
         if not turns and isinstance(content, FixedText) and "{tool_result}" in content.value:
             # The first answer is for a conversation without an assistant turn, so without a tool
             # result (a tool message answers an assistant's call): it would always quote ''.
             text = turn.sub("content", ("text",))
             raise text.error("quotes {tool_result}, but the first turn comes before any tool result", "text")
-        turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None))
+        turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None, auto))
     return tuple(turns)
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -62,7 +63,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
-from ..tools import PlannedCall
+from ..tools import AUTO, PlannedCall, ToolChoice, ToolSpec
 from .format import Answer, ChatRequest, Injector, OpenedStream
 from .format import EventReader as EventReaderFn
 from .sse import ServerSentEvent, encode_sse
@@ -79,6 +80,7 @@ __all__ = [
     "MessagesInjector",
     "Profile",
     "auth_error",
+    "client_tools",
     "count_tokens_body",
     "error_body",
     "error_for",
@@ -89,6 +91,7 @@ __all__ = [
     "parse_messages_request",
     "stop_reason",
     "stream_headers",
+    "tool_choice",
 ]
 
 CONTENT_TYPE = "text/event-stream; charset=utf-8"
@@ -659,6 +662,87 @@ def parse_messages_request(raw: bytes, *, counting: bool = False) -> ChatRequest
     return request
 
 
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+
+
+def client_tools(value: Any) -> tuple[ToolSpec, ...]:
+    """The client tools of ``tools`` (``{name, input_schema}``, ``type`` absent or ``custom``);
+    server tools (``web_search_…``, ``bash_…``: a ``type`` of their own) are accepted and never
+    called. Names are unique across all of them, as the API checks."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad("tools: Input should be a valid list")
+    tools: list[ToolSpec] = []
+    names: set[str] = set()
+    for i, tool in enumerate(value):
+        if not isinstance(tool, dict):
+            raise _bad(f"tools.{i}: Input should be a valid dictionary")
+        kind = tool.get("type")
+        custom = kind is None or kind == "custom"
+        where = f"tools.{i}.custom" if custom else f"tools.{i}"
+        if kind is not None and not isinstance(kind, str):
+            raise _bad(f"tools.{i}.type: Input should be a valid string")
+        name = tool.get("name")
+        if name is None:
+            raise _bad(f"{where}.name: Field required")
+        if not isinstance(name, str):
+            raise _bad(f"{where}.name: Input should be a valid string")
+        if custom and not _TOOL_NAME.fullmatch(name):
+            raise _bad(f"{where}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
+        if name in names:
+            raise _bad("tools: Tool names must be unique.")
+        names.add(name)
+        if not custom:
+            continue
+        schema = tool.get("input_schema")
+        if schema is None:
+            raise _bad(f"{where}.input_schema: Field required")
+        if not isinstance(schema, dict):
+            raise _bad(f"{where}.input_schema: Input should be a valid dictionary")
+        tools.append(ToolSpec(name, schema))
+    return tuple(tools)
+
+
+_CHOICE_TYPES = ("auto", "any", "tool", "none")
+
+
+def tool_choice(value: Any, tools: tuple[ToolSpec, ...], body: dict[str, Any]) -> ToolChoice:
+    """``tool_choice`` (``{type: auto | any | tool | none, name?}``; ``any`` is ``required``). A
+    forced call (``any``, ``tool``) needs ``tools`` and no extended thinking, and a named tool must
+    be one of the client tools, or it is a 400, as the API answers."""
+    if value is None:
+        return AUTO
+    if not isinstance(value, dict):
+        raise _bad("tool_choice: Input should be a valid dictionary")
+    kind = value.get("type")
+    if kind is None:
+        raise _bad("tool_choice: Unable to extract tag using discriminator 'type'")
+    if not isinstance(kind, str) or kind not in _CHOICE_TYPES:
+        raise _bad(
+            f"tool_choice: Input tag {kind!r} found using 'type' does not match any of the expected "
+            "tags: 'auto', 'any', 'tool', 'none'"
+        )
+    if kind in ("auto", "none"):
+        return AUTO if kind == "auto" else ToolChoice("none")
+    name = value.get("name")
+    if kind == "tool":
+        if name is None:
+            raise _bad("tool_choice.tool.name: Field required")
+        if not isinstance(name, str):
+            raise _bad("tool_choice.tool.name: Input should be a valid string")
+    if not tools:
+        raise _bad("tool_choice: a forced tool call (type 'any' or 'tool') needs client tools in 'tools'")
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        raise _bad("Thinking may not be enabled when tool_choice forces tool use.")
+    if kind == "any":
+        return ToolChoice("required")
+    if all(tool.name != name for tool in tools):
+        raise _bad(f"tool_choice.name: tool {name!r} is not one of the client tools in 'tools'")
+    return ToolChoice("tool", name)
+
+
 # --------------------------------------------------------------------------------------------------
 # The format (wire/format.py)
 
@@ -671,7 +755,10 @@ class Messages:
     path = "/v1/messages"
 
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
-        return parse_messages_request(raw)
+        request = parse_messages_request(raw)
+        request.tools = client_tools(request.body.get("tools"))
+        request.tool_choice = tool_choice(request.body.get("tool_choice"), request.tools, request.body)
+        return request
 
     def open_stream(
         self,

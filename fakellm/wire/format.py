@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from ..errors import RequestError
 from ..events import Event, Usage
-from ..tools import PlannedCall
+from ..tools import AUTO, PlannedCall, ToolChoice, ToolSpec
 from .sse import ServerSentEvent
 
 __all__ = [
@@ -57,7 +57,11 @@ class ChatRequest:
     Several choices (Chat's and Completions' ``n``): ``n`` answers per conversation, and
     ``more_prompts`` the conversations of a list of prompts after the first (legacy Completions'
     ``prompt: [a, b]``), so the answer has ``(1 + len(more_prompts)) * n`` choices, prompt-major
-    (choice ``i`` answers conversation ``i // n``), as OpenAI numbers them."""
+    (choice ``i`` answers conversation ``i // n``), as OpenAI numbers them.
+
+    Tools: ``tools`` the request's function tools (name and argument schema) and ``tool_choice``
+    its choice among them, normalized (``tools.ToolChoice``: auto, none, required or a named
+    tool); a request without tools has none and ``auto``."""
 
     __slots__ = (
         "body",
@@ -70,6 +74,8 @@ class ChatRequest:
         "output_schema",
         "stop",
         "stream",
+        "tool_choice",
+        "tools",
     )
 
     def __init__(
@@ -97,6 +103,10 @@ class ChatRequest:
         # The stop sequences the answer ends before (Chat and Completions ``stop``, Anthropic
         # ``stop_sequences``): stops.py cuts the text at the first one it reaches.
         self.stop: tuple[str, ...] = ()
+        # The request's function tools and its tool_choice, as the format's parse_request reads
+        # them: read by tool_calls: auto and to honour tool_choice (tools.decide).
+        self.tools: tuple[ToolSpec, ...] = ()
+        self.tool_choice: ToolChoice = AUTO
 
     @property
     def choices(self) -> int:

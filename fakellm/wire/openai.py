@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from collections.abc import Sequence
 from json.encoder import encode_basestring, encode_basestring_ascii
@@ -32,7 +33,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
-from ..tools import PlannedCall
+from ..tools import AUTO, NO_ARGUMENTS, PlannedCall, ToolChoice, ToolSpec
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .sse import ServerSentEvent, encode_sse
 
@@ -42,10 +43,12 @@ __all__ = [
     "ChatInjector",
     "ChatRequest",
     "OpenAIChatEncoder",
+    "function_tools",
     "openai_error",
     "openai_headers",
     "parse_chat_request",
     "read_chat_event",
+    "tool_choice",
     "usage_object",
 ]
 
@@ -574,6 +577,8 @@ class ChatCompletions:
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
         request = parse_chat_request(raw)
         request.output_schema = output_schema(request.body.get("response_format"), "response_format")
+        request.tools = function_tools(request.body.get("tools"), flat=False)
+        request.tool_choice = tool_choice(request.body.get("tool_choice"), request.tools, flat=False)
         return request
 
     def open_stream(
@@ -752,6 +757,174 @@ def output_schema(value: Any, param: str) -> dict[str, Any] | None:
             "invalid_type",
         )
     return schema
+
+
+def _missing(where: str) -> RequestError:
+    return _bad(f"Missing required parameter: '{where}'.", where, "missing_required_parameter")
+
+
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+_MAX_NAME = 64
+
+
+def function_tools(value: Any, *, flat: bool) -> tuple[ToolSpec, ...]:
+    """The function tools of Chat's ``tools`` (``{type: function, function: {name,
+    parameters}}``; ``custom`` tools are accepted and never called) or, ``flat``, of Responses'
+    (``{type: function, name, parameters}``; the hosted tools, ``web_search`` and the like, are
+    accepted and never called). A tool without ``parameters`` takes no arguments."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad(
+            f"Invalid type for 'tools': expected an array, but got {_type_name(value)} instead.",
+            "tools",
+            "invalid_type",
+        )
+    if not value and not flat:
+        raise _bad(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty "
+            "array instead.",
+            "tools",
+            "empty_array",
+        )
+    tools: list[ToolSpec] = []
+    for i, tool in enumerate(value):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise _bad(
+                f"Invalid type for '{where}': expected an object, but got {_type_name(tool)} instead.",
+                where,
+                "invalid_type",
+            )
+        kind = tool.get("type")
+        if not isinstance(kind, str):
+            raise _missing(f"{where}.type")
+        if kind != "function":
+            if not flat and kind != "custom":
+                raise _bad(
+                    f"Invalid value: {kind!r}. Supported values are: 'function' and 'custom'.",
+                    f"{where}.type",
+                    "invalid_value",
+                )
+            continue
+        holder = tool if flat else tool.get("function")
+        if not flat:
+            where += ".function"
+            if not isinstance(holder, dict):
+                raise _missing(where)
+        assert isinstance(holder, dict)
+        tools.append(_function(holder, where))
+    return tuple(tools)
+
+
+def _function(holder: dict[str, Any], where: str) -> ToolSpec:
+    name = holder.get("name")
+    if name is None:
+        raise _missing(f"{where}.name")
+    if not isinstance(name, str):
+        raise _bad(
+            f"Invalid type for '{where}.name': expected a string, but got {_type_name(name)} instead.",
+            f"{where}.name",
+            "invalid_type",
+        )
+    if len(name) > _MAX_NAME:
+        raise _bad(
+            f"Invalid '{where}.name': string too long. Expected a string with maximum length "
+            f"{_MAX_NAME}, but got a string with length {len(name)} instead.",
+            f"{where}.name",
+            "string_above_max_length",
+        )
+    if not _FUNCTION_NAME.fullmatch(name):
+        raise _bad(
+            f"Invalid '{where}.name': string does not match pattern. Expected a string that matches "
+            "the pattern '^[a-zA-Z0-9_-]+$'.",
+            f"{where}.name",
+            "invalid_value",
+        )
+    schema = holder.get("parameters")
+    if schema is None:
+        return ToolSpec(name, NO_ARGUMENTS)
+    if not isinstance(schema, dict):
+        raise _bad(
+            f"Invalid type for '{where}.parameters': expected an object, but got {_type_name(schema)} "
+            "instead.",
+            f"{where}.parameters",
+            "invalid_type",
+        )
+    return ToolSpec(name, schema)
+
+
+_CHOICE_MODES = {"none": ToolChoice("none"), "auto": AUTO, "required": ToolChoice("required")}
+
+
+def tool_choice(value: Any, tools: tuple[ToolSpec, ...], *, flat: bool) -> ToolChoice:
+    """Chat's (or, ``flat``, Responses') ``tool_choice``: ``"none"``, ``"auto"``, ``"required"``
+    or a named function (``{type: function, function: {name}}``; Responses: ``{type: function,
+    name}``). A call it demands needs ``tools`` to call: ``required`` or a name without them is a
+    400, as is a name that is not one of them; ``auto`` and ``none`` need none. Other kinds
+    (``allowed_tools``, ``custom``, a hosted tool) are a 400 too: fakellm cannot make those calls."""
+    if value is None:
+        return AUTO
+    if isinstance(value, str):
+        if value not in _CHOICE_MODES:
+            raise _bad(
+                f"Invalid value: {value!r}. Supported values are: 'none', 'auto', and 'required'.",
+                "tool_choice",
+                "invalid_value",
+            )
+        choice = _CHOICE_MODES[value]
+    elif isinstance(value, dict):
+        choice = _named_choice(value, flat)
+    else:
+        raise _bad(
+            f"Invalid type for 'tool_choice': expected one of a string or an object, but got "
+            f"{_type_name(value)} instead.",
+            "tool_choice",
+            "invalid_type",
+        )
+    if choice.mode in ("auto", "none"):
+        return choice
+    if not tools:
+        raise _bad(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            "tool_choice",
+            "invalid_value",
+        )
+    if choice.name is not None and all(tool.name != choice.name for tool in tools):
+        raise _bad(
+            f"Invalid value for 'tool_choice': function {choice.name!r} is not one of the function "
+            "tools in 'tools'.",
+            "tool_choice",
+            "invalid_value",
+        )
+    return choice
+
+
+def _named_choice(value: dict[str, Any], flat: bool) -> ToolChoice:
+    kind = value.get("type")
+    if not isinstance(kind, str):
+        raise _missing("tool_choice.type")
+    if kind != "function":
+        if not flat and kind not in ("allowed_tools", "custom"):
+            raise _bad(
+                f"Invalid value: {kind!r}. Supported values are: 'function', 'custom' and 'allowed_tools'.",
+                "tool_choice.type",
+                "invalid_value",
+            )
+        raise _bad(
+            f"fakellm does not support a tool_choice of type {kind!r}: give 'none', 'auto', "
+            "'required' or a function.",
+            "tool_choice.type",
+            "unsupported_value",
+        )
+    holder = value if flat else value.get("function")
+    where = "tool_choice" if flat else "tool_choice.function"
+    if not isinstance(holder, dict):
+        raise _missing(where)
+    name = holder.get("name")
+    if not isinstance(name, str) or not name:
+        raise _missing(f"{where}.name")
+    return ToolChoice("tool", name)
 
 
 def openai_headers(request_id: str, processing_ms: int) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ from ..events import (
 )
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
-from .openai import openai_error, openai_headers, output_schema
+from .openai import function_tools, openai_error, openai_headers, output_schema, tool_choice
 from .sse import ServerSentEvent, SSEDecoder, encode_sse
 
 __all__ = [
@@ -964,6 +964,8 @@ class Responses:
         text = request.body.get("text")
         if isinstance(text, dict):
             request.output_schema = output_schema(text.get("format"), "text.format")
+        request.tools = function_tools(request.body.get("tools"), flat=True)
+        request.tool_choice = tool_choice(request.body.get("tool_choice"), request.tools, flat=True)
         return request
 
     def open_stream(

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
@@ -64,7 +64,8 @@ class ScriptOptions:
     seed: int | None = None
     match: Mapping[str, str] | Match | None = None
     finish_reason: str | None = None
-    tool_calls: Sequence[Mapping[str, Any]] | None = None  # [{name, arguments, id?}], after the text
+    # [{name, arguments, id?}], after the text; or "auto": one of the request's tools (tools.decide)
+    tool_calls: Sequence[Mapping[str, Any]] | Literal["auto"] | None = None
     ascii_only: bool | None = None
     name: str | None = None
 
@@ -107,7 +108,8 @@ class ScriptOptions:
         if self.finish_reason is not None:
             data["finish_reason"] = self.finish_reason
         if self.tool_calls is not None:
-            data["tool_calls"] = [dict(call) for call in self.tool_calls]
+            calls = self.tool_calls
+            data["tool_calls"] = calls if isinstance(calls, str) else [dict(call) for call in calls]
         if self.ascii_only is not None:
             data["ascii_only"] = self.ascii_only
         try:
