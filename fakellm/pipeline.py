@@ -662,8 +662,14 @@ def plan_stream(
         timing = scenario.timing if given is None or given is base else given
     ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
     rng = ctx.rng
-    # Which calls go out: the scenario's, honouring the request's tool_choice (tools.decide).
-    decision = decide(request.tool_choice, request.tools, scenario.tool_calls, scenario.auto_calls)
+    # Which calls go out: the scenario's, honouring the request's tool_choice (tools.decide); a
+    # recorded stream replays what it holds, whatever the request asks.
+    replayed = hasattr(scenario.content, "timed_events")
+    decision = (
+        CallDecision(scenario.tool_calls)
+        if replayed
+        else decide(request.tool_choice, request.tools, scenario.tool_calls, scenario.auto_calls)
+    )
     own_calls = bool(scenario.tool_calls) or scenario.auto_calls
 
     # The fixed order of draws from ctx.rng: text, then the format's ids, a generated call's tool
@@ -725,7 +731,7 @@ def plan_stream(
         timing=timing or scenario.timing,
         request_id=opened.request_id,
         # Not isinstance(EventSource): a runtime Protocol check costs ~10 us a request.
-        source=cast(EventSource, scenario.content) if hasattr(scenario.content, "timed_events") else None,
+        source=cast(EventSource, scenario.content) if replayed else None,
         stored=opened.stored,
         calls=calls,
         more=more,

@@ -167,3 +167,12 @@ def test_tool_calls_must_be_a_list_or_auto(tmp_path: Path) -> None:
         load_scenario_files([path])
     assert "s.yaml:3" in str(raised.value) and "field 'tool_calls'" in str(raised.value)
     assert "calls or 'auto'" in str(raised.value)
+
+
+def test_a_recorded_stream_replays_what_it_holds_whatever_tool_choice_asks() -> None:
+    (scenario,) = load_scenario_files(
+        [Path(__file__).parents[2] / "fixtures" / "recorded" / "openai-text-usage.json"]
+    )
+    for choice in ("required", "none"):
+        plan = plan_stream(chat(tools=CHAT_TOOLS, tool_choice=choice), scenario)
+        assert plan.source is not None and plan.calls == ()
