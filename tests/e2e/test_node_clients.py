@@ -49,11 +49,13 @@ SCENARIOS: list[dict[str, Any]] = [
         "content": {"text": "Let me check the weather."},
         "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
     },
+    {"name": "weather-auto", "tool_calls": "auto"},  # ":auto": picked from the request's tools
+    {"name": "chat", "content": {"text": "Just chatting."}},  # ":forced": the request's tool_choice
 ]
 
 CASES = (
     [*STREAMING, *GENERATE, *LEGACY, *TOOLS]
-    + [f"{c}:text" for c in TOOLS]
+    + [f"{c}:{v}" for c in TOOLS for v in ("text", "auto", "forced")]
     + [f"{c}:{f}" for c in STREAMING for f in ("error", "drop", "429")]
     + [f"{c}:429" for c in GENERATE]
 )
@@ -174,3 +176,19 @@ def test_ai_sdk_streams_the_tool_input(results: Callable[[str], dict[str, Any]],
     calls = ["tool-input-start", "tool-input-delta", "tool-input-end", "tool-call", "finish"]
     assert [p for p in parts if p in calls] == calls
     assert "text-delta" in results(f"{case}:text")["parts"]
+
+
+@pytest.mark.parametrize("variant", ["auto", "forced"])
+@pytest.mark.parametrize("case", TOOLS)
+def test_client_reads_a_call_chosen_from_the_request(
+    results: Callable[[str], dict[str, Any]], case: str, variant: str
+) -> None:
+    # get_weather is the request's only tool: its arguments are generated from its schema
+    # ({city: string}, required, nothing else), and a forced call comes without the text.
+    r = results(f"{case}:{variant}")
+    assert r["ok"], r["error"]
+    (call,) = r["calls"]
+    assert call["toolName"] == "get_weather"
+    assert list(call["input"]) == ["city"] and isinstance(call["input"]["city"], str)
+    assert r["text"] == ""
+    assert r["parts"][0] == ("tool_calls" if case.startswith("openai.") else "tool-calls")

@@ -44,15 +44,19 @@ async function aiStream(model, fault) {
 }
 
 // The tool cases ask the server's "weather" scenario (the test module defines it), which calls
-// get_weather({city: "Paris"}), or with ":text" "weather-after-text", which says a sentence first.
+// get_weather({city: "Paris"}), or with ":text" "weather-after-text", which says a sentence first;
+// with ":auto" "weather-auto" (tool_calls: auto: a call to one of the request's tools, arguments
+// from its schema), with ":forced" "chat" (text only) and a tool_choice naming get_weather.
 // The tool has no execute, so the SDK stops after one request.
-const weather = (variant) => ({ "X-FakeLLM-Scenario": variant === "text" ? "weather-after-text" : "weather" });
+const TOOL_SCENARIOS = { text: "weather-after-text", auto: "weather-auto", forced: "chat" };
+const weather = (variant) => ({ "X-FakeLLM-Scenario": TOOL_SCENARIOS[variant] ?? "weather" });
 const CITY = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
 const weatherTool = { name: "get_weather", description: "The weather in a city", parameters: CITY };
 
 async function aiTools(model, variant) {
   const tools = { get_weather: tool({ description: weatherTool.description, inputSchema: jsonSchema(CITY) }) };
-  const r = streamText({ model, prompt: "Weather in Paris?", tools, headers: weather(variant), maxRetries: 0 });
+  const toolChoice = variant === "forced" ? { type: "tool", toolName: "get_weather" } : undefined;
+  const r = streamText({ model, prompt: "Weather in Paris?", tools, toolChoice, headers: weather(variant), maxRetries: 0 });
   const parts = [];
   const calls = [];
   const errors = [];
@@ -85,7 +89,8 @@ const RUN = {
   async "openai.chat.stream.tools"(variant) {
     const c = new OpenAI({ baseURL, apiKey: "x", maxRetries: 0, defaultHeaders: weather(variant) });
     const tools = [{ type: "function", function: weatherTool }];
-    const s = c.chat.completions.stream({ model: "gpt-4o", messages: [{ role: "user", content: "Weather in Paris?" }], tools });
+    const tool_choice = variant === "forced" ? { type: "function", function: { name: "get_weather" } } : undefined;
+    const s = c.chat.completions.stream({ model: "gpt-4o", messages: [{ role: "user", content: "Weather in Paris?" }], tools, tool_choice });
     const { message, finish_reason } = (await s.finalChatCompletion()).choices[0];
     const calls = (message.tool_calls ?? []).map((t) => ({ toolName: t.function.name, input: JSON.parse(t.function.arguments), id: t.id }));
     return { text: message.content ?? "", parts: [finish_reason], calls };
