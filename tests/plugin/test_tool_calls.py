@@ -11,4 +11,4 @@ from .helpers import run_suite
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
 def test_tool_calls_suite(pytester: pytest.Pytester, mode: str) -> None:
     result = run_suite(pytester, "tool_calls_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=10)

@@ -120,3 +120,39 @@ def test_responses_function_calls_are_recorded(fakellm: FakeLLM) -> None:
     assert recording.tool_calls[1].id == "call_fixed"
     assert_tool_calls(recording, expected=CALLS)
     assert_tool_calls(recording)
+
+
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+
+
+@pytest.mark.fakellm(tool_calls="auto")
+def test_the_marker_takes_auto(fakellm: FakeLLM) -> None:
+    client = fakellm.openai_client(max_retries=0)
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, tools=TOOLS, stream=True)
+    recording = fakellm.record(iter(stream))
+    (call,) = recording.tool_calls
+    assert call.name == "get_weather" and isinstance((call.parsed or {}).get("city"), str)
+    assert_tool_calls(recording)
+
+
+def test_script_auto_answers_text_under_tool_choice_none(fakellm: FakeLLM) -> None:
+    fakellm.script(text="No tools today.", tool_calls="auto")
+    client = fakellm.openai_client(max_retries=0)
+    stream = client.chat.completions.create(
+        model="m", messages=MESSAGES, tools=TOOLS, tool_choice="none", stream=True
+    )
+    recording = fakellm.record(iter(stream))
+    assert recording.text == "No tools today." and recording.tool_calls == []
+    assert recording.finish_reason == "stop"
