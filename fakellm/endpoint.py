@@ -82,6 +82,7 @@ async def serve_stream(
         return
 
     entry.seed = plan.seed
+    entry.turn = plan.turn
     entry.request_id = plan.request_id
     own = [
         *fmt.headers(plan.request_id, int(plan.timing.ttft_ms)),
@@ -104,6 +105,8 @@ async def serve_stream(
     try:
         if plan.request.stream:
             entry.planned_calls = plan.calls
+            if plan.more:
+                entry.plan_choices(plan.finish_reasons)
             await _stream(state, plan, entry, t0, send, [*own, *cors])
         else:
             await _complete(state, plan, entry, t0, send, [*own, *cors])
@@ -233,6 +236,8 @@ async def _complete(
     entry.tokens_sent = plan.text_tokens
     entry.text_parts = [plan.text]
     entry.tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in plan.calls]
+    if plan.more:
+        entry.plan_choices(plan.finish_reasons, plan.choice_texts)
     entry.outcome = "completed"
     entry.faults = list(plan.ctx.fired)
     entry.duration_ms = clock.elapsed_ms(t0)

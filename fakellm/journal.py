@@ -18,7 +18,7 @@ from typing import Any
 from .redact import redact, redact_headers
 from .stream import FaultFired
 
-__all__ = ["Journal", "JournalEntry", "redact", "redact_headers"]
+__all__ = ["Journal", "JournalEntry", "SentChoice", "redact", "redact_headers"]
 
 # How a stream ended.
 OUTCOMES = (
@@ -57,6 +57,35 @@ def summary(data: bytes | str) -> dict[str, Any]:
 
 
 @dataclass(slots=True)
+class SentChoice:
+    """One choice of an answer with several (``n``), as it reached the wire: its ``text`` (the
+    first ``PREFIX_CHARS`` characters when the journal's budget was spent: ``truncated``), and its
+    ``finish_reason`` (None when the stream ended before its finish: a fault, a disconnect)."""
+
+    index: int
+    parts: list[str] = field(default_factory=list, repr=False)
+    finish_reason: str | None = None
+    truncated: bool = False
+    planned_finish: str = field(default="stop", repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "truncated": self.truncated,
+        }
+
+
+# The outcomes of a stream that sent every frame: each choice's finish went out.
+_FINISHED = ("completed", "stalled_then_completed")
+
+
+@dataclass(slots=True)
 class JournalEntry:
     index: int
     time: float  # unix time the request arrived
@@ -87,6 +116,10 @@ class JournalEntry:
     tool_calls: list[dict[str, str]] = field(default_factory=list)
     # The stream's planned calls (tools.PlannedCall), where their ids and names come from.
     planned_calls: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    # Which of the scenario's turns answered (``turns:``), from 1; None: the scenario has none.
+    turn: int | None = None
+    # Several choices (n > 1): each one's text and finish reason (``text`` is all of them, as sent).
+    choices: list[SentChoice] = field(default_factory=list)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
@@ -102,6 +135,18 @@ class JournalEntry:
             planned = self.planned_calls[len(self.tool_calls)]
             self.tool_calls.append({"id": planned.id, "name": planned.name, "arguments": ""})
         self.tool_calls[call]["arguments"] += fragment
+
+    def plan_choices(self, finish_reasons: list[str], texts: list[str] | None = None) -> None:
+        """The answer has several choices, which end with these finish reasons if the stream gets
+        to their finish; ``texts``: their whole texts (a non-streamed answer), else their tokens
+        come with the frames (:meth:`choice_part`)."""
+        self.choices = [SentChoice(i, planned_finish=reason) for i, reason in enumerate(finish_reasons)]
+        for choice, text in zip(self.choices, texts or (), strict=False):
+            choice.parts.append(text)
+
+    def choice_part(self, choice: int, text: str) -> None:
+        """A token of choice ``choice`` reached the wire."""
+        self.choices[choice].parts.append(text)
 
     def keep_request(self, body: Any, raw: bytes) -> None:
         """The request body, kept whole if the journal's budget allows, else summarised."""
@@ -125,11 +170,28 @@ class JournalEntry:
         parts = self.text_parts
         if len(parts) > 1:  # one string, not a list of thousands of tokens
             parts[:] = ["".join(parts)]
+        if self.choices:
+            self._settle_choices()
         if self.journal is not None:
             if parts and len(parts[0]) > PREFIX_CHARS and not self.journal.reserve(self, len(parts[0])):
                 self.text_summary = summary(parts[0])
                 parts[:] = [parts[0][:PREFIX_CHARS]]
             self.journal.settled(self)
+
+    def _settle_choices(self) -> None:
+        """Each choice's text in one string, kept within the journal's budget, and its finish
+        reason if the stream got to it."""
+        finished = self.outcome in _FINISHED
+        size = 0
+        for choice in self.choices:
+            choice.parts[:] = [choice.text]
+            size += len(choice.parts[0])
+            choice.finish_reason = choice.planned_finish if finished else None
+        if size > PREFIX_CHARS and self.journal is not None and not self.journal.reserve(self, size):
+            for choice in self.choices:
+                if len(choice.parts[0]) > PREFIX_CHARS:
+                    choice.parts[:] = [choice.parts[0][:PREFIX_CHARS]]
+                    choice.truncated = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +214,8 @@ class JournalEntry:
             "text": self.text,
             "text_summary": self.text_summary,
             "tool_calls": self.tool_calls,
+            "turn": self.turn,
+            "choices": [choice.as_dict() for choice in self.choices],
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,

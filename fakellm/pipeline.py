@@ -53,10 +53,12 @@ __all__ = [
     "assistant_turns",
     "compose",
     "derive_seed",
+    "last_tool_name",
     "last_tool_result",
     "plan_passthrough",
     "plan_stream",
     "schedule",
+    "turn_index",
 ]
 
 
@@ -196,7 +198,7 @@ class EventSource(Protocol):
     def completion(self) -> dict[str, Any]: ...
 
 
-def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
+def _encode(events: Iterable[Timed], encoder: Encoder, *, several: bool = False) -> Iterator[Frame]:
     """Each event to its frame, in order. ``RoleStart`` and ``BlockEnd`` make no frame of their
     own: they wait, and are encoded and sent with the frame after them (``BlockStart``: the message
     and its first block open in one write; ``Finish``: the block closes in the finish's write), so
@@ -204,7 +206,8 @@ def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
     the content (where an unreached ``@N`` fires: before the finish) comes before the block's
     closing bytes. Hence a ``BlockEnd`` waits for its finish (or the next block's start): an
     injected malformed event goes out before it, and when the stream ends otherwise (an error
-    event, a truncation) it is dropped: the block stays open, as when a real stream fails."""
+    event, a truncation) it is dropped: the block stays open, as when a real stream fails.
+    ``several``: the stream has several choices, and each token's frame says whose it is."""
     encode = encoder.encode
     waiting: list[Timed] = []
     call: int | None = None  # the tool call whose block is open: its tokens are its arguments
@@ -214,7 +217,10 @@ def _encode(events: Iterable[Timed], encoder: Encoder) -> Iterator[Frame]:
         if type(event) is TextDelta:  # the hot path: one frame per token
             if waiting:
                 yield from _alone(waiting, encode, keep_ends=False)
-            if call is None:
+            if several:
+                choice = ((event.choice, event.text),)
+                yield Frame(timed.due, encode(event), event.text, 1, choice_texts=choice)
+            elif call is None:
                 yield Frame(timed.due, encode(event), event.text, 1)
             else:
                 yield Frame(timed.due, encode(event), None, 1, arguments=((call, event.text),))
@@ -275,14 +281,20 @@ def _source_errors(events: Iterator[Timed], ctx: StreamContext) -> Iterator[Time
 
 
 def compose(
-    events: Iterator[Timed], encoder: Encoder, faults: Sequence[Fault], ctx: StreamContext
+    events: Iterator[Timed],
+    encoder: Encoder,
+    faults: Sequence[Fault],
+    ctx: StreamContext,
+    *,
+    several: bool = False,
 ) -> Iterator[Frame]:
     """Timed events → event faults → wire encoder → frame faults: the stream the transport sends.
-    The same composition serves generated, replayed and proxied streams."""
+    The same composition serves generated, replayed and proxied streams (``several``: with
+    several choices, see :func:`_encode`)."""
     for fault in faults:
         if fault.stage == "events":
             events = fault.apply_events(events, ctx)
-    frames: Iterator[Frame] = _encode(events, encoder)
+    frames: Iterator[Frame] = _encode(events, encoder, several=several)
     for fault in faults:
         if fault.stage == "frames":
             frames = fault.apply_frames(frames, ctx)
@@ -310,6 +322,7 @@ class StreamPlan:
     calls: tuple[PlannedCall, ...] = ()  # the scenario's tool calls, as this stream sends them
     more: tuple[Choice, ...] = ()  # the choices after the first (n, a list of prompts)
     stop_sequence: str | None = None  # the request's stop sequence that ended the text (stops.py)
+    turn: int | None = None  # which of the scenario's turns answered, from 1 (None: no turns:)
 
     @property
     def seed(self) -> int:
@@ -326,6 +339,16 @@ class StreamPlan:
         non-streamed answer)."""
         return len(self.tokens) + sum(len(choice.tokens) for choice in self.more)
 
+    @property
+    def finish_reasons(self) -> list[str]:
+        """Every choice's finish reason, choice 0's first."""
+        return [self.finish_reason, *(choice.finish_reason for choice in self.more)]
+
+    @property
+    def choice_texts(self) -> list[str]:
+        """Every choice's whole text, choice 0's first."""
+        return [self.text, *(joined(choice.tokens) for choice in self.more)]
+
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
             replayed = _source_errors(self.source.timed_events(), self.ctx)
@@ -340,7 +363,7 @@ class StreamPlan:
             more=self.more,
             stop_sequence=self.stop_sequence,
         )
-        return compose(events, self.encoder, self.faults, self.ctx)
+        return compose(events, self.encoder, self.faults, self.ctx, several=bool(self.more))
 
     def completion(self) -> dict[str, Any]:
         if self.source is not None:
@@ -617,13 +640,72 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def last_tool_name(messages: Sequence[dict[str, Any]]) -> str | None:
+    """The name of the tool whose result ends the conversation: its last message is a tool result
+    (Chat's ``role: tool``, Responses' ``function_call_output``: the last of several; a user
+    message holding Anthropic ``tool_result`` blocks: the last block), and the assistant call it
+    answers is in the conversation (its ``tool_call_id`` or ``tool_use_id``). None otherwise."""
+    if not messages:
+        return None
+    last = messages[-1]
+    role, content = last.get("role"), last.get("content")
+    if role == "tool":
+        call_id = last.get("tool_call_id")
+    elif role == "user" and isinstance(content, list):
+        results = [p for p in content if isinstance(p, dict) and p.get("type") == "tool_result"]
+        if not results:
+            return None
+        call_id = results[-1].get("tool_use_id")
+    else:
+        return None
+    if not isinstance(call_id, str):
+        return None
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            for made, name in _calls_of(message):
+                if made == call_id:
+                    return name
+    return None
+
+
+def _calls_of(message: dict[str, Any]) -> Iterator[tuple[Any, str]]:
+    """An assistant message's tool calls as (id, name): Chat's ``tool_calls`` (Responses'
+    ``function_call`` items arrive so), Anthropic's ``tool_use`` blocks. The request's shapes are
+    not all checked by its format: anything else is skipped."""
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            yield call.get("id"), function["name"]
+    content = message.get("content")
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, dict) and block.get("type") == "tool_use" and isinstance(block.get("name"), str):
+            yield block.get("id"), block["name"]
+
+
+def turn_index(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> int | None:
+    """Which of the scenario's turns answers this request (0-based; None without ``turns:``): the
+    turn whose ``after_tool`` names the tool whose result ends the conversation, else answer k
+    when the conversation holds k-1 assistant turns, the last one past the end."""
+    turns = scenario.turns
+    if not turns:
+        return None
+    tool = last_tool_name(messages)
+    if tool is not None:
+        for index, turn in enumerate(turns):
+            if turn.after_tool == tool:
+                return index
+    return min(assistant_turns(messages), len(turns) - 1)
+
+
 def answer_for_turn(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> Scenario:
-    """The scenario as it answers this request of a conversation (``turns:``): answer k when the
-    conversation holds k-1 assistant turns, the last one past the end. Read from the request
-    alone, so that it needs no counter on the server (and holds across processes)."""
-    if not scenario.turns:
+    """The scenario as it answers this request of a conversation (``turns:``): the turn
+    :func:`turn_index` picks. Read from the request alone, so that it needs no counter on the
+    server (and holds across processes)."""
+    index = turn_index(scenario, messages)
+    if index is None:
         return scenario
-    turn = scenario.turns[min(assistant_turns(messages), len(scenario.turns) - 1)]
+    turn = scenario.turns[index]
     content = turn.content
     if isinstance(content, FixedText) and "{tool_result}" in content.value:
         # str.replace, not str.format: the rest of the text may hold braces (JSON, code).
@@ -653,9 +735,11 @@ def plan_stream(
     ascii_only: bool = True,
     now: float | None = None,
 ) -> StreamPlan:
+    turn = None
     if scenario.turns:
         given = timing
         base = scenario.timing
+        turn = turn_index(scenario, request.messages)
         scenario = answer_for_turn(scenario, request.messages)
         # The endpoint passes the scenario's own timing unless a header changed it; the turn's
         # timing replaces the scenario's, never a header's.
@@ -736,6 +820,7 @@ def plan_stream(
         calls=calls,
         more=more,
         stop_sequence=stop_sequence,
+        turn=None if turn is None else turn + 1,
     )
     if plan.source is not None and plan.source.format is not format:
         # Served as is, a stream of one format is unreadable to another's client.

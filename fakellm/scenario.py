@@ -74,13 +74,15 @@ class Match:
 class Turn:
     """One answer of a conversation (``turns:``): answer k is sent when the request's conversation
     holds k-1 assistant turns (pipeline.py). ``timing`` None: the scenario's. In a turn's ``text``,
-    ``{tool_result}`` stands for the text of the conversation's last tool result."""
+    ``{tool_result}`` stands for the text of the conversation's last tool result. ``after_tool``:
+    the turn also answers whenever the request ends with that tool's result, whatever the count."""
 
     content: TokenSource
     finish_reason: str = "stop"
     tool_calls: tuple[ToolCall, ...] = ()
     timing: Timing | None = None
     auto_calls: bool = False  # tool_calls: auto (see Scenario)
+    after_tool: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ _SCENARIO_FIELDS = (
     "turns",
 )
 _ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls")  # what a turn may say
+_TURN_FIELDS = (*_ANSWER_FIELDS, "after_tool")  # and which tool's result it answers
 MAX_TURNS = 64
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
@@ -310,15 +313,31 @@ def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], 
 
 def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
     turns: list[Turn] = []
-    for turn in _entries(reader, "turns", MAX_TURNS, "answers", "(content, tool_calls, ...)", _ANSWER_FIELDS):
+    for turn in _entries(reader, "turns", MAX_TURNS, "answers", "(content, tool_calls, ...)", _TURN_FIELDS):
         content, tool_calls, auto, finish, timing = _answer(turn)
         if not turns and isinstance(content, FixedText) and "{tool_result}" in content.value:
             # The first answer is for a conversation without an assistant turn, so without a tool
             # result (a tool message answers an assistant's call): it would always quote ''.
             text = turn.sub("content", ("text",))
             raise text.error("quotes {tool_result}, but the first turn comes before any tool result", "text")
-        turns.append(Turn(content, finish, tool_calls, timing if turn.has("timing") else None, auto))
+        after = _after_tool(turn, turns)
+        timed = timing if turn.has("timing") else None
+        turns.append(Turn(content, finish, tool_calls, timed, auto, after_tool=after))
     return tuple(turns)
+
+
+def _after_tool(turn: DocumentReader, earlier: list[Turn]) -> str | None:
+    """A turn's ``after_tool``: a tool name, named by one turn at most (which of two would answer
+    that tool's result is better said by the file than guessed)."""
+    name = turn.string("after_tool")
+    if name is None:
+        return None
+    if not _TOOL_NAME.fullmatch(name):
+        raise turn.error("must be a tool name: 1-128 letters, digits, '_', '-', '.' or ':'", "after_tool")
+    for number, other in enumerate(earlier, start=1):
+        if other.after_tool == name:
+            raise turn.error(f"{name!r} is already the after_tool of turn {number}", "after_tool")
+    return name
 
 
 def _fault(item: Any, reader: DocumentReader, index: int) -> Fault:

@@ -41,6 +41,9 @@ class Frame:
     # Tool-call argument fragments this frame completes, (call, fragment): counted in ``tokens``,
     # not part of ``text`` (the content).
     arguments: tuple[tuple[int, str], ...] = ()
+    # With several choices (``n``): the text this frame completes, per choice (choice, text), for
+    # the journal's ``choices``; ``text`` still holds all of it, in the order sent.
+    choice_texts: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,6 +213,8 @@ class ActiveStreams:
                         entry.text_parts.append(frame.text or "")
                     for call, fragment in frame.arguments:
                         entry.call_part(call, fragment)
+                    for choice, text in frame.choice_texts:
+                        entry.choice_part(choice, text)
                     if entry.first_token_ms is None:
                         entry.first_token_ms = elapsed
             outcome = _ending(ctx)

@@ -279,6 +279,7 @@ class Fragment(Fault):
                     frame.tokens if last else 0,
                     closing=frame.closing,
                     arguments=frame.arguments if last else (),
+                    choice_texts=frame.choice_texts if last else (),
                 )
                 pos = end
                 free_at = due + gap
@@ -314,6 +315,7 @@ def _join(batch: list[Frame]) -> Frame:
         sum(f.tokens for f in batch),
         closing=any(f.closing for f in batch),
         arguments=tuple(a for f in batch for a in f.arguments),
+        choice_texts=tuple(c for f in batch for c in f.choice_texts),
     )
 
 
@@ -353,4 +355,5 @@ class Bandwidth(Fault):
                     frame.tokens if last else 0,
                     closing=frame.closing,
                     arguments=frame.arguments if last else (),
+                    choice_texts=frame.choice_texts if last else (),
                 )
