@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         assert_ttft,
     )
     from .handle import FakeLLM, MarkerOptions, ScriptOptions
-    from .recording import RecordedToolCall, StreamRecording, arecord, record
+    from .recording import RecordedChoice, RecordedToolCall, StreamRecording, arecord, record
 
 # public name -> the module that defines it (kept in step with the block above by
 # tests/plugin/test_plugin_load.py)
@@ -42,7 +42,9 @@ _WHERE = {
         ".assertions",
     ),
     **dict.fromkeys(("FakeLLM", "MarkerOptions", "ScriptOptions"), ".handle"),
-    **dict.fromkeys(("RecordedToolCall", "StreamRecording", "arecord", "record"), ".recording"),
+    **dict.fromkeys(
+        ("RecordedChoice", "RecordedToolCall", "StreamRecording", "arecord", "record"), ".recording"
+    ),
 }
 
 
@@ -62,6 +64,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FakeLLM",
     "MarkerOptions",
+    "RecordedChoice",
     "RecordedToolCall",
     "ScriptOptions",
     "StreamRecording",

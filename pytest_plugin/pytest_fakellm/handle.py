@@ -66,6 +66,8 @@ class ScriptOptions:
     finish_reason: str | None = None
     # [{name, arguments, id?}], after the text; or "auto": one of the request's tools (tools.decide)
     tool_calls: Sequence[Mapping[str, Any]] | Literal["auto"] | None = None
+    # A conversation: each call's answer, as a scenario file's turns (content, tool_calls, after_tool...)
+    turns: Sequence[Mapping[str, Any]] | None = None
     ascii_only: bool | None = None
     name: str | None = None
 
@@ -112,10 +114,18 @@ class ScriptOptions:
             data["tool_calls"] = calls if isinstance(calls, str) else [dict(call) for call in calls]
         if self.ascii_only is not None:
             data["ascii_only"] = self.ascii_only
+        if self.turns is not None:
+            # Copied as given: scenario_from_dict says what is wrong with a turn, as for a file.
+            turns = self.turns
+            is_list = isinstance(turns, Sequence) and not isinstance(turns, str | bytes)
+            data["turns"] = [dict(t) if isinstance(t, Mapping) else t for t in turns] if is_list else turns
         try:
             scenario = scenario_from_dict(data)
         except ScenarioError as exc:
-            raise ScenarioError(exc.reason, scenario=label, field=_flat(exc.field)) from None
+            flat = _flat(exc.field)
+            if flat == "content" and contents:  # beside turns: name the keyword given, text= ...
+                flat = next(iter(contents))
+            raise ScenarioError(exc.reason, scenario=label, field=flat) from None
         if not contents and not self.tool_calls:  # a call alone says nothing before it
             scenario = replace(scenario, content=default.content)
         return scenario

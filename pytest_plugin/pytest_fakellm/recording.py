@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from fakellm import Journal, JournalEntry, SSEDecoder
 
-__all__ = ["Kind", "RecordedToolCall", "StreamRecording", "arecord", "record"]
+__all__ = ["Kind", "RecordedChoice", "RecordedToolCall", "StreamRecording", "arecord", "record"]
 
 Kind = Literal["auto", "text", "chunks", "sse"]
 
@@ -67,6 +67,22 @@ class RecordedToolCall:
 
 
 @dataclass
+class RecordedChoice:
+    """One choice of a Chat Completions or Completions stream (``n``), as the client accumulated
+    it from the chunks with its ``index``: the text, the finish reason, and (Chat) its tool calls."""
+
+    index: int
+    text: str = ""
+    finish_reason: str | None = None
+    tool_calls: list[RecordedToolCall] = field(default_factory=list)
+
+
+# At most this many choices are kept by index: fakellm sends 128 at most (n's bound), and a
+# client's bogus index must not make the recorder allocate a list of millions.
+MAX_CHOICES = 1024
+
+
+@dataclass
 class StreamRecording:
     """What the code under test delivered, with timings in milliseconds since the recording
     started (which should be when the request is made: pass an iterable that makes the request
@@ -84,6 +100,9 @@ class StreamRecording:
     finish_reason: str | None = None
     # Chat Completions tool calls by their index; Anthropic tool_use blocks in stream order.
     tool_calls: list[RecordedToolCall] = field(default_factory=list)
+    # Chat Completions and Completions: every choice by its index (one with n=1; none for other
+    # formats). ``text`` above is every chunk's first choice's, in the order they came.
+    choices: list[RecordedChoice] = field(default_factory=list)
     usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
@@ -183,6 +202,13 @@ class _Decoder:
     def _chunk(self, chunk: Any) -> str:
         kind = _get(chunk, "type")
         if isinstance(kind, str) and _get(chunk, "choices") is None:
+            inner = _get(chunk, "chunk")
+            if kind == "chunk" and inner is not None:
+                # openai's chat.completions.stream() helper: a ChunkEvent carries the chunk (the
+                # helper's other events repeat what it holds).
+                return self._chunk(inner)
+            if kind.startswith(_CHAT_HELPER_EVENTS) and self.rec.format == "chat":
+                return ""
             return self._event(kind, chunk)
         if self.rec.format is None:
             obj = _get(chunk, "object")
@@ -197,6 +223,7 @@ class _Decoder:
                 return ""
             if not choices:
                 return ""
+            self._choices(choices)
             reason = _get(choices[0], "finish_reason")
             if reason:
                 self.rec.finish_reason = reason
@@ -209,6 +236,7 @@ class _Decoder:
             choices = chunk.get("choices") or []
             if not choices:
                 return ""
+            self._choices(choices)
             choice = choices[0]
             delta = choice.get("delta") or {}
             reason = choice.get("finish_reason")
@@ -220,6 +248,7 @@ class _Decoder:
                 raise TypeError(f"fakellm.record(kind='chunks') expects chunks with .choices: {chunk!r:.80}")
             if not choices:
                 return ""
+            self._choices(choices)
             choice = choices[0]
             delta = getattr(choice, "delta", None)
             reason = getattr(choice, "finish_reason", None)
@@ -229,13 +258,38 @@ class _Decoder:
             self.rec.finish_reason = reason
         return content if isinstance(content, str) else ""
 
-    def _calls(self, deltas: Any) -> None:
-        """Chat tool-call deltas (SDK objects or wire dicts), accumulated by their index."""
+    def _choices(self, choices: Any) -> None:
+        """Every choice of a Chat or Completions chunk (SDK objects or wire dicts), by its index."""
+        completions = self.rec.format == "completions"
+        into = self.rec.choices
+        for choice in choices:
+            index = _get(choice, "index")
+            if not isinstance(index, int) or index < 0 or index >= MAX_CHOICES:
+                continue
+            while len(into) <= index:
+                into.append(RecordedChoice(len(into)))
+            got = into[index]
+            if completions:
+                text = _get(choice, "text")
+            else:
+                delta = _get(choice, "delta")
+                text = _get(delta, "content")
+                self._calls(_get(delta, "tool_calls"), got.tool_calls)
+            if isinstance(text, str):
+                got.text += text
+            reason = _get(choice, "finish_reason")
+            if isinstance(reason, str) and reason:
+                got.finish_reason = reason
+
+    def _calls(self, deltas: Any, calls: list[RecordedToolCall] | None = None) -> None:
+        """Chat tool-call deltas (SDK objects or wire dicts), accumulated by their index into
+        ``calls`` (default: the recording's)."""
+        if calls is None:
+            calls = self.rec.tool_calls
         for delta in deltas or ():
             index = _get(delta, "index")
             if not isinstance(index, int) or index < 0 or index > 1024:
                 continue
-            calls = self.rec.tool_calls
             while len(calls) <= index:
                 calls.append(RecordedToolCall())
             call = calls[index]
@@ -402,6 +456,9 @@ def _entry_for(journal: Journal, before: float) -> JournalEntry | None:
             best = entry
     return best
 
+
+# The events of openai's chat.completions.stream() helper besides "chunk": derived from the chunk.
+_CHAT_HELPER_EVENTS = ("content.", "refusal.", "tool_calls.", "logprobs.")
 
 _STREAM_PATHS = ("/chat/completions", "/completions", "/responses", "/messages")
 
