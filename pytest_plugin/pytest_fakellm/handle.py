@@ -481,9 +481,10 @@ class FakeLLM:
         lines = []
         for entry in self.journal:
             faults = ", ".join(f"{f.fault}@{f.at_token}" for f in entry.faults) or "no faults"
+            turn = f" turn {entry.turn}" if entry.turn is not None else ""
             lines.append(
                 f"#{entry.index} {entry.method} {entry.path} -> {entry.status} {entry.outcome}: "
-                f"scenario {entry.scenario!r}, seed {entry.seed}, {entry.tokens_sent} tokens, "
+                f"scenario {entry.scenario!r}{turn}, seed {entry.seed}, {entry.tokens_sent} tokens, "
                 f"{entry.bytes_sent} bytes, {faults}; text {entry.text[:80]!r}"
                 + ("…" if len(entry.text) > 80 else "")
             )

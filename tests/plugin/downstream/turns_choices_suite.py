@@ -46,6 +46,8 @@ def test_script_takes_turns(fakellm: FakeLLM) -> None:
     messages = agent(fakellm)
     assert messages[-1]["content"] == "At 09:00 CET it is sunny."
     assert [entry.turn for entry in fakellm.journal] == [1, 3, 4]
+    report = fakellm.report()  # a failed test's report says which turn answered each call
+    assert "' turn 1, seed" in report and "' turn 4, seed" in report
 
 
 @pytest.mark.fakellm(turns=TURNS)
