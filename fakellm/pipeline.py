@@ -454,11 +454,16 @@ def _active_faults(
     active: list[Fault] = []
     # Each source counts `times` on its own: the scenario's faults, the server-wide --faults, and
     # each distinct X-FakeLLM-Faults header value.
-    groups = (
+    groups = [
         (f"scenario:{scenario.name}", scenario.faults),
         ("global", global_faults),
         (extra_scope, extra),
-    )
+    ]
+    if scenario.turn is not None:
+        # A turn's faults count apart from every other turn's: `times: 1` breaks the first
+        # stream answering that turn, and its retry (the same turn) gets through.
+        turn_faults = scenario.turns[scenario.turn].faults
+        groups.insert(1, (f"scenario:{scenario.name}:turn:{scenario.turn}", turn_faults))
     for scope, faults in groups:
         for index, fault in enumerate(faults):
             number = counters.take(scope, index, fault)
@@ -717,6 +722,7 @@ def answer_for_turn(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> S
         tool_calls=turn.tool_calls,
         timing=turn.timing or scenario.timing,
         auto_calls=turn.auto_calls,
+        turn=index,
     )
 
 

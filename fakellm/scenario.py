@@ -83,6 +83,9 @@ class Turn:
     timing: Timing | None = None
     auto_calls: bool = False  # tool_calls: auto (see Scenario)
     after_tool: str | None = None
+    # Only the stream answering this turn carries these (after the scenario's own); their
+    # ``times`` count per turn (pipeline._active_faults).
+    faults: tuple[Fault, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ class Scenario:
     # tool_calls: auto: one call to a tool picked from the request's, arguments generated from its
     # schema (tools.decide); text when the request has no tools.
     auto_calls: bool = False
+    turn: int | None = None  # which of ``turns`` this answer is, once chosen (pipeline.answer_for_turn)
 
 
 _SCENARIO_FIELDS = (
@@ -118,7 +122,7 @@ _SCENARIO_FIELDS = (
     "turns",
 )
 _ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls")  # what a turn may say
-_TURN_FIELDS = (*_ANSWER_FIELDS, "after_tool")  # and which tool's result it answers
+_TURN_FIELDS = (*_ANSWER_FIELDS, "after_tool", "faults")  # and which tool's result it answers
 MAX_TURNS = 64
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
@@ -251,15 +255,7 @@ def scenario_from_dict(
                 raise m.error(f"not a valid regular expression: {exc}", "prompt") from None
         match = Match(model=m.string("model"), prompt=prompt, _prompt_re=prompt_re, path=m.string("path"))
 
-    faults: list[Fault] = []
-    if reader.has("faults"):
-        raw = reader.get("faults")
-        if not isinstance(raw, list):
-            raise reader.error(f"must be a list, got {type(raw).__name__}", "faults")
-        if len(raw) > MAX_FAULTS:
-            raise reader.error(f"at most {MAX_FAULTS} faults in one scenario, got {len(raw)}", "faults")
-        for i, item in enumerate(raw):
-            faults.append(_fault(item, reader, i))
+    faults = _faults(reader) if reader.has("faults") else ()
 
     source = None
     if located is not None and located.file is not None:
@@ -271,7 +267,7 @@ def scenario_from_dict(
         match=match,
         # Non-negative, like X-FakeLLM-Seed and --seed: a journaled seed must replay through them.
         seed=reader.integer("seed", minimum=0, maximum=MAX_SEED),
-        faults=tuple(faults),
+        faults=faults,
         finish_reason=finish,
         tool_calls=tool_calls,
         source=source,
@@ -322,7 +318,8 @@ def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
             raise text.error("quotes {tool_result}, but the first turn comes before any tool result", "text")
         after = _after_tool(turn, turns)
         timed = timing if turn.has("timing") else None
-        turns.append(Turn(content, finish, tool_calls, timed, auto, after_tool=after))
+        faults = _faults(turn) if turn.has("faults") else ()
+        turns.append(Turn(content, finish, tool_calls, timed, auto, after_tool=after, faults=faults))
     return tuple(turns)
 
 
@@ -340,6 +337,16 @@ def _after_tool(turn: DocumentReader, earlier: list[Turn]) -> str | None:
     return name
 
 
+def _faults(reader: DocumentReader) -> tuple[Fault, ...]:
+    """A scenario's or a turn's ``faults`` list, each checked with its file:line:field."""
+    raw = reader.get("faults")
+    if not isinstance(raw, list):
+        raise reader.error(f"must be a list, got {type(raw).__name__}", "faults")
+    if len(raw) > MAX_FAULTS:
+        raise reader.error(f"at most {MAX_FAULTS} faults in one scenario, got {len(raw)}", "faults")
+    return tuple(_fault(item, reader, i) for i, item in enumerate(raw))
+
+
 def _fault(item: Any, reader: DocumentReader, index: int) -> Fault:
     located = reader.located
     where = f"faults[{index}]"
@@ -355,7 +362,7 @@ def _fault(item: Any, reader: DocumentReader, index: int) -> Fault:
             file=located.file if located is not None else None,
             line=line,
             scenario=reader.scenario,
-            field=f"{where}.{exc.field}" if exc.field else where,
+            field=f"{reader.prefix}{where}.{exc.field}" if exc.field else f"{reader.prefix}{where}",
         ) from None
 
 
