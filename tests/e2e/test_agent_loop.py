@@ -8,7 +8,10 @@ The journal shows the dropped attempt and the retry. The Node side is tests/e2e/
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +155,7 @@ def assert_dropped_then_retried(journal: list[dict[str, Any]]) -> None:
     assert [f["fault"] for f in dropped["faults"]] == ["drop"] and dropped["faults"][0]["at_token"] == 4
     (cut,) = dropped["tool_calls"]
     assert cut["name"] == "convert_temperature" and cut["arguments"] == '{"celsius'
-    assert retried["faults"] == [] and retried["request"]["messages"] == dropped["request"]["messages"]
+    assert retried["faults"] == [] and retried["request"] == dropped["request"]
     (whole,) = retried["tool_calls"]
     assert json.loads(whole["arguments"]) == {"celsius": 18, "to": "fahrenheit"}
 
@@ -198,6 +201,77 @@ def test_without_a_retry_the_broken_turn_reaches_the_agent(served: Served) -> No
             s.get_final_completion()
     # A non-streamed first turn: the drop (a stream fault) is turn 2's only.
     assert [e["outcome"] for e in served.journal()] == ["completed", "dropped"]
+
+
+# -- Node: the AI SDK's streamText with tools, stopWhen and maxRetries (tests/node/agent.mjs) ----------
+NODE_DIR = Path(__file__).parent.parent / "node"
+PROVIDERS = ["chat", "responses", "anthropic"]
+
+
+def node(base_url: str, mode: str, provider: str) -> dict[str, Any]:
+    missing = None
+    if shutil.which("node") is None:
+        missing = "node is not installed"
+    elif not (NODE_DIR / "node_modules").is_dir():
+        missing = "tests/node/node_modules is missing: run `npm ci --prefix tests/node`"
+    if missing:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"CI must run the Node agent tests: {missing}")
+        pytest.skip(missing)
+    out = subprocess.run(
+        ["node", str(NODE_DIR / "agent.mjs"), base_url, mode, provider],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout.startswith("{"), out.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_ai_sdk_agent_survives_a_drop_in_the_second_turns_arguments(served: Served, provider: str) -> None:
+    r = node(f"{served.url}/v1", "loop", provider)
+    assert r["ok"], r
+    assert r["ran"] == ["get_weather", "convert_temperature"]
+    assert r["text"] == FINAL
+    # The AI SDK's maxRetries and streamRetries do not cover a connection dropped mid-stream: the
+    # loop's own retry resumed from the finished steps, so the dropped step was asked once more.
+    assert r["failures"] == ["APICallError: Failed to process successful response"]
+    assert r["steps"] == ["tool-calls", "tool-calls", "stop"]
+    assert_dropped_then_retried(served.journal())
+
+
+WEATHER = {"name": "weather", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_what_the_ai_sdk_surfaces_for_a_fault_in_a_tool_calls_arguments(
+    make_server: Callable[..., Server], provider: str
+) -> None:
+    server = make_server(scenarios=[WEATHER])
+    cases = node(server.base_url, "faults", provider)["cases"]
+    # An error event mid-arguments is an error part; the step still finishes. Chat's provider
+    # even emits the cut call, its input the raw fragment, and the SDK answers it with tool-error.
+    error = cases["error"]
+    assert len(error["errors"]) == 1 and error["errors"][0].startswith("StreamProviderError: ")
+    assert error["thrown"] is None and "finish" in error["parts"]
+    if provider == "chat":
+        assert error["calls"] == ['{"city'] and "tool-error" in error["parts"]
+    else:
+        assert error["calls"] == [] and "tool-call" not in error["parts"]
+    # streamRetries reruns the step after an error part: the second stream has the whole call.
+    retried = cases["error+streamRetries"]
+    assert retried["calls"] == [{"city": "Paris"}] and retried["errors"] == []
+    # A drop rejects the stream's read: fullStream throws, no tool-call part.
+    drop = cases["drop"]
+    assert drop["thrown"] == "APICallError: Failed to process successful response"
+    assert drop["calls"] == [] and "tool-input-delta" in drop["parts"]
+    # streamRetries does not cover it: the read rejects, no error part comes to retry on.
+    dropped = cases["drop+streamRetries"]
+    assert dropped["thrown"] == "APICallError: Failed to process successful response"
+    assert dropped["calls"] == []
 
 
 # -- the turn's faults in the scenario file ---------------------------------------------------------
