@@ -33,6 +33,8 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..logprobs import MAX_TOP_LOGPROBS, StreamLogprobs, TokenLogprob
+from ..tokens import tokens_for
 from ..tools import AUTO, NO_ARGUMENTS, PlannedCall, ToolChoice, ToolSpec
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .sse import ServerSentEvent, encode_sse
@@ -43,6 +45,7 @@ __all__ = [
     "ChatInjector",
     "ChatRequest",
     "OpenAIChatEncoder",
+    "chat_logprobs",
     "function_tools",
     "openai_error",
     "openai_headers",
@@ -97,6 +100,7 @@ class OpenAIChatEncoder:
         system_fingerprint: str,
         include_usage: bool = False,
         ascii_only: bool = True,
+        logprobs: StreamLogprobs | None = None,
     ) -> None:
         self.id = id
         self.created = created
@@ -123,9 +127,15 @@ class OpenAIChatEncoder:
         # Choices after the first (``n``): their own templates, made when each first appears, so
         # that choice 0's hot path stays as it is.
         self._choices: dict[int, _ChoiceState] = {}
+        # ``logprobs: true``: each text chunk's ``logprobs.content`` holds its token's (tool call
+        # fragments and the finish keep ``null``); a role chunk's is ``{"content":[]}`` (wire2 §4.3).
+        self._logprobs = logprobs
+        self._role_logprobs = b"null" if logprobs is None else b'{"content":[],"refusal":null}'
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta and self._role is None and not event.choice:  # the hot path
+            if self._logprobs is not None and self._content_head is self._text_head:
+                return self._with_logprobs(event, self._content_head)
             return b"".join(
                 (
                     self._content_head,
@@ -183,9 +193,34 @@ class OpenAIChatEncoder:
             self._head
             + b'[{"index":%d,"delta":' % choice
             + delta
-            + b',"logprobs":null,"finish_reason":null}]'
+            + b',"logprobs":'
+            + self._role_logprobs
+            + b',"finish_reason":null}]'
             + self._tail
         )
+
+    def _with_logprobs(self, event: TextDelta, content_head: bytes) -> bytes:
+        """A text chunk with its token's logprobs (``logprobs: true``): one entry, as the API
+        sends one token per chunk (wire2 §4.3)."""
+        assert self._logprobs is not None
+        entry = _dumps(self._logprobs.next(event.text, event.choice).json(), self.ascii_only)
+        return b"".join(
+            (
+                content_head,
+                self._quote(event.text).encode("utf-8", _UTF8_ERRORS),
+                b'},"logprobs":{"content":[',
+                entry.encode("utf-8", _UTF8_ERRORS),
+                b'],"refusal":null},"finish_reason":null}]',
+                self._tail,
+            )
+        )
+
+    def _choice_logprobs(self, text: str, choice: int) -> dict[str, Any] | None:
+        """A non-streamed choice's ``logprobs``: its text's tokens', the same as its stream's."""
+        if self._logprobs is None:
+            return None
+        entries: list[TokenLogprob] = self._logprobs.of(tokens_for(text), choice)
+        return {"content": [e.json() for e in entries], "refusal": None}
 
     def _other_choice(self, event: RoleStart | BlockStart | TextDelta | BlockEnd | Finish) -> bytes:
         """An event of a choice after the first: the same chunks as choice 0's, with its
@@ -199,6 +234,8 @@ class OpenAIChatEncoder:
                 self._head + b'[{"index":%d,"delta":{"content":' % number
             )
         if type(event) is TextDelta and state.role is None:
+            if self._logprobs is not None:
+                return self._with_logprobs(event, state.content_head)
             return b"".join(
                 (state.content_head, self._quote(event.text).encode("utf-8", _UTF8_ERRORS), self._text_close)
             )
@@ -281,7 +318,7 @@ class OpenAIChatEncoder:
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": None,
+                    "logprobs": self._choice_logprobs(text, 0),
                     "finish_reason": finish_reason,
                 }
             ],
@@ -298,7 +335,7 @@ class OpenAIChatEncoder:
             {
                 "index": i,
                 "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
-                "logprobs": None,
+                "logprobs": self._choice_logprobs(text, i),
                 "finish_reason": reason,
             }
             for i, (text, reason) in enumerate(choices)
@@ -562,6 +599,51 @@ def _stop_sequences(value: Any) -> tuple[str, ...]:
     return tuple(stops)
 
 
+def chat_logprobs(body: dict[str, Any]) -> int | None:
+    """How many ``top_logprobs`` each token lists when the request asks for logprobs
+    (``logprobs: true``; ``top_logprobs`` 0 to 20, 0 when absent), None when it does not; a
+    :class:`RequestError` in OpenAI's words for a bad value, or ``top_logprobs`` without
+    ``logprobs``."""
+    enabled = body.get("logprobs")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise _bad(
+            f"Invalid type for 'logprobs': expected a boolean, but got {_type_name(enabled)} instead.",
+            "logprobs",
+            "invalid_type",
+        )
+    top = body.get("top_logprobs")
+    if top is None:
+        return 0 if enabled else None
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise _bad(
+            f"Invalid type for 'top_logprobs': expected an integer, but got {_type_name(top)} instead.",
+            "top_logprobs",
+            "invalid_type",
+        )
+    if top < 0:
+        raise _bad(
+            f"Invalid 'top_logprobs': integer below minimum value. Expected a value >= 0, but got {top} "
+            "instead.",
+            "top_logprobs",
+            "integer_below_min_value",
+        )
+    if top > MAX_TOP_LOGPROBS:
+        raise _bad(
+            f"Invalid 'top_logprobs': integer above maximum value. Expected a value <= "
+            f"{MAX_TOP_LOGPROBS}, but got {top} instead.",
+            "top_logprobs",
+            "integer_above_max_value",
+        )
+    if not enabled:
+        raise _bad("The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", "top_logprobs")
+    return top
+
+
+def _stream_logprobs(key: str, top: int | None) -> StreamLogprobs | None:
+    """The stream's logprobs, keyed by its completion id (drawn from the seed: no draw is added)."""
+    return None if top is None else StreamLogprobs(key, top)
+
+
 # --------------------------------------------------------------------------------------------------
 # The format (wire/format.py)
 
@@ -576,6 +658,7 @@ class ChatCompletions:
 
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
         request = parse_chat_request(raw)
+        chat_logprobs(request.body)  # checked here, read again by open_stream
         request.output_schema = output_schema(request.body.get("response_format"), "response_format")
         request.tools = function_tools(request.body.get("tools"), flat=False)
         request.tool_choice = tool_choice(request.body.get("tool_choice"), request.tools, flat=False)
@@ -602,6 +685,7 @@ class ChatCompletions:
             system_fingerprint=fingerprint,
             include_usage=request.include_usage,
             ascii_only=ascii_only,
+            logprobs=_stream_logprobs(completion_id, chat_logprobs(request.body)),
         )
         return OpenedStream(encoder, request_id)
 

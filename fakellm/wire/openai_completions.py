@@ -37,6 +37,8 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..logprobs import StreamLogprobs, TokenLogprob
+from ..tokens import tokens_for
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import (
@@ -46,13 +48,24 @@ from .openai import (
     MAX_CHOICES,
     ChatInjector,
     _dumps,
+    _type_name,
     openai_error,
     openai_headers,
     parse_chat_request,
 )
 from .sse import ServerSentEvent, encode_sse
 
-__all__ = ["COMPLETIONS", "Completions", "OpenAICompletionsEncoder", "parse_completions_request"]
+__all__ = [
+    "COMPLETIONS",
+    "MAX_LOGPROBS",
+    "Completions",
+    "OpenAICompletionsEncoder",
+    "completions_logprobs",
+    "parse_completions_request",
+]
+
+MAX_LOGPROBS = 5
+"""OpenAI's bound on this API's ``logprobs`` (the number of likeliest tokens per position)."""
 
 MAX_PROMPTS = MAX_CHOICES
 """The most choices one request may ask for, prompts times ``n`` (``n``'s own bound, 128): each is
@@ -78,7 +91,15 @@ class OpenAICompletionsEncoder:
     content_type = "text/event-stream; charset=utf-8"
 
     def __init__(
-        self, *, id: str, created: int, model: str, include_usage: bool = False, ascii_only: bool = True
+        self,
+        *,
+        id: str,
+        created: int,
+        model: str,
+        include_usage: bool = False,
+        ascii_only: bool = True,
+        logprobs: StreamLogprobs | None = None,
+        prompt_chars: Sequence[int] = (),
     ) -> None:
         self.id = id
         self.created = created
@@ -95,6 +116,12 @@ class OpenAICompletionsEncoder:
         # Each choice's bytes after its text, up to the finish reason: made once per choice (``n``,
         # a list of prompts), when it first appears.
         self._index: list[bytes] = [self._index_bytes(0)]
+        # ``logprobs: k``: each chunk's parallel arrays for its one token. ``text_offset`` counts
+        # characters from the start of the choice's prompt (the API's: the prompt, then the
+        # answer, as if echoed), so each choice starts at its prompt's length (``prompt_chars``).
+        self._logprobs = logprobs
+        self._starts = tuple(prompt_chars)
+        self._offsets = list(prompt_chars)  # each choice's, as its stream goes
 
     @staticmethod
     def _index_bytes(choice: int) -> bytes:
@@ -105,6 +132,8 @@ class OpenAICompletionsEncoder:
         index = self._index
         while len(index) <= choice:
             index.append(self._index_bytes(len(index)))
+        if self._logprobs is not None:
+            return self._chunk_with_logprobs(text, reason, choice)
         return b"".join(
             (
                 self._choice_open,
@@ -115,6 +144,41 @@ class OpenAICompletionsEncoder:
                 self._model_tail,
             )
         )
+
+    def _offset(self, choice: int) -> int:
+        while len(self._offsets) <= choice:
+            self._offsets.append(0)
+        return self._offsets[choice]
+
+    def _start(self, choice: int) -> int:
+        return self._starts[choice] if choice < len(self._starts) else 0
+
+    def _chunk_with_logprobs(self, text: str, reason: bytes, choice: int) -> bytes:
+        """A chunk whose ``logprobs`` holds its token's (empty arrays on the finish's chunk, which
+        has no token)."""
+        assert self._logprobs is not None
+        entries = [self._logprobs.next(text, choice)] if text else []
+        offset = self._offset(choice)
+        arrays = _arrays(entries, offset)
+        self._offsets[choice] = offset + len(text)
+        return b"".join(
+            (
+                self._choice_open,
+                self._quote(text).encode("utf-8", _UTF8_ERRORS),
+                b',"index":%d,"logprobs":' % choice,
+                _dumps(arrays, self.ascii_only).encode("utf-8", _UTF8_ERRORS),
+                b',"finish_reason":',
+                reason,
+                b"}],",
+                self._model_tail,
+            )
+        )
+
+    def _choice_logprobs(self, text: str, choice: int) -> dict[str, Any] | None:
+        """A non-streamed choice's ``logprobs``: its text's tokens', the same as its stream's."""
+        if self._logprobs is None:
+            return None
+        return _arrays(self._logprobs.of(tokens_for(text), choice), self._start(choice))
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta:
@@ -159,7 +223,14 @@ class OpenAICompletionsEncoder:
             "object": "text_completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}],
+            "choices": [
+                {
+                    "text": text,
+                    "index": 0,
+                    "logprobs": self._choice_logprobs(text, 0),
+                    "finish_reason": finish_reason,
+                }
+            ],
             "usage": _usage(usage),
         }
 
@@ -168,21 +239,66 @@ class OpenAICompletionsEncoder:
         finish_reason)`` each, in index order."""
         body = self.completion(*choices[0], usage)
         body["choices"] = [
-            {"text": text, "index": i, "logprobs": None, "finish_reason": reason}
+            {"text": text, "index": i, "logprobs": self._choice_logprobs(text, i), "finish_reason": reason}
             for i, (text, reason) in enumerate(choices)
         ]
         return body
+
+
+def _arrays(entries: Sequence[TokenLogprob], offset: int) -> dict[str, Any]:
+    """This API's ``logprobs``: parallel arrays (``top_logprobs`` maps of token to logprob, the
+    sent token first), ``text_offset`` running on from ``offset``."""
+    offsets = []
+    for entry in entries:
+        offsets.append(offset)
+        offset += len(entry.token)
+    return {
+        "tokens": [e.token for e in entries],
+        "token_logprobs": [e.logprob for e in entries],
+        "top_logprobs": [{t.token: t.logprob for t in e.top} for e in entries],
+        "text_offset": offsets,
+    }
 
 
 def _bad(message: str, param: str, code: str = "invalid_value") -> RequestError:
     return RequestError(400, message, param=param, code=code)
 
 
+def completions_logprobs(body: dict[str, Any]) -> int | None:
+    """How many of the likeliest tokens each position lists (``logprobs``: 0 to 5), None when
+    the request does not ask for logprobs (absent, null or ``false``); a :class:`RequestError`
+    naming ``logprobs`` for any other value."""
+    value = body.get("logprobs")
+    if value is None or value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(
+            f"Invalid type for 'logprobs': expected an integer, but got {_type_name(value)} instead.",
+            "logprobs",
+            "invalid_type",
+        )
+    if value < 0:
+        raise _bad(
+            "Invalid 'logprobs': integer below minimum value. Expected a value >= 0, but got "
+            f"{value} instead.",
+            "logprobs",
+            "integer_below_min_value",
+        )
+    if value > MAX_LOGPROBS:
+        raise _bad(
+            f"Invalid 'logprobs': integer above maximum value. Expected a value <= {MAX_LOGPROBS}, "
+            f"but got {value} instead.",
+            "logprobs",
+            "integer_above_max_value",
+        )
+    return value
+
+
 def parse_completions_request(raw: bytes) -> ChatRequest:
     """Validate a Completions body; each prompt becomes one user message. A list of k prompts
     answers with k choices (``k * n`` with ``n``, prompt-major: ``ChatRequest.more_prompts``).
-    Token-array prompts, ``echo``, ``logprobs`` and ``best_of > 1`` are refused (400, naming the
-    parameter)."""
+    ``logprobs`` (0 to 5) is checked by :func:`completions_logprobs`. Token-array prompts, ``echo``
+    and ``best_of > 1`` are refused (400, naming the parameter)."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -215,9 +331,9 @@ def parse_completions_request(raw: bytes) -> ChatRequest:
                 "prompt",
                 "array_above_max_length",
             )
-        for key in ("echo", "logprobs"):
-            if body.get(key) not in (None, False):
-                raise _bad(f"fakellm does not support '{key}' yet.", key, "unsupported_value")
+        if body.get("echo") not in (None, False):
+            raise _bad("fakellm does not support 'echo' yet.", "echo", "unsupported_value")
+        completions_logprobs(body)
         if body.get("best_of") not in (None, 1):
             raise _bad("fakellm does not support best_of > 1 yet.", "best_of", "unsupported_value")
         chat_body = {
@@ -236,6 +352,23 @@ def parse_completions_request(raw: bytes) -> ChatRequest:
             )
         return request
     return parse_chat_request(raw)  # its JSON and type errors, in OpenAI's wording
+
+
+def _stream_logprobs(key: str, request: ChatRequest) -> StreamLogprobs | None:
+    """The stream's logprobs, keyed by its completion id (drawn from the seed: no draw is added).
+    ``logprobs: 0`` still lists the sent token: the API always returns the sampled token's logprob
+    in ``top_logprobs`` ("up to logprobs+1 elements"), and here it is always the likeliest."""
+    top = completions_logprobs(request.body)
+    return None if top is None else StreamLogprobs(key, max(top, 1))
+
+
+def _prompt_chars(request: ChatRequest) -> list[int]:
+    """Each choice's prompt length in characters: where its ``text_offset`` starts."""
+    lengths = []
+    for choice in range(request.choices):
+        content = request.conversation(choice)[-1].get("content")
+        lengths.append(len(content) if isinstance(content, str) else 0)
+    return lengths
 
 
 class Completions:
@@ -266,6 +399,8 @@ class Completions:
             model=request.model,
             include_usage=request.include_usage,
             ascii_only=ascii_only,
+            logprobs=_stream_logprobs(completion_id, request),
+            prompt_chars=_prompt_chars(request),
         )
         return OpenedStream(encoder, request_id)
 

@@ -85,6 +85,8 @@ from ..events import (
     Usage,
     Verbatim,
 )
+from ..logprobs import MAX_TOP_LOGPROBS, StreamLogprobs
+from ..tokens import tokens_for
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
 from .openai import function_tools, openai_error, openai_headers, output_schema, tool_choice
@@ -107,6 +109,7 @@ __all__ = [
     "new_ids",
     "parse_responses_request",
     "read_event",
+    "responses_logprobs",
     "usage_object",
 ]
 
@@ -256,6 +259,7 @@ class _Item:
     parts: list[str] = field(default_factory=list)
     status: str = "in_progress"
     part_done: bool = False  # the text part's (or the arguments') .done events are out
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # the message's tokens', if asked
 
     def json(self) -> dict[str, Any]:
         text = "".join(self.parts)
@@ -264,7 +268,7 @@ class _Item:
                 "id": self.id,
                 "type": "message",
                 "status": self.status,
-                "content": [_part(text)],
+                "content": [_part(text, self.logprobs)],
                 "role": "assistant",
             }
         return {
@@ -301,6 +305,7 @@ class OpenAIResponsesEncoder:
         obfuscation: random.Random | None = None,
         ascii_only: bool = True,
         item_id: Callable[[str], str] | None = None,
+        logprobs: StreamLogprobs | None = None,
     ) -> None:
         self.response_id = response_id
         self.message_id = message_id
@@ -322,6 +327,11 @@ class OpenAIResponsesEncoder:
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
         self._pool = "".join(obfuscation.choices(_ALNUM, k=_POOL + 15)).encode() if obfuscation else None
         self._offset = 0
+        # ``include: ["message.output_text.logprobs"]``: each text delta lists its token's, and
+        # the message's list (``_entries``, while it is open) goes into every event that carries
+        # its text: output_text.done, content_part.done, output_item.done, the final object.
+        self._logprobs = logprobs
+        self._entries: list[dict[str, Any]] | None = None
         self._templates("response.output_text.delta", message_id, 0)
 
     def _templates(self, kind: str, item_id: str, index: int) -> None:
@@ -329,10 +339,11 @@ class OpenAIResponsesEncoder:
         pins it equal to what encode_sse writes for the same JSON): the sequence number, the quoted
         text, the pad. Text deltas carry ``content_index`` and ``logprobs``, argument deltas not."""
         text = kind == "response.output_text.delta"
+        logprobs = "[%b]" if self._logprobs is not None else "[]"
         head = (
             f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":%d,'
             f'"item_id":{self._quote(item_id).replace("%", "%%")},"output_index":{index},'
-            + ('"content_index":0,"delta":%b,"logprobs":[]' if text else '"delta":%b')
+            + (f'"content_index":0,"delta":%b,"logprobs":{logprobs}' if text else '"delta":%b')
         ).encode()
         self._delta = head + b"}\n\n"
         self._padded_delta = head + b',"obfuscation":"%b"}\n\n'
@@ -341,6 +352,8 @@ class OpenAIResponsesEncoder:
 
     def encode(self, event: Event) -> bytes:
         if type(event) is TextDelta and self._block:
+            if self._entries is not None:
+                return self._delta_with_logprobs(event.text)
             text = event.text
             self._parts.append(text)
             seq = self._seq
@@ -353,6 +366,23 @@ class OpenAIResponsesEncoder:
             self._offset = (offset + n + 1) % _POOL
             return self._padded_delta % (seq, self._quote(text).encode(), pool[offset : offset + n])
         return self._encode_other(event)
+
+    def _delta_with_logprobs(self, text: str) -> bytes:
+        """A text delta with its token's logprobs (one token per delta), kept for the message."""
+        assert self._logprobs is not None and self._entries is not None
+        self._parts.append(text)
+        entry = self._logprobs.next(text).json()
+        self._entries.append(entry)
+        logprobs = _dumps(entry, self.ascii_only).encode("utf-8", "backslashreplace")
+        seq = self._seq
+        self._seq = seq + 1
+        pool = self._pool
+        if pool is None:
+            return self._delta % (seq, self._quote(text).encode(), logprobs)
+        n = -len(text) % 16
+        offset = self._offset
+        self._offset = (offset + n + 1) % _POOL
+        return self._padded_delta % (seq, self._quote(text).encode(), logprobs, pool[offset : offset + n])
 
     def _encode_other(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):  # before BlockStart, or a subclass: open first
@@ -409,6 +439,7 @@ class OpenAIResponsesEncoder:
             return b""  # the message is open (a delta came before its BlockStart)
         head = self._open_response() + self._close_item("completed")
         item = self._start(_Item(index, self.message_id))
+        self._entries = item.logprobs if self._logprobs is not None else None
         self._templates("response.output_text.delta", item.id, index)
         added = {**item.json(), "content": []}
         return (
@@ -422,6 +453,7 @@ class OpenAIResponsesEncoder:
         ``output_item.added``; its tokens are ``function_call_arguments.delta`` events."""
         head = self._open_response() + self._close_item("completed")
         item = self._start(_Item(event.index, self._item_id("fc_"), event.id or "", event.name or ""))
+        self._entries = None  # a call's argument fragments have no logprobs
         self._templates("response.function_call_arguments.delta", item.id, event.index)
         return head + self._event(
             "response.output_item.added", {"output_index": item.index, "item": item.json()}
@@ -452,8 +484,10 @@ class OpenAIResponsesEncoder:
             where = {"item_id": item.id, "output_index": item.index}
             return self._event("response.function_call_arguments.done", {**where, "arguments": text})
         return self._event(
-            "response.output_text.done", {**self._where(item), "text": text, "logprobs": []}
-        ) + self._event("response.content_part.done", {**self._where(item), "part": _part(text)})
+            "response.output_text.done", {**self._where(item), "text": text, "logprobs": item.logprobs}
+        ) + self._event(
+            "response.content_part.done", {**self._where(item), "part": _part(text, item.logprobs)}
+        )
 
     def _close_item(self, status: str) -> bytes:
         item = self._open
@@ -568,6 +602,8 @@ class OpenAIResponsesEncoder:
         has no stop sequences."""
         status, incomplete = finish_status(finish_reason)
         items = [_Item(0, self.message_id, parts=[text], status="completed")] if text or not calls else []
+        if items and self._logprobs is not None:
+            items[0].logprobs = [e.json() for e in self._logprobs.of(tokens_for(text))]
         for call in calls:
             items.append(
                 _Item(len(items), self._item_id("fc_"), call.id, call.name, [call.arguments], "completed")
@@ -583,8 +619,8 @@ class OpenAIResponsesEncoder:
         return self.latest
 
 
-def _part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+def _part(text: str, logprobs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": [], "logprobs": list(logprobs), "text": text}
 
 
 def encoder_for(
@@ -593,6 +629,7 @@ def encoder_for(
     *,
     obfuscation_rng: random.Random,
     ascii_only: bool = True,
+    logprobs: StreamLogprobs | None = None,
 ) -> OpenAIResponsesEncoder:
     """The encoder for a parsed request: its echo, and obfuscation unless the request turned it
     off (``stream_options.include_obfuscation: false``)."""
@@ -606,6 +643,7 @@ def encoder_for(
         request=request.body,
         obfuscation=obfuscation_rng if include else None,
         ascii_only=ascii_only,
+        logprobs=logprobs,
     )
 
 
@@ -949,6 +987,33 @@ def parse_responses_request(raw: bytes) -> ChatRequest:
     return ChatRequest(body, model, messages, stream, max_tokens, True)
 
 
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+"""The ``include`` value that asks for the message's logprobs."""
+
+
+def responses_logprobs(body: Mapping[str, Any]) -> int | None:
+    """How many ``top_logprobs`` each token lists when ``include`` holds
+    ``message.output_text.logprobs`` (``top_logprobs`` 0 to 20, 0 when absent), None when it does
+    not (``top_logprobs`` alone is echoed and sends none); a :class:`RequestError` for an
+    ``include`` that is not an array, or a ``top_logprobs`` out of bounds."""
+    include = body.get("include")
+    if include is not None and not isinstance(include, list):
+        raise _invalid_type("include", "an array of strings", include)
+    top = body.get("top_logprobs")
+    if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:  # its type is checked with the echo
+        bound = "below minimum" if top < 0 else "above maximum"
+        expected = ">= 0" if top < 0 else f"<= {MAX_TOP_LOGPROBS}"
+        raise _bad(
+            f"Invalid 'top_logprobs': integer {bound} value. Expected a value {expected}, but got {top} "
+            "instead.",
+            "top_logprobs",
+            "integer_below_min_value" if top < 0 else "integer_above_max_value",
+        )
+    if include is None or LOGPROBS_INCLUDE not in include:
+        return None
+    return top or 0
+
+
 # --------------------------------------------------------------------------------------------------
 # The format (wire/format.py)
 
@@ -961,6 +1026,7 @@ class Responses:
 
     def parse_request(self, raw: bytes, headers: dict[str, str]) -> ChatRequest:
         request = parse_responses_request(raw)
+        responses_logprobs(request.body)  # checked here, read again by open_stream
         text = request.body.get("text")
         if isinstance(text, dict):
             request.output_schema = output_schema(text.get("format"), "text.format")
@@ -981,7 +1047,10 @@ class Responses:
         ids = new_ids(rng, now=now)
         request_id = f"req_{rng.getrandbits(128):032x}"
         pads = random.Random(rng.getrandbits(64))
-        encoder = encoder_for(request, ids, obfuscation_rng=pads, ascii_only=ascii_only)
+        top = responses_logprobs(request.body)
+        # Keyed by the response id (drawn from the seed): no draw is added to the stream's RNG.
+        logprobs = None if top is None else StreamLogprobs(ids.response_id, top)
+        encoder = encoder_for(request, ids, obfuscation_rng=pads, ascii_only=ascii_only, logprobs=logprobs)
         if request.body.get("store") is False:
             return OpenedStream(encoder, request_id)
 
