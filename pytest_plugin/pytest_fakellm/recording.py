@@ -103,6 +103,9 @@ class StreamRecording:
     # Chat Completions and Completions: every choice by its index (one with n=1; none for other
     # formats). ``text`` above is every chunk's first choice's, in the order they came.
     choices: list[RecordedChoice] = field(default_factory=list)
+    # (token, logprob) of every token the stream carried logprobs for, in order: Chat's
+    # ``logprobs.content``, Completions' parallel arrays, Responses' text delta ``logprobs``.
+    logprobs: list[tuple[str, float]] = field(default_factory=list)
     usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
@@ -227,6 +230,11 @@ class _Decoder:
             reason = _get(choices[0], "finish_reason")
             if reason:
                 self.rec.finish_reason = reason
+            logprobs = _get(choices[0], "logprobs")
+            if logprobs is not None:
+                # Not strict: a server's arrays of unequal length are its bug, recorded as far as they pair.
+                tokens, values = _get(logprobs, "tokens") or (), _get(logprobs, "token_logprobs") or ()
+                self._logprobs(zip(tokens, values, strict=False))
             text = _get(choices[0], "text")
             return text if isinstance(text, str) else ""
         if isinstance(chunk, Mapping):
@@ -256,6 +264,9 @@ class _Decoder:
             self._calls(getattr(delta, "tool_calls", None))
         if reason:
             self.rec.finish_reason = reason
+        logprobs = _get(choice, "logprobs")
+        if logprobs is not None:
+            self._entries(_get(logprobs, "content"))
         return content if isinstance(content, str) else ""
 
     def _choices(self, choices: Any) -> None:
@@ -280,6 +291,15 @@ class _Decoder:
             reason = _get(choice, "finish_reason")
             if isinstance(reason, str) and reason:
                 got.finish_reason = reason
+
+    def _entries(self, entries: Any) -> None:
+        """Logprob entries (``{token, logprob, ...}``, SDK objects or wire dicts)."""
+        self._logprobs((_get(e, "token"), _get(e, "logprob")) for e in entries or ())
+
+    def _logprobs(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        for token, logprob in pairs:
+            if isinstance(token, str) and isinstance(logprob, int | float):
+                self.rec.logprobs.append((token, float(logprob)))
 
     def _calls(self, deltas: Any, calls: list[RecordedToolCall] | None = None) -> None:
         """Chat tool-call deltas (SDK objects or wire dicts), accumulated by their index into
@@ -327,6 +347,7 @@ class _Decoder:
         if rec.format is None and kind != "error":
             rec.format = "responses" if kind.startswith("response.") else "anthropic"
         if kind == "response.output_text.delta":
+            self._entries(_get(event, "logprobs"))
             delta = _get(event, "delta")
             return delta if isinstance(delta, str) else ""
         if kind in ("response.completed", "response.incomplete", "response.failed"):
