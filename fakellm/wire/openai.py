@@ -7,6 +7,10 @@ escaped as ``\\uXXXX``, ``data: <json>\\n\\n`` framing, ``data: [DONE]\\n\\n`` l
 Everything that does not change between chunks (id, created, model, fingerprint, the ``usage``
 tail) is encoded once per stream; a content chunk costs one ``json.dumps`` of the token and three
 byte joins. The encoder knows nothing about sockets or timing.
+
+With ``logprobs: true`` each content chunk carries its token's entry (``fakellm/logprobs.py``: a
+hash of the completion id, the choice, the position and the token, so that no draw is added to
+the stream's RNG), as the capture in wire2.md §4.3 has it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ reader that concatenates ``text`` see the same answer.
 The request is the neutral one (wire/format.py): the prompt becomes one user message, so scenario
 ``match`` rules on the last user message work unchanged. Headers, HTTP errors and the mid-stream
 ``{"error": ...}`` are the Chat Completions ones.
+
+``logprobs: k`` (0 to 5) fills each chunk's ``logprobs`` with its token's parallel arrays (§3.1
+item 5; values from ``fakellm/logprobs.py``); ``echo`` stays refused, so there are never prompt
+logprobs, and ``text_offset`` counts from the prompt's start as the API's does without echo.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
   ``status:"in_progress"``, ``output:[]``, ``usage:null``) → ``output_item.added`` →
   ``content_part.added`` → N ``output_text.delta`` → ``output_text.done`` → ``content_part.done``
   → ``output_item.done`` → ``response.completed`` (§1.2). ``output_index`` and ``content_index`` are
-  always sent, zeros included (§1.5, R17); ``logprobs:[]`` on text deltas and ``.done`` (§1.2).
+  always sent, zeros included (§1.5, R17); ``logprobs:[]`` on text deltas and ``.done`` (§1.2),
+  the tokens' (``fakellm/logprobs.py``) when ``include`` holds ``message.output_text.logprobs``.
 - ``response.completed`` carries the full ``output[]`` and ``usage`` (§1.5, R4b: with ``output:[]``
   the SDK's final text is silently empty). No ``[DONE]``: the terminal event ends the body (§1.1).
 - A mid-stream error is the nested ``event: error`` (``{"type":"error","sequence_number":n,
