@@ -5,6 +5,7 @@ byte faults leave each token with its own, and bad values are 400s naming the fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -291,3 +292,40 @@ def test_bad_values_are_400s_naming_the_field(
         call(c)
     assert info.value.status_code == 400
     assert isinstance(info.value.body, dict) and info.value.body["param"] == param
+
+
+def test_the_async_chat_stream_helper_accumulates_them(server: Server) -> None:
+    async def run() -> tuple[str, list[Any]]:
+        async with (
+            openai.AsyncOpenAI(
+                base_url=server.base_url, api_key="sk", max_retries=0, timeout=10, default_headers=seeded(17)
+            ) as c,
+            c.chat.completions.stream(
+                model="gpt-4o", messages=MESSAGES, logprobs=True, top_logprobs=1
+            ) as stream,
+        ):
+            final = await stream.get_final_completion()
+        choice = final.choices[0]
+        assert choice.logprobs is not None and choice.logprobs.content is not None
+        return choice.message.content or "", choice.logprobs.content
+
+    assert asyncio.run(run()) == chat_logprobs(server, seeded(17), logprobs=True, top_logprobs=1)
+
+
+def test_responses_logprobs_survive_coalescing(server: Server) -> None:
+    def final(headers: dict[str, str]) -> list[Any]:
+        with (
+            client(server, **headers) as c,
+            c.responses.stream(
+                model="gpt-4.1", input="Hi", include=["message.output_text.logprobs"]
+            ) as stream,
+        ):
+            response = stream.get_final_response()
+        return response.output[0].content[0].logprobs or []  # type: ignore[union-attr]
+
+    plain = final(seeded(18))
+    assert plain
+    assert (
+        final(seeded(18, **{"X-FakeLLM-Faults": "fragment coalesce min_bytes=2 max_bytes=30 delay_ms=0"}))
+        == plain
+    )
