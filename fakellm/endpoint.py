@@ -103,6 +103,7 @@ async def serve_stream(
     entry.status = 200
     watch, gone = _watch_disconnect(receive)
     try:
+        entry.planned_reasoning = plan.reasoning.tokens if plan.reasoning is not None else ()
         if plan.request.stream:
             entry.planned_calls = plan.calls
             if plan.more:

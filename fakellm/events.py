@@ -139,8 +139,14 @@ class Finish:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """The answer's token counts. ``completion_tokens`` counts every output token, reasoning
+    included (as OpenAI and Anthropic count them); ``reasoning_tokens`` says how many of them were
+    reasoning (Chat's ``completion_tokens_details.reasoning_tokens``, Responses'
+    ``output_tokens_details.reasoning_tokens``)."""
+
     prompt_tokens: int
     completion_tokens: int
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

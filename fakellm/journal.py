@@ -120,6 +120,8 @@ class JournalEntry:
     turn: int | None = None
     # Several choices (n > 1): each one's text and finish reason (``text`` is all of them, as sent).
     choices: list[SentChoice] = field(default_factory=list)
+    # The stream's planned reasoning tokens (reasoning.PlannedReasoning.tokens): its first tokens.
+    planned_reasoning: tuple[str, ...] = field(default=(), repr=False, compare=False)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
@@ -128,6 +130,13 @@ class JournalEntry:
         """The exact content text that reached the wire (its first characters, when it was over
         the journal's budget: ``text_summary`` then says so)."""
         return "".join(self.text_parts)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text that reached the wire. Reasoning is the first tokens of a stream, so
+        it is the planned reasoning's first ``tokens_sent`` tokens: a stream cut inside its thinking
+        (``drop@2``) shows the thinking it had sent."""
+        return "".join(self.planned_reasoning[: self.tokens_sent])
 
     def call_part(self, call: int, fragment: str) -> None:
         """A fragment of planned call ``call``'s arguments reached the wire."""
@@ -216,6 +225,7 @@ class JournalEntry:
             "tool_calls": self.tool_calls,
             "turn": self.turn,
             "choices": [choice.as_dict() for choice in self.choices],
+            "reasoning": self.reasoning,
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -34,6 +34,7 @@ from .events import (
     Usage,
 )
 from .faults import Fault, HttpError, order_faults
+from .reasoning import PlannedReasoning
 from .scenario import DEFAULT_TEXT, Scenario, Timing
 from .schema_data import JsonDocument, SchemaError, generate
 from .stops import cut_at_stop
@@ -89,6 +90,7 @@ def schedule(
     calls: Sequence[PlannedCall] = (),
     more: Sequence[Choice] = (),
     stop_sequence: str | None = None,
+    reasoning: PlannedReasoning | None = None,
 ) -> Iterator[Timed]:
     """The answer's events (``events.py``: the message, one text block, its tokens, the finish),
     with due times against the request's arrival: token i is due at ttft + Σ gaps, never after a
@@ -96,7 +98,11 @@ def schedule(
     message and closes with the last token. Tool calls follow the text (none when the text is
     empty and there are calls), one ``tool_call`` block each, their argument fragments paced as
     tokens. ``more``: the choices after the first (``n``), interleaved with it (:func:`_choices`).
-    ``stop_sequence``: the request's stop sequence that ended the text, for the finish."""
+    ``stop_sequence``: the request's stop sequence that ended the text, for the finish.
+    ``reasoning`` comes first, one ``reasoning`` block at index 0 paced by ``reasoning_itl_ms``
+    (the answer's blocks then start at index 1); the answer's first token follows its last one
+    after one ``itl_ms`` gap. With reasoning and no text (``max_tokens`` ran out inside the
+    thinking) there is no text block, as there is none before tool calls."""
     t = _gauss(rng, timing.ttft_ms, timing.ttft_jitter_ms) / 1000.0
     if more:
         yield from _choices([Choice(tokens, finish_reason, stop_sequence), *more], timing, rng, t, usage)
@@ -105,15 +111,19 @@ def schedule(
     itl, sd = timing.itl_ms, timing.jitter_ms
     index = 0
     first = True
-    if tokens or not calls:
-        yield Timed(t, BlockStart("text", 0))
+    if reasoning is not None and reasoning.tokens:
+        t = yield from _reasoning_block(reasoning, timing, rng, t)
+        first = False
+        index = 1
+    if tokens or not (calls or index):
+        yield Timed(t, BlockStart("text", index))
         for token in tokens:
             if not first:
                 t += _gauss(rng, itl, sd) / 1000.0
             first = False
             yield Timed(t, TextDelta(token))
-        yield Timed(t, BlockEnd(0))
-        index = 1
+        yield Timed(t, BlockEnd(index))
+        index += 1
     for call in calls:
         if not first:
             t += _gauss(rng, itl, sd) / 1000.0
@@ -129,6 +139,22 @@ def schedule(
     if usage is not None:
         yield Timed(t, usage)
     yield Timed(t, StreamEnd())
+
+
+def _reasoning_block(
+    reasoning: PlannedReasoning, timing: Timing, rng: random.Random, t: float
+) -> Generator[Timed, None, float]:
+    """The reasoning block (index 0) and its tokens, ``reasoning_itl_ms`` apart (``itl_ms`` when
+    unset, with the same jitter); returns when its last token is due. Its ``name`` is the Chat
+    delta field it goes out in (``PlannedReasoning.field``)."""
+    gap = timing.itl_ms if timing.reasoning_itl_ms is None else timing.reasoning_itl_ms
+    yield Timed(t, BlockStart("reasoning", 0, name=reasoning.field))
+    for j, token in enumerate(reasoning.tokens):
+        if j:
+            t += _gauss(rng, gap, timing.jitter_ms) / 1000.0
+        yield Timed(t, TextDelta(token))
+    yield Timed(t, BlockEnd(0))
+    return t
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +238,7 @@ def _encode(events: Iterable[Timed], encoder: Encoder, *, several: bool = False)
     waiting: list[Timed] = []
     call: int | None = None  # the tool call whose block is open: its tokens are its arguments
     calls = 0
+    thinking = False  # a reasoning block is open: its tokens are not the content's text
     for timed in events:
         event: Event = timed.event
         if type(event) is TextDelta:  # the hot path: one frame per token
@@ -220,15 +247,19 @@ def _encode(events: Iterable[Timed], encoder: Encoder, *, several: bool = False)
             if several:
                 choice = ((event.choice, event.text),)
                 yield Frame(timed.due, encode(event), event.text, 1, choice_texts=choice)
-            elif call is None:
-                yield Frame(timed.due, encode(event), event.text, 1)
-            else:
+            elif call is not None:
                 yield Frame(timed.due, encode(event), None, 1, arguments=((call, event.text),))
+            elif thinking:
+                yield Frame(timed.due, encode(event), None, 1)
+            else:
+                yield Frame(timed.due, encode(event), event.text, 1)
         elif isinstance(event, RoleStart | BlockEnd):
             if isinstance(event, BlockEnd):
                 call = None
+                thinking = False
             waiting.append(timed)
         elif isinstance(event, BlockStart):
+            thinking = event.kind == "reasoning"
             if event.kind == "tool_call":
                 call, calls = calls, calls + 1
             yield Frame(timed.due, _after_waiting(waiting, encode, event))
@@ -323,6 +354,7 @@ class StreamPlan:
     more: tuple[Choice, ...] = ()  # the choices after the first (n, a list of prompts)
     stop_sequence: str | None = None  # the request's stop sequence that ended the text (stops.py)
     turn: int | None = None  # which of the scenario's turns answered, from 1 (None: no turns:)
+    reasoning: PlannedReasoning | None = None  # streamed before the answer, when the format sends it
 
     @property
     def seed(self) -> int:
@@ -335,9 +367,10 @@ class StreamPlan:
 
     @property
     def text_tokens(self) -> int:
-        """How many text tokens the answer has, every choice's (the journal's ``tokens_sent`` of a
-        non-streamed answer)."""
-        return len(self.tokens) + sum(len(choice.tokens) for choice in self.more)
+        """How many text tokens the answer has, every choice's and its reasoning's (the journal's
+        ``tokens_sent`` of a non-streamed answer)."""
+        thinking = len(self.reasoning.tokens) if self.reasoning is not None else 0
+        return thinking + len(self.tokens) + sum(len(choice.tokens) for choice in self.more)
 
     @property
     def finish_reasons(self) -> list[str]:
@@ -362,6 +395,7 @@ class StreamPlan:
             calls=self.calls,
             more=self.more,
             stop_sequence=self.stop_sequence,
+            reasoning=self.reasoning,
         )
         return compose(events, self.encoder, self.faults, self.ctx, several=bool(self.more))
 
@@ -372,6 +406,10 @@ class StreamPlan:
             choices = [(self.text, self.finish_reason)]
             choices += [(joined(c.tokens), c.finish_reason) for c in self.more]
             return cast(ChoicesEncoder, self.encoder).completion_choices(choices, self.usage)
+        if self.reasoning is not None:
+            return self.encoder.completion(
+                self.text, self.finish_reason, self.usage, self.calls, reasoning=self.reasoning
+            )
         if self.calls:
             return self.encoder.completion(self.text, self.finish_reason, self.usage, self.calls)
         if self.stop_sequence is not None:
@@ -394,6 +432,7 @@ class StreamPlan:
                 usage=None,
                 calls=self.calls,
                 more=self.more,
+                reasoning=self.reasoning,
             )
         )
         for timed in timeline:
@@ -517,17 +556,19 @@ def _plan_calls(
 
 
 def _limited(
-    tokens: Sequence[str], request: ChatRequest, finish_reason: str
+    tokens: Sequence[str], request: ChatRequest, finish_reason: str, used: int = 0
 ) -> tuple[Sequence[str], str, str | None]:
     """One choice's tokens ended by the request's limits, why it finishes, and the stop sequence
     that ended it: the first stop sequence reached within ``max_tokens`` (finish ``stop``), else
-    ``max_tokens`` (finish ``length``), else as the scenario says."""
+    ``max_tokens`` (finish ``length``), else as the scenario says. ``used``: the tokens the
+    limit already spent before the text (reasoning)."""
+    limit = None if request.max_tokens is None else max(request.max_tokens - used, 0)
     if request.stop:
-        cut, matched = cut_at_stop(tokens, request.stop, request.max_tokens)
+        cut, matched = cut_at_stop(tokens, request.stop, limit)
         if matched is not None:
             return cut, "stop", matched
-    if request.max_tokens is not None and len(tokens) > request.max_tokens:
-        return tokens[: request.max_tokens], "length", None
+    if limit is not None and len(tokens) > limit:
+        return tokens[:limit], "length", None
     return tokens, finish_reason, None
 
 
@@ -562,8 +603,29 @@ def _generated_call(
     return (ToolCall(tool.name, arguments),)
 
 
+def _plan_reasoning(
+    scenario: Scenario, format: WireFormat, ctx: StreamContext, body: dict[str, Any]
+) -> PlannedReasoning | None:
+    """The scenario's reasoning as this stream sends it, or None: none scripted, or the format does
+    not send it (Chat without ``reasoning_field``, Completions), when it takes no time and no
+    tokens either. Its text is drawn from an RNG forked from the stream's seed, not from
+    ``ctx.rng``: adding reasoning to a scenario changes nothing else of a seeded body."""
+    source = scenario.reasoning
+    if source is None or not format.sends_reasoning(scenario.reasoning_field):
+        return None
+    if hasattr(scenario.content, "timed_events"):
+        return None  # a recorded stream is replayed as it was
+    tokens = tuple(tokens_for(source.text(body, ctx.fork("reasoning"))))
+    return PlannedReasoning(tokens, scenario.reasoning_field) if tokens else None
+
+
 def _plan_choices(
-    request: ChatRequest, scenario: Scenario, rng: random.Random, *, calling: bool = False
+    request: ChatRequest,
+    scenario: Scenario,
+    rng: random.Random,
+    reasoning: PlannedReasoning | None = None,
+    *,
+    calling: bool = False,
 ) -> tuple[Choice, ...]:
     """The choices after the first: each drawn from a Random of its own, seeded from the stream's
     RNG after everything it drew for choice 0 (so a seeded body with one choice never changes,
@@ -575,6 +637,14 @@ def _plan_choices(
             400,
             f"The scenario {scenario.name!r} calls tools; fakellm streams tool calls with one choice "
             f"only: n={request.n} is not supported with it.",
+            param="n",
+            code="unsupported_value",
+        )
+    if reasoning is not None:
+        raise RequestError(
+            400,
+            f"The scenario {scenario.name!r} streams reasoning; fakellm streams reasoning with one "
+            f"choice only: n={request.n} is not supported with it.",
             param="n",
             code="unsupported_value",
         )
@@ -723,6 +793,7 @@ def answer_for_turn(scenario: Scenario, messages: Sequence[dict[str, Any]]) -> S
         timing=turn.timing or scenario.timing,
         auto_calls=turn.auto_calls,
         turn=index,
+        reasoning=turn.reasoning,
     )
 
 
@@ -779,9 +850,18 @@ def plan_stream(
         finish_reason = "tool_calls"  # a call the request forced on a scenario of text
     elif finish_reason == "tool_calls" and not decision.calling:
         finish_reason = "stop"
+    reasoning = _plan_reasoning(scenario, format, ctx, body)
+    thinking = len(reasoning.tokens) if reasoning is not None else 0
     stop_sequence: str | None = None
-    if not hasattr(scenario.content, "timed_events"):  # a recording replays what it holds
-        tokens, finish_reason, stop_sequence = _limited(tokens, request, finish_reason)
+    if reasoning is not None and request.max_tokens is not None and thinking >= request.max_tokens:
+        # Reasoning counts against the limit, and comes first (as OpenAI's models count it).
+        thinking = request.max_tokens
+        reasoning = replace(reasoning, tokens=reasoning.tokens[:thinking])
+        if tokens or thinking < len(reasoning.tokens):
+            finish_reason = "length"
+        tokens = ()
+    elif not hasattr(scenario.content, "timed_events"):  # a recording replays what it holds
+        tokens, finish_reason, stop_sequence = _limited(tokens, request, finish_reason, thinking)
     prompt_tokens = count_message_tokens(request.messages)
     if request.more_prompts:
         prompt_tokens += sum(count_message_tokens(p) for p in request.more_prompts)
@@ -796,18 +876,26 @@ def plan_stream(
     calls: tuple[PlannedCall, ...] = ()
     if decision.calling:
         wanted = decision.calls + _generated_call(decision, request, scenario, rng)
-        calls, cut = _plan_calls(scenario, wanted, format, rng, request.max_tokens, len(tokens))
+        calls, cut = _plan_calls(scenario, wanted, format, rng, request.max_tokens, thinking + len(tokens))
         if stop_sequence is not None:
             # The stop sequence ended the answer in its text: generation stops there, and no model
             # goes on to call a tool (the ids were drawn all the same: the draws keep their order).
             calls = ()
         elif cut:
             finish_reason = "length"
-    usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.fragments) for c in calls))
+    usage = Usage(
+        usage.prompt_tokens,
+        usage.completion_tokens + thinking + sum(len(c.fragments) for c in calls),
+        thinking,
+    )
     more: tuple[Choice, ...] = ()
     if request.choices > 1:
-        more = _plan_choices(request, scenario, rng, calling=bool(calls))
-        usage = Usage(usage.prompt_tokens, usage.completion_tokens + sum(len(c.tokens) for c in more))
+        more = _plan_choices(request, scenario, rng, reasoning, calling=bool(calls))
+        usage = Usage(
+            usage.prompt_tokens,
+            usage.completion_tokens + sum(len(c.tokens) for c in more),
+            usage.reasoning_tokens,
+        )
 
     plan = StreamPlan(
         scenario=scenario,
@@ -827,6 +915,7 @@ def plan_stream(
         more=more,
         stop_sequence=stop_sequence,
         turn=None if turn is None else turn + 1,
+        reasoning=reasoning,
     )
     if plan.source is not None and plan.source.format is not format:
         # Served as is, a stream of one format is unreadable to another's client.

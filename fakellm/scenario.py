@@ -21,6 +21,7 @@ from .content import FAKER_MAXIMUMS, EchoText, FakerText, FixedText, TokenSource
 from .documents import DocumentReader, Located, read_document
 from .errors import RequestError, ScenarioError, shown
 from .faults import MAX_DURATION_MS, MAX_FAULTS, Fault, parse_fault
+from .reasoning import REASONING_FIELDS
 from .schema_data import JsonDocument
 from .tools import ToolCall
 
@@ -43,12 +44,14 @@ DEFAULT_TEXT = "Hello! How can I help you today?"
 @dataclass(frozen=True, slots=True)
 class Timing:
     """When tokens are due. ``jitter_ms`` is the standard deviation of a normal added to each gap
-    (clamped at 0); ``ttft_jitter_ms`` does the same for the first token."""
+    (clamped at 0); ``ttft_jitter_ms`` does the same for the first token. ``reasoning_itl_ms`` is
+    the gap between reasoning tokens (None: ``itl_ms``)."""
 
     ttft_ms: float = 0.0
     itl_ms: float = 0.0
     jitter_ms: float = 0.0
     ttft_jitter_ms: float = 0.0
+    reasoning_itl_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class Turn:
     # Only the stream answering this turn carries these (after the scenario's own); their
     # ``times`` count per turn (pipeline._active_faults).
     faults: tuple[Fault, ...] = ()
+    reasoning: TokenSource | None = None  # streamed before the answer (reasoning.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,10 @@ class Scenario:
     # schema (tools.decide); text when the request has no tools.
     auto_calls: bool = False
     turn: int | None = None  # which of ``turns`` this answer is, once chosen (pipeline.answer_for_turn)
+    # Thinking streamed before the answer (reasoning.py), and the Chat delta field it goes out in
+    # (None: not sent on Chat Completions, as OpenAI's own models never send it there).
+    reasoning: TokenSource | None = None
+    reasoning_field: str | None = None
 
 
 _SCENARIO_FIELDS = (
@@ -120,8 +128,10 @@ _SCENARIO_FIELDS = (
     "tool_calls",
     "ascii_only",
     "turns",
+    "reasoning",
+    "reasoning_field",
 )
-_ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls")  # what a turn may say
+_ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls", "reasoning")  # what a turn may say
 _TURN_FIELDS = (*_ANSWER_FIELDS, "after_tool", "faults")  # and which tool's result it answers
 MAX_TURNS = 64
 _FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
@@ -237,11 +247,13 @@ def scenario_from_dict(
     assert name is not None
 
     if reader.has("turns"):
-        given = [k for k in ("content", "tool_calls", "finish_reason") if reader.has(k)]
+        given = [k for k in ("content", "tool_calls", "finish_reason", "reasoning") if reader.has(k)]
         if given:
             raise reader.error("give each answer inside 'turns', not beside it", given[0])
     content, tool_calls, auto_calls, finish, timing = _answer(reader)
     turns = _turns(reader) if reader.has("turns") else ()
+    reasoning = _reasoning(reader)
+    reasoning_field = _reasoning_field(reader, reasoning is not None or any(t.reasoning for t in turns))
 
     match = None
     if reader.has("match"):
@@ -274,7 +286,35 @@ def scenario_from_dict(
         ascii_only=reader.boolean("ascii_only", True),
         turns=turns,
         auto_calls=auto_calls,
+        reasoning=reasoning,
+        reasoning_field=reasoning_field,
     )
+
+
+def _reasoning(reader: DocumentReader) -> TokenSource | None:
+    """``reasoning:``: a string (the text), or a mapping with one of ``text``, ``faker``, ``echo``,
+    as ``content`` takes them (not ``json``: thinking is prose)."""
+    if not reader.has("reasoning"):
+        return None
+    value = reader.get("reasoning")
+    if isinstance(value, str):
+        return FixedText(value)
+    if not isinstance(value, Mapping):
+        raise reader.error(
+            f"must be a string or a mapping (text, faker, echo), got {shown(value)}", "reasoning"
+        )
+    return _content(reader.sub("reasoning", ("text", "faker", "echo")))
+
+
+def _reasoning_field(reader: DocumentReader, has_reasoning: bool) -> str | None:
+    field_name = reader.string("reasoning_field")
+    if field_name is None:
+        return None
+    if field_name not in REASONING_FIELDS:
+        raise reader.error(f"must be one of {', '.join(REASONING_FIELDS)}", "reasoning_field")
+    if not has_reasoning:
+        raise reader.error("is set, but the scenario has no reasoning to send", "reasoning_field")
+    return field_name
 
 
 def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], bool, str, Timing]:
@@ -289,13 +329,14 @@ def _answer(reader: DocumentReader) -> tuple[TokenSource, tuple[ToolCall, ...], 
 
     timing = Timing()
     if reader.has("timing"):
-        t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms"))
+        t = reader.sub("timing", ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms", "reasoning_itl_ms"))
         ms = functools.partial(t.number, maximum=MAX_DURATION_MS, unit=" (24 h)")
         timing = Timing(
             ttft_ms=ms("ttft_ms", 0.0),
             itl_ms=ms("itl_ms", 0.0),
             jitter_ms=ms("jitter_ms", 0.0),
             ttft_jitter_ms=ms("ttft_jitter_ms", 0.0),
+            reasoning_itl_ms=ms("reasoning_itl_ms", 0.0) if t.has("reasoning_itl_ms") else None,
         )
 
     finish = reader.string("finish_reason") or ("tool_calls" if tool_calls or auto else "stop")
@@ -319,7 +360,12 @@ def _turns(reader: DocumentReader) -> tuple[Turn, ...]:
         after = _after_tool(turn, turns)
         timed = timing if turn.has("timing") else None
         faults = _faults(turn) if turn.has("faults") else ()
-        turns.append(Turn(content, finish, tool_calls, timed, auto, after_tool=after, faults=faults))
+        reasoning = _reasoning(turn)
+        turns.append(
+            Turn(
+                content, finish, tool_calls, timed, auto, after_tool=after, faults=faults, reasoning=reasoning
+            )
+        )
     return tuple(turns)
 
 

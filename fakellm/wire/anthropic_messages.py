@@ -41,6 +41,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -52,6 +53,7 @@ from typing import Any, Literal
 from ..errors import RequestError
 from ..events import (
     BlockEnd,
+    BlockKind,
     BlockStart,
     Event,
     Finish,
@@ -63,6 +65,7 @@ from ..events import (
     TextDelta,
     Usage,
 )
+from ..reasoning import PlannedReasoning
 from ..tools import AUTO, PlannedCall, ToolChoice, ToolSpec
 from .format import Answer, ChatRequest, Injector, OpenedStream
 from .format import EventReader as EventReaderFn
@@ -209,6 +212,7 @@ class AnthropicMessagesEncoder:
         self._stop_reason: str | None = None
         self._delta_sent = False
         self._blocks = 0  # content blocks opened so far (ping follows the first one's start)
+        self._thinking: int | None = None  # the index of the open thinking block
         self._quote = encode_basestring_ascii if ascii_only else encode_basestring
         # Everything but the token's text, encoded once: what encode_sse writes for
         # content_block_delta (JSON strings hold no line ends, so the data is one line).
@@ -216,11 +220,14 @@ class AnthropicMessagesEncoder:
         self._delta_tail = b"}}\n\n"
 
     @staticmethod
-    def _delta_head_for(index: int, kind: Literal["text", "tool_call"]) -> bytes:
-        # A text block's tokens are text_delta; a tool_use block's, fragments of its input JSON.
-        delta = (
-            '"type":"text_delta","text":' if kind == "text" else '"type":"input_json_delta","partial_json":'
-        )
+    def _delta_head_for(index: int, kind: BlockKind) -> bytes:
+        # A text block's tokens are text_delta; a tool_use block's, fragments of its input JSON; a
+        # thinking block's, thinking_delta.
+        delta = {
+            "text": '"type":"text_delta","text":',
+            "tool_call": '"type":"input_json_delta","partial_json":',
+            "reasoning": '"type":"thinking_delta","thinking":',
+        }[kind]
         return (
             f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
             f'"delta":{{{delta}'
@@ -297,9 +304,15 @@ class AnthropicMessagesEncoder:
             return self._open_block(event.index, "text", {"type": "text", "text": ""})
         if isinstance(event, BlockStart) and event.kind == "tool_call":
             return self._open_tool_use(event)
+        if isinstance(event, BlockStart) and event.kind == "reasoning":
+            self._thinking = event.index
+            return self._open_block(
+                event.index, "reasoning", {"type": "thinking", "thinking": "", "signature": ""}
+            )
         if isinstance(event, BlockEnd):
             stop = {"type": "content_block_stop", "index": event.index}
-            return encode_sse(_dumps(stop), event="content_block_stop")
+            head = self._close_thinking() if event.index == self._thinking else b""
+            return head + encode_sse(_dumps(stop), event="content_block_stop")
         if isinstance(event, TextDelta):  # a TextDelta subclass (proxied or recorded)
             self._tokens += 1
             return b"".join((self._delta_head, self._quote(event.text).encode(), self._delta_tail))
@@ -326,7 +339,7 @@ class AnthropicMessagesEncoder:
             return b""
         raise TypeError(f"AnthropicMessagesEncoder cannot encode {event!r}")
 
-    def _open_block(self, index: int, kind: Literal["text", "tool_call"], block: dict[str, Any]) -> bytes:
+    def _open_block(self, index: int, kind: BlockKind, block: dict[str, Any]) -> bytes:
         """``content_block_start`` (the first block's followed by ``ping``, as the API sends it);
         the block's deltas then carry its index and its kind's delta type."""
         self._index = index
@@ -335,6 +348,23 @@ class AnthropicMessagesEncoder:
         self._blocks += 1
         out = encode_sse(_dumps(start), event="content_block_start")
         return out + _PING if self._blocks == 1 else out
+
+    def _close_thinking(self) -> bytes:
+        """The end of a thinking block as captured (wire2 §2.3): an empty ``thinking_delta``, then
+        exactly one ``signature_delta`` just before ``content_block_stop``. Both are framing, not
+        tokens: fault positions count the thinking's text."""
+        self._thinking = None
+        signature = {"type": "signature_delta", "signature": self.signature()}
+        delta = {"type": "content_block_delta", "index": self._index, "delta": signature}
+        empty = self._delta_head + b'""' + self._delta_tail
+        return empty + encode_sse(_dumps(delta), event="content_block_delta")
+
+    def signature(self) -> str:
+        """The thinking block's signature: opaque base64 in the captures' shape (a protobuf that
+        opens ``EvQB…``, about 330 characters), drawn from an RNG seeded by the message id, so
+        that it adds no draw to the stream's RNG and replays with the stream."""
+        rng = random.Random(self.id)
+        return base64.b64encode(b"\x12\xf4\x01\x0a\x46\x08\x0b\x18\x02\x2a\x40" + rng.randbytes(235)).decode()
 
     def _open_tool_use(self, event: BlockStart) -> bytes:
         """A ``tool_use`` block as the captures frame it (wire2 §2.2): the start with ``input: {}``
@@ -375,15 +405,22 @@ class AnthropicMessagesEncoder:
         calls: Sequence[PlannedCall] = (),
         *,
         stop_sequence: str | None = None,
+        reasoning: PlannedReasoning | None = None,
     ) -> dict[str, Any]:
         """The non-streamed ``message`` (wire2 §2.7: ``message_start.message`` with its content,
         ``stop_reason`` and final usage). Tool calls follow the text as ``tool_use`` blocks (the
         text block is left out when there is none, as in the stream) with ``input`` parsed.
         Arguments that are not a JSON object (a scenario's invalid JSON on purpose, or a call cut by
         ``max_tokens``) cannot be an ``input`` the real API sends, which is always an object: they
-        are sent as the raw string, so that the client sees the breakage instead of ``{}``."""
+        are sent as the raw string, so that the client sees the breakage instead of ``{}``.
+        Reasoning is the ``thinking`` block first, with its signature (vercel/ai
+        anthropic-clear-thinking.1.json)."""
         body_usage = self._usage(usage.prompt_tokens, usage.completion_tokens)
-        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not calls else []
+        content: list[dict[str, Any]] = []
+        if reasoning is not None:
+            content.append({"type": "thinking", "thinking": reasoning.text, "signature": self.signature()})
+        if text or not (calls or reasoning):
+            content.append({"type": "text", "text": text})
         for call in calls:
             content.append(self._tool_use(call.id, call.name, _input(call.arguments), streamed=False))
         if stop_sequence is not None:
@@ -439,6 +476,8 @@ class EventReader:
                 return (TextDelta(text),) if isinstance(text, str) else ()
             if kind == "input_json_delta":  # a tool call's arguments: output with no text, as on Chat
                 return (TextDelta(""),)
+            if kind == "thinking_delta" and isinstance(delta, dict) and delta.get("thinking"):
+                return (TextDelta(""),)  # thinking, likewise (not the empty one that ends it)
             return ()
         if name == "message_start":
             usage = _dict(_dict(body.get("message")).get("usage"))
@@ -780,6 +819,10 @@ class Messages:
     def tool_call_id(self, rng: random.Random) -> str | None:
         """``toolu_01`` and 22 base58 characters, the shape of every captured id (wire2 §2.2)."""
         return "toolu_01" + "".join(rng.choices(_BASE58, k=22))
+
+    def sends_reasoning(self, field: str | None) -> bool:
+        """Always: a ``thinking`` block before the answer's (wire2 §2.3)."""
+        return True
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         status, body, headers = error_for(error, request_id)

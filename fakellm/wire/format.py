@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from ..errors import RequestError
 from ..events import Event, Usage
+from ..reasoning import PlannedReasoning
 from ..tools import AUTO, PlannedCall, ToolChoice, ToolSpec
 from .sse import ServerSentEvent
 
@@ -135,6 +136,7 @@ class StreamEncoder(Protocol):
         calls: Sequence[PlannedCall] = (),
         *,
         stop_sequence: str | None = None,
+        reasoning: PlannedReasoning | None = None,
     ) -> dict[str, Any]:
         """The non-streamed body of the answer; ``stop_sequence``: the request's stop sequence
         that ended the text (``events.Finish.stop_sequence``), for a format that names it."""
@@ -220,6 +222,12 @@ class WireFormat(Protocol):
     def tool_call_id(self, rng: random.Random) -> str | None:
         """A new tool call's id in this format's shape (``call_…``), drawn from ``rng``; None when
         the format does not stream tool calls (legacy completions; the others until they do)."""
+        ...
+
+    def sends_reasoning(self, field: str | None) -> bool:
+        """Whether this format streams a scenario's reasoning (``reasoning.py``); ``field`` is the
+        scenario's ``reasoning_field`` (Chat sends reasoning only in one of those). When it does
+        not, the reasoning is not part of the answer at all: no tokens, no time, no usage."""
         ...
 
     def reader(self) -> EventReader:

@@ -38,6 +38,7 @@ from ..events import (
     Usage,
 )
 from ..logprobs import MAX_TOP_LOGPROBS, StreamLogprobs, TokenLogprob
+from ..reasoning import REASONING_FIELDS, PlannedReasoning
 from ..tokens import tokens_for
 from ..tools import AUTO, NO_ARGUMENTS, PlannedCall, ToolChoice, ToolSpec
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
@@ -72,7 +73,7 @@ def usage_object(usage: Usage) -> dict[str, Any]:
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": usage.reasoning_tokens,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -184,6 +185,8 @@ class OpenAIChatEncoder:
             return b""
         if isinstance(event, BlockStart) and event.kind == "text":
             return b""  # a text block has no framing of its own: its tokens are content deltas
+        if isinstance(event, BlockStart) and event.kind == "reasoning":
+            return self._reasoning(event)
         if isinstance(event, Hold):
             return b""
         raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}")
@@ -261,6 +264,17 @@ class OpenAIChatEncoder:
             return self._head + choice.encode() + self._tail
         return b""  # a text block's start and end have no bytes of their own
 
+    def _reasoning(self, event: BlockStart) -> bytes:
+        """A reasoning block, as OpenAI-compatible servers stream one (OpenAI never does, so the
+        pipeline sends it only when the scenario names the field, ``BlockStart.name``): after the
+        role chunk, each token a chunk whose delta holds that field alone (vLLM's shape:
+        ``{"reasoning_content":"..."}``), then the answer's content chunks as ever."""
+        if event.name not in REASONING_FIELDS:
+            raise TypeError(f"OpenAIChatEncoder cannot encode {event!r}: no reasoning field named")
+        self._content_head = self._head + b'[{"index":0,"delta":{"%b":' % event.name.encode()
+        self._content_close = self._text_close
+        return b""
+
     def _tool_call(self, event: BlockStart) -> bytes:
         """The call's head (its index, id, type and name, arguments empty); its tokens then go out
         as ``arguments`` fragments under the same index, with nothing else repeated (the
@@ -299,15 +313,19 @@ class OpenAIChatEncoder:
         calls: Sequence[PlannedCall] = (),
         *,
         stop_sequence: str | None = None,
+        reasoning: PlannedReasoning | None = None,
     ) -> dict[str, Any]:
         """The non-streaming ``chat.completion`` object for the same stream (a stop sequence's
-        finish is ``stop``: this API does not say which sequence matched)."""
+        finish is ``stop``: this API does not say which sequence matched; the reasoning, when the
+        scenario names its field, in that field of the message, after ``content``)."""
         message: dict[str, Any] = {
             "role": "assistant",
             "content": text if text or not calls else None,
-            "refusal": None,
-            "annotations": [],
         }
+        if reasoning is not None and reasoning.field is not None:
+            message[reasoning.field] = reasoning.text
+        message["refusal"] = None
+        message["annotations"] = []
         if calls:
             message["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -699,6 +717,10 @@ class ChatCompletions:
     def tool_call_id(self, rng: random.Random) -> str | None:
         return "call_" + "".join(rng.choices(_ALNUM, k=24))  # call_4XzlGBLtUe9dy3GVNV4jhq7h
 
+    def sends_reasoning(self, field: str | None) -> bool:
+        """Only in a field the scenario names: OpenAI's own models never stream reasoning here."""
+        return field is not None
+
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)
 
@@ -758,6 +780,8 @@ def read_chat_event(sse: ServerSentEvent) -> tuple[Event, ...]:
                 if piece:
                     text.append(piece)
                     output = True
+            if any(_text(delta.get(key)) for key in REASONING_FIELDS):
+                output = True  # reasoning: a token of output that is not the content's text
             calls = delta.get("tool_calls")
             for call in calls if isinstance(calls, list) else ():
                 function = call.get("function") if isinstance(call, dict) else None

@@ -42,6 +42,7 @@ from ..events import (
     Usage,
 )
 from ..logprobs import StreamLogprobs, TokenLogprob
+from ..reasoning import PlannedReasoning
 from ..tokens import tokens_for
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
@@ -219,9 +220,11 @@ class OpenAICompletionsEncoder:
         calls: Sequence[PlannedCall] = (),
         *,
         stop_sequence: str | None = None,
+        reasoning: PlannedReasoning | None = None,
     ) -> dict[str, Any]:
         """The non-streaming ``text_completion`` object for the same stream (a stop sequence's
-        finish is ``stop``: this API does not say which sequence matched)."""
+        finish is ``stop``: this API does not say which sequence matched; never with reasoning:
+        :meth:`Completions.sends_reasoning`)."""
         return {
             "id": self.id,
             "object": "text_completion",
@@ -413,6 +416,10 @@ class Completions:
 
     def tool_call_id(self, rng: random.Random) -> str | None:
         return None  # the legacy API has no tools
+
+    def sends_reasoning(self, field: str | None) -> bool:
+        """Never: the legacy API has no field for it (a scenario's reasoning is skipped here)."""
+        return False
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

@@ -87,6 +87,7 @@ from ..events import (
     Verbatim,
 )
 from ..logprobs import MAX_TOP_LOGPROBS, StreamLogprobs
+from ..reasoning import PlannedReasoning
 from ..tokens import tokens_for
 from ..tools import PlannedCall
 from .format import Answer, ChatRequest, EventReader, Injector, OpenedStream
@@ -153,7 +154,7 @@ def usage_object(usage: Usage) -> dict[str, Any]:
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens": usage.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
     }
 
@@ -261,9 +262,14 @@ class _Item:
     status: str = "in_progress"
     part_done: bool = False  # the text part's (or the arguments') .done events are out
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # the message's tokens', if asked
+    reasoning: bool = False  # a reasoning item: its text is the summary's
 
     def json(self) -> dict[str, Any]:
         text = "".join(self.parts)
+        if self.reasoning:
+            # No status: the captures' reasoning items have none (wire2 §1.3).
+            summary = [{"type": "summary_text", "text": text}] if self.parts else []
+            return {"id": self.id, "type": "reasoning", "summary": summary}
         if self.call_id is None:
             return {
                 "id": self.id,
@@ -339,12 +345,14 @@ class OpenAIResponsesEncoder:
         """The per-token event of the block that opens, precomputed as one bytes template (a test
         pins it equal to what encode_sse writes for the same JSON): the sequence number, the quoted
         text, the pad. Text deltas carry ``content_index`` and ``logprobs``, argument deltas not."""
-        text = kind == "response.output_text.delta"
         logprobs = "[%b]" if self._logprobs is not None else "[]"
+        fields = {
+            "response.output_text.delta": f'"content_index":0,"delta":%b,"logprobs":{logprobs}',
+            "response.reasoning_summary_text.delta": '"summary_index":0,"delta":%b',
+        }.get(kind, '"delta":%b')
         head = (
             f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":%d,'
-            f'"item_id":{self._quote(item_id).replace("%", "%%")},"output_index":{index},'
-            + (f'"content_index":0,"delta":%b,"logprobs":{logprobs}' if text else '"delta":%b')
+            f'"item_id":{self._quote(item_id).replace("%", "%%")},"output_index":{index},' + fields
         ).encode()
         self._delta = head + b"}\n\n"
         self._padded_delta = head + b',"obfuscation":"%b"}\n\n'
@@ -394,6 +402,8 @@ class OpenAIResponsesEncoder:
             return self._open_message(event.index)
         if isinstance(event, BlockStart) and event.kind == "tool_call":
             return self._open_call(event)
+        if isinstance(event, BlockStart) and event.kind == "reasoning":
+            return self._open_reasoning(event)
         if isinstance(event, BlockEnd):
             return self._close_part()
         if isinstance(event, Finish):
@@ -436,7 +446,7 @@ class OpenAIResponsesEncoder:
         return out
 
     def _open_message(self, index: int) -> bytes:
-        if self._open is not None and self._open.call_id is None:
+        if self._open is not None and self._open.call_id is None and not self._open.reasoning:
             return b""  # the message is open (a delta came before its BlockStart)
         head = self._open_response() + self._close_item("completed")
         item = self._start(_Item(index, self.message_id))
@@ -459,6 +469,26 @@ class OpenAIResponsesEncoder:
         return head + self._event(
             "response.output_item.added", {"output_index": item.index, "item": item.json()}
         )
+
+    def _open_reasoning(self, event: BlockStart) -> bytes:
+        """A reasoning item (wire2 §1.3, the vercel/ai capture openai-reasoning-encrypted-content):
+        ``output_item.added`` with ``rs_`` id and ``summary: []``, one summary part
+        (``reasoning_summary_part.added``); its tokens are ``reasoning_summary_text.delta`` events."""
+        head = self._open_response() + self._close_item("completed")
+        item = self._start(_Item(event.index, self._item_id("rs_"), reasoning=True))
+        self._entries = None  # reasoning summary deltas have no logprobs
+        self._templates("response.reasoning_summary_text.delta", item.id, event.index)
+        return (
+            head
+            + self._event("response.output_item.added", {"output_index": item.index, "item": item.json()})
+            + self._event(
+                "response.reasoning_summary_part.added", {**self._summary(item), "part": _summary("")}
+            )
+        )
+
+    @staticmethod
+    def _summary(item: _Item) -> dict[str, Any]:
+        return {"item_id": item.id, "output_index": item.index, "summary_index": 0}
 
     def _start(self, item: _Item) -> _Item:
         self._items.append(item)
@@ -484,6 +514,13 @@ class OpenAIResponsesEncoder:
             self._block = False  # a stray token after the call would open a message
             where = {"item_id": item.id, "output_index": item.index}
             return self._event("response.function_call_arguments.done", {**where, "arguments": text})
+        if item.reasoning:
+            self._block = False  # likewise after the reasoning
+            return self._event(
+                "response.reasoning_summary_text.done", {**self._summary(item), "text": text}
+            ) + self._event(
+                "response.reasoning_summary_part.done", {**self._summary(item), "part": _summary(text)}
+            )
         return self._event(
             "response.output_text.done", {**self._where(item), "text": text, "logprobs": item.logprobs}
         ) + self._event(
@@ -596,15 +633,21 @@ class OpenAIResponsesEncoder:
         calls: Sequence[PlannedCall] = (),
         *,
         stop_sequence: str | None = None,
+        reasoning: PlannedReasoning | None = None,
     ) -> dict[str, Any]:
         """The non-streamed response object (§1.6): what ``response.completed`` carries, the same
-        items with the same ids as the stream would send (the message unless the answer only calls
-        tools, then a ``function_call`` item per call). ``stop_sequence`` is never given: this API
-        has no stop sequences."""
+        items with the same ids as the stream would send (the reasoning item first, if any; the
+        message unless the answer only calls tools or thinks, then a ``function_call`` item per
+        call). ``stop_sequence`` is never given: this API has no stop sequences."""
         status, incomplete = finish_status(finish_reason)
-        items = [_Item(0, self.message_id, parts=[text], status="completed")] if text or not calls else []
-        if items and self._logprobs is not None:
-            items[0].logprobs = [e.json() for e in self._logprobs.of(tokens_for(text))]
+        items = []
+        if reasoning is not None:
+            items.append(_Item(0, self._item_id("rs_"), parts=[reasoning.text], reasoning=True))
+        if text or not (calls or reasoning):
+            message = _Item(len(items), self.message_id, parts=[text], status="completed")
+            if self._logprobs is not None:
+                message.logprobs = [e.json() for e in self._logprobs.of(tokens_for(text))]
+            items.append(message)
         for call in calls:
             items.append(
                 _Item(len(items), self._item_id("fc_"), call.id, call.name, [call.arguments], "completed")
@@ -622,6 +665,10 @@ class OpenAIResponsesEncoder:
 
 def _part(text: str, logprobs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     return {"type": "output_text", "annotations": [], "logprobs": list(logprobs), "text": text}
+
+
+def _summary(text: str) -> dict[str, Any]:
+    return {"type": "summary_text", "text": text}
 
 
 def encoder_for(
@@ -680,6 +727,8 @@ def error_headers(request_id: str) -> dict[str, str]:
 # Reading events back (the proxy, recordings, the plugin's recorder)
 
 _TOKEN_DELTAS = ("response.output_text.delta", "response.refusal.delta")
+# Output that is not the content's text: a token with no text, as for Chat tool calls.
+_OTHER_DELTAS = ("response.function_call_arguments.delta", "response.reasoning_summary_text.delta")
 
 
 def _str(value: Any) -> str | None:
@@ -711,7 +760,7 @@ def read_event(sse: ServerSentEvent) -> tuple[Event, ...]:
     kind = payload.get("type")
     if kind in _TOKEN_DELTAS:
         return (TextDelta(_str(payload.get("delta")) or ""),)
-    if kind == "response.function_call_arguments.delta":
+    if kind in _OTHER_DELTAS:
         return (TextDelta(""),)
     if kind in ("response.completed", "response.incomplete"):
         response = payload.get("response")
@@ -1065,6 +1114,10 @@ class Responses:
 
     def tool_call_id(self, rng: random.Random) -> str | None:
         return "call_" + "".join(rng.choices(_ALNUM, k=24))  # call_AB6AaRZ1FYZB2RwS6A5vbdqn (§1.3)
+
+    def sends_reasoning(self, field: str | None) -> bool:
+        """Always: a ``reasoning`` output item before the message (§1.3)."""
+        return True
 
     def error(self, error: RequestError, request_id: str) -> Answer:
         return openai_error(error, request_id)

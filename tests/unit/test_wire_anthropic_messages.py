@@ -279,13 +279,6 @@ def test_tool_call_ids_are_toolu_in_the_captured_shape_and_seeded() -> None:
     assert am.MESSAGES.tool_call_id(random.Random(5)) == drawn
 
 
-def test_a_reasoning_block_is_still_refused() -> None:
-    encoder = text_encoder()
-    encoder.encode(RoleStart())
-    with pytest.raises(TypeError, match="cannot encode"):
-        encoder.encode(BlockStart("reasoning", 0))
-
-
 def test_message_delta_without_a_usage_event_counts_the_tokens_sent() -> None:
     data = stream(text_encoder(), ["a", "b", "c"], "length", None)
     delta, stop = events_of(data)[-2:]
