@@ -61,6 +61,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
@@ -263,13 +264,17 @@ class _Item:
     part_done: bool = False  # the text part's (or the arguments') .done events are out
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # the message's tokens', if asked
     reasoning: bool = False  # a reasoning item: its text is the summary's
+    encrypted: str | None = None  # a reasoning item's encrypted_content, when the request asks
 
     def json(self) -> dict[str, Any]:
         text = "".join(self.parts)
         if self.reasoning:
             # No status: the captures' reasoning items have none (wire2 §1.3).
-            summary = [{"type": "summary_text", "text": text}] if self.parts else []
-            return {"id": self.id, "type": "reasoning", "summary": summary}
+            item: dict[str, Any] = {"id": self.id, "type": "reasoning"}
+            if self.encrypted is not None:
+                item["encrypted_content"] = self.encrypted
+            item["summary"] = [{"type": "summary_text", "text": text}] if self.parts else []
+            return item
         if self.call_id is None:
             return {
                 "id": self.id,
@@ -320,6 +325,8 @@ class OpenAIResponsesEncoder:
         self.model = model
         self.ascii_only = ascii_only
         self._echo = _echo(request or {})
+        include = (request or {}).get("include")
+        self._encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
         self._item_id = item_id or item_ids(response_id, created_at)
         self._seq = 0
         self._items: list[_Item] = []  # every item opened, in order
@@ -475,7 +482,7 @@ class OpenAIResponsesEncoder:
         ``output_item.added`` with ``rs_`` id and ``summary: []``, one summary part
         (``reasoning_summary_part.added``); its tokens are ``reasoning_summary_text.delta`` events."""
         head = self._open_response() + self._close_item("completed")
-        item = self._start(_Item(event.index, self._item_id("rs_"), reasoning=True))
+        item = self._start(self._reasoning_item(event.index))
         self._entries = None  # reasoning summary deltas have no logprobs
         self._templates("response.reasoning_summary_text.delta", item.id, event.index)
         return (
@@ -485,6 +492,17 @@ class OpenAIResponsesEncoder:
                 "response.reasoning_summary_part.added", {**self._summary(item), "part": _summary("")}
             )
         )
+
+    def _reasoning_item(self, index: int, text: str | None = None) -> _Item:
+        """A reasoning item: its ``rs_`` id; with ``include: ["reasoning.encrypted_content"]`` an
+        opaque ``encrypted_content`` in the captures' shape (Fernet-like ``gAAAAAB`` + urlsafe
+        base64), seeded by the item id. The same in ``output_item.added`` and ``.done`` (the live
+        API may send a partial one first; clients are told to keep the done one)."""
+        item = _Item(index, self._item_id("rs_"), parts=[] if text is None else [text], reasoning=True)
+        if self._encrypted:
+            pad = random.Random(item.id).randbytes(480)
+            item.encrypted = "gAAAAAB" + base64.urlsafe_b64encode(pad).decode()
+        return item
 
     @staticmethod
     def _summary(item: _Item) -> dict[str, Any]:
@@ -642,7 +660,7 @@ class OpenAIResponsesEncoder:
         status, incomplete = finish_status(finish_reason)
         items = []
         if reasoning is not None:
-            items.append(_Item(0, self._item_id("rs_"), parts=[reasoning.text], reasoning=True))
+            items.append(self._reasoning_item(0, reasoning.text))
         if text or not (calls or reasoning):
             message = _Item(len(items), self.message_id, parts=[text], status="completed")
             if self._logprobs is not None:

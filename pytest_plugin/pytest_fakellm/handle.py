@@ -60,6 +60,11 @@ class ScriptOptions:
     itl_ms: float | None = None
     jitter_ms: float | None = None
     ttft_jitter_ms: float | None = None
+    # Thinking streamed before the answer: its text, or {faker: ...}/{echo: ...}/{text: ...}; its
+    # pace; the Chat delta field it goes out in (None: not sent on Chat).
+    reasoning: str | Mapping[str, Any] | None = None
+    reasoning_itl_ms: float | None = None
+    reasoning_field: str | None = None
     faults: str | Sequence[Any] = ()
     seed: int | None = None
     match: Mapping[str, str] | Match | None = None
@@ -83,7 +88,7 @@ class ScriptOptions:
             data["content"] = contents
         timing = {
             k: getattr(self, k)
-            for k in ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms")
+            for k in ("ttft_ms", "itl_ms", "jitter_ms", "ttft_jitter_ms", "reasoning_itl_ms")
             if getattr(self, k) is not None
         }
         if timing:
@@ -119,6 +124,10 @@ class ScriptOptions:
             turns = self.turns
             is_list = isinstance(turns, Sequence) and not isinstance(turns, str | bytes)
             data["turns"] = [dict(t) if isinstance(t, Mapping) else t for t in turns] if is_list else turns
+        if self.reasoning is not None:
+            data["reasoning"] = self.reasoning if isinstance(self.reasoning, str) else dict(self.reasoning)
+        if self.reasoning_field is not None:
+            data["reasoning_field"] = self.reasoning_field
         try:
             scenario = scenario_from_dict(data)
         except ScenarioError as exc:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fakellm import Journal, JournalEntry, SSEDecoder
+from fakellm.reasoning import REASONING_FIELDS
 
 __all__ = ["Kind", "RecordedChoice", "RecordedToolCall", "StreamRecording", "arecord", "record"]
 
@@ -106,6 +107,9 @@ class StreamRecording:
     # (token, logprob) of every token the stream carried logprobs for, in order: Chat's
     # ``logprobs.content``, Completions' parallel arrays, Responses' text delta ``logprobs``.
     logprobs: list[tuple[str, float]] = field(default_factory=list)
+    # The thinking the client received, accumulated: Anthropic thinking_delta, Responses
+    # reasoning_summary_text.delta, Chat reasoning_content / reasoning deltas (not part of ``text``).
+    reasoning: str = ""
     usage: Any = None  # the usage the stream reported, as the SDK gave it
     error: BaseException | None = None  # what the iteration raised
     error_item: Any = None  # an error yielded as a value (exception object or {"error": ...})
@@ -250,6 +254,7 @@ class _Decoder:
             reason = choice.get("finish_reason")
             content = delta.get("content")
             self._calls(delta.get("tool_calls"))
+            self._reasoning(delta)
         else:
             choices = getattr(chunk, "choices", None)
             if choices is None:
@@ -262,6 +267,7 @@ class _Decoder:
             reason = getattr(choice, "finish_reason", None)
             content = getattr(delta, "content", None) if delta is not None else None
             self._calls(getattr(delta, "tool_calls", None))
+            self._reasoning(delta)
         if reason:
             self.rec.finish_reason = reason
         logprobs = _get(choice, "logprobs")
@@ -300,6 +306,14 @@ class _Decoder:
         for token, logprob in pairs:
             if isinstance(token, str) and isinstance(logprob, int | float):
                 self.rec.logprobs.append((token, float(logprob)))
+
+    def _reasoning(self, delta: Any) -> None:
+        """A Chat delta's reasoning, in either field OpenAI-compatible servers use (the SDK keeps
+        unknown fields as attributes)."""
+        for key in REASONING_FIELDS:
+            piece = _get(delta, key)
+            if isinstance(piece, str):
+                self.rec.reasoning += piece
 
     def _calls(self, deltas: Any, calls: list[RecordedToolCall] | None = None) -> None:
         """Chat tool-call deltas (SDK objects or wire dicts), accumulated by their index into
@@ -371,6 +385,10 @@ class _Decoder:
         if kind == "response.function_call_arguments.delta":
             self._extend_call(_get(event, "output_index"), _get(event, "delta"))
             return ""
+        if kind == "response.reasoning_summary_text.delta":
+            delta = _get(event, "delta")
+            rec.reasoning += delta if isinstance(delta, str) else ""
+            return ""
         if kind == "content_block_start":
             block = _get(event, "content_block")
             index = _get(event, "index")
@@ -381,6 +399,10 @@ class _Decoder:
             delta = _get(event, "delta")
             if _get(delta, "type") == "input_json_delta":
                 self._extend_call(_get(event, "index"), _get(delta, "partial_json"))
+                return ""
+            if _get(delta, "type") == "thinking_delta":
+                thinking = _get(delta, "thinking")
+                rec.reasoning += thinking if isinstance(thinking, str) else ""
                 return ""
             text = _get(delta, "text") if _get(delta, "type") == "text_delta" else None
             return text if isinstance(text, str) else ""
