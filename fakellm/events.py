@@ -104,7 +104,7 @@ class BlockStart:
     index: int = 0
     choice: int = 0
     id: str | None = None
-    name: str | None = None
+    name: str | None = None  # a reasoning block's: the Chat delta field it goes out in, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,11 @@ Deliberate choices:
   block open. A ``tool_call`` block is a ``tool_use`` block (wire2 §2.2): its start has ``caller``
   and ``input: {}`` and is followed by the empty ``input_json_delta`` every capture opens with
   (framing, not a token); its tokens are ``partial_json`` fragments. The non-streamed body parses
-  them into ``input`` (see ``completion`` for arguments that are no JSON object).
+  them into ``input`` (see ``completion`` for arguments that are no JSON object). A ``reasoning``
+  block is a ``thinking`` block (wire2 §2.3): its start has ``"thinking":"","signature":""``, its
+  tokens are ``thinking_delta``, and its end is an empty ``thinking_delta`` and exactly one
+  ``signature_delta`` (seeded by the message id, :meth:`AnthropicMessagesEncoder.signature`) before
+  ``content_block_stop``; the non-streamed body has it first, signed.
   ``Finish`` sends nothing: ``message_delta`` goes out with ``Usage`` (or,
   when no ``Usage`` came, with ``StreamEnd``, counting the tokens sent): it needs both the stop
   reason and the output tokens. Requests parsed here always ask for usage (``include_usage``).

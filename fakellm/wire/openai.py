@@ -4,6 +4,11 @@ Byte-for-byte what the API sends (shared/wire.md §1.3): compact JSON, keys in O
 (``id, object, created, model, service_tier, system_fingerprint, choices, usage``), non-ASCII
 escaped as ``\\uXXXX``, ``data: <json>\\n\\n`` framing, ``data: [DONE]\\n\\n`` last.
 
+Reasoning: OpenAI never streams it on Chat; OpenAI-compatible servers do, in a delta field of
+their own (``reasoning_content``, ``reasoning``). A ``reasoning`` block is framed only when it names
+that field (``BlockStart.name``; the pipeline plans none otherwise): its tokens are chunks whose
+delta holds the field alone.
+
 Everything that does not change between chunks (id, created, model, fingerprint, the ``usage``
 tail) is encoded once per stream; a content chunk costs one ``json.dumps`` of the token and three
 byte joins. The encoder knows nothing about sockets or timing.

@@ -22,6 +22,11 @@ The format's rules (shared/wire2.md §1, checklist §8; W1 = shared/wire.md):
   ``status``, ``arguments:""``, ``call_id``, ``name``; ``function_call_arguments.delta`` events on
   the item id (no ``content_index``, no ``logprobs``); ``function_call_arguments.done`` (no
   ``name``, as captured); ``output_item.done``. Each item has its own ``output_index``.
+- Reasoning is a ``reasoning`` output item (§1.3's elided first item; the vercel/ai capture):
+  ``output_item.added`` (``rs_`` id, ``summary: []``, no status), ``reasoning_summary_part.added``,
+  ``reasoning_summary_text.delta`` events (``summary_index``, ``obfuscation``), the text's and the
+  part's ``.done``, ``output_item.done`` with the summary; ``encrypted_content`` when the request's
+  ``include`` asks for it.
 - ``obfuscation`` on each text delta, ``[A-Za-z0-9]`` with ``len(delta) + len(obfuscation)`` a
   multiple of 16 (§1.2); ``stream_options.include_obfuscation: false`` drops it.
 - HTTP errors before the stream are Chat-shaped ``{"error":{message,type,param,code}}`` with
