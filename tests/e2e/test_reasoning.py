@@ -45,6 +45,16 @@ SCENARIOS: list[dict[str, Any]] = [
         "reasoning": {"faker": {"sentences": 1, "paragraphs": 1}},
         "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
     },
+    {
+        "name": "agent",
+        "turns": [
+            {
+                "reasoning": "I need the weather first.",
+                "tool_calls": [{"name": "get_weather", "arguments": {}}],
+            },
+            {"reasoning": "Now I can answer.", "content": {"text": "It is {tool_result}."}},
+        ],
+    },
 ]
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi!"}]
 
@@ -101,6 +111,30 @@ def test_thinking_then_a_tool_call(server: Server) -> None:
         final = s.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "tool_use"]
     assert final.content[1].input == {"city": "Paris"} and final.stop_reason == "tool_use"
+
+
+def test_each_turn_thinks_its_own_thoughts(server: Server) -> None:
+    """An agent loop on Anthropic: the first call thinks then calls the tool; the second, whose
+    conversation holds that turn (its signed thinking block sent back, as agents do) and the
+    tool's result, thinks again and answers."""
+    with claude(server) as c:
+        first = c.messages.create(model="agent", max_tokens=200, messages=MESSAGES)
+        assert [b.type for b in first.content] == ["thinking", "tool_use"]
+        assert first.content[0].thinking == "I need the weather first."
+        call = first.content[1]
+        conversation: list[Any] = [
+            *MESSAGES,
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}],
+            },
+        ]
+        with c.messages.stream(model="agent", max_tokens=200, messages=conversation) as stream:
+            second = stream.get_final_message()
+    assert [b.type for b in second.content] == ["thinking", "text"]
+    assert second.content[0].thinking == "Now I can answer."
+    assert second.content[1].text == "It is sunny."
 
 
 def test_a_drop_cuts_the_thinking(server: Server) -> None:

@@ -219,7 +219,13 @@ def test_chat_sends_reasoning_in_the_named_delta_field_alone(field: str) -> None
         Finish("stop"),
         StreamEnd(),
     ]
-    chunks = [json.loads(e.data) for e in SSEDecoder().feed(b"".join(encoder.encode(e) for e in events))[:-1]]
+    data = b"".join(encoder.encode(e) for e in events)
+    assert (
+        b'data: {"id":"chatcmpl-x","object":"chat.completion.chunk","created":1,"model":"m","service_tier":'
+        b'"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"%b":"Hmm"},"logprobs":null,'
+        b'"finish_reason":null}]}\n\n' % field.encode()
+    ) in data
+    chunks = [json.loads(e.data) for e in SSEDecoder().feed(data)[:-1]]
     assert [c["choices"][0]["delta"] for c in chunks] == [
         {"role": "assistant", "content": "", "refusal": None},
         {field: "Hmm"},
