@@ -560,8 +560,10 @@ def numbers(draw: st.DrawFn) -> dict[str, Any]:
             st.sampled_from([1, 2, 5]) if kind == "integer" else st.sampled_from([0.5, 0.25, 1])
         )
         if "minimum" in schema or "exclusiveMinimum" in schema:
-            schema.setdefault("maximum", low + max(width, 20))  # room for a multiple
+            # Room for a multiple: a range narrower than the step (0.25 to 0.75, multipleOf 1)
+            # holds none, and generate() rightly refuses it.
             schema.pop("exclusiveMaximum", None)
+            schema["maximum"] = low + max(width, 20)
     return schema
 
 
