@@ -389,6 +389,31 @@ def _bad(message: str, param: str | None, code: str | None = None) -> RequestErr
     return RequestError(400, message, param=param, code=code)
 
 
+def _bounded_int(value: Any, param: str, minimum: int, maximum: int | None = None) -> int:
+    """An integer parameter checked against its bounds, each failure in OpenAI's own words."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(
+            f"Invalid type for '{param}': expected an integer, but got {_type_name(value)} instead.",
+            param,
+            "invalid_type",
+        )
+    if value < minimum:
+        raise _bad(
+            f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, but got "
+            f"{value} instead.",
+            param,
+            "integer_below_min_value",
+        )
+    if maximum is not None and value > maximum:
+        raise _bad(
+            f"Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, but got "
+            f"{value} instead.",
+            param,
+            "integer_above_max_value",
+        )
+    return value
+
+
 def _type_name(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
         type(value), "number"
@@ -515,44 +540,12 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         value = body.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _bad(
-                f"Invalid type for '{key}': expected an integer, but got {_type_name(value)} instead.",
-                key,
-                "invalid_type",
-            )
-        if value < 1:
-            raise _bad(
-                f"Invalid '{key}': integer below minimum value. Expected a value >= 1, but got "
-                f"{value} instead.",
-                key,
-                "integer_below_min_value",
-            )
+        _bounded_int(value, key, 1)
         if max_tokens is None:
             max_tokens = value
 
     n = body.get("n", 1)
-    if n is None:
-        n = 1
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise _bad(
-            f"Invalid type for 'n': expected an integer, but got {_type_name(n)} instead.",
-            "n",
-            "invalid_type",
-        )
-    if n < 1:
-        raise _bad(
-            f"Invalid 'n': integer below minimum value. Expected a value >= 1, but got {n} instead.",
-            "n",
-            "integer_below_min_value",
-        )
-    if n > MAX_CHOICES:
-        raise _bad(
-            f"Invalid 'n': integer above maximum value. Expected a value <= {MAX_CHOICES}, but got {n} "
-            "instead.",
-            "n",
-            "integer_above_max_value",
-        )
+    n = _bounded_int(1 if n is None else n, "n", 1, MAX_CHOICES)
 
     include_usage = False
     options = body.get("stream_options")
@@ -641,26 +634,7 @@ def chat_logprobs(body: dict[str, Any]) -> int | None:
     top = body.get("top_logprobs")
     if top is None:
         return 0 if enabled else None
-    if isinstance(top, bool) or not isinstance(top, int):
-        raise _bad(
-            f"Invalid type for 'top_logprobs': expected an integer, but got {_type_name(top)} instead.",
-            "top_logprobs",
-            "invalid_type",
-        )
-    if top < 0:
-        raise _bad(
-            f"Invalid 'top_logprobs': integer below minimum value. Expected a value >= 0, but got {top} "
-            "instead.",
-            "top_logprobs",
-            "integer_below_min_value",
-        )
-    if top > MAX_TOP_LOGPROBS:
-        raise _bad(
-            f"Invalid 'top_logprobs': integer above maximum value. Expected a value <= "
-            f"{MAX_TOP_LOGPROBS}, but got {top} instead.",
-            "top_logprobs",
-            "integer_above_max_value",
-        )
+    top = _bounded_int(top, "top_logprobs", 0, MAX_TOP_LOGPROBS)
     if not enabled:
         raise _bad("The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", "top_logprobs")
     return top
