@@ -20,6 +20,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from .content import FixedText, TokenSource
 from .errors import RequestError
+from .event_ids import ResumePoint, number_events
 from .events import (
     Abort,
     BlockEnd,
@@ -318,14 +319,18 @@ def compose(
     ctx: StreamContext,
     *,
     several: bool = False,
+    resume: ResumePoint | None = None,
 ) -> Iterator[Frame]:
-    """Timed events → event faults → wire encoder → frame faults: the stream the transport sends.
-    The same composition serves generated, replayed and proxied streams (``several``: with
-    several choices, see :func:`_encode`)."""
+    """Timed events → event faults → wire encoder → (event ids) → frame faults: the stream the
+    transport sends. The same composition serves generated, replayed and proxied streams
+    (``several``: with several choices, see :func:`_encode`; ``resume``: a resumable stream's
+    ids, and where an attempt starts, see ``event_ids.py``)."""
     for fault in faults:
         if fault.stage == "events":
             events = fault.apply_events(events, ctx)
     frames: Iterator[Frame] = _encode(events, encoder, several=several)
+    if resume is not None:
+        frames = number_events(frames, resume)
     for fault in faults:
         if fault.stage == "frames":
             frames = fault.apply_frames(frames, ctx)
@@ -355,6 +360,8 @@ class StreamPlan:
     stop_sequence: str | None = None  # the request's stop sequence that ended the text (stops.py)
     turn: int | None = None  # which of the scenario's turns answered, from 1 (None: no turns:)
     reasoning: PlannedReasoning | None = None  # streamed before the answer, when the format sends it
+    resume: ResumePoint | None = None  # a resumable stream's event ids (event_ids.py)
+    created: float | None = None  # the unix time given to the format for its body (None: seeded)
 
     @property
     def seed(self) -> int:
@@ -385,7 +392,7 @@ class StreamPlan:
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
             replayed = _source_errors(self.source.timed_events(), self.ctx)
-            return compose(replayed, self.source.encoder(), self.faults, self.ctx)
+            return compose(replayed, self.source.encoder(), self.faults, self.ctx, resume=self.resume)
         events: Iterator[Timed] = schedule(
             self.tokens,
             self.timing,
@@ -397,7 +404,9 @@ class StreamPlan:
             stop_sequence=self.stop_sequence,
             reasoning=self.reasoning,
         )
-        return compose(events, self.encoder, self.faults, self.ctx, several=bool(self.more))
+        return compose(
+            events, self.encoder, self.faults, self.ctx, several=bool(self.more), resume=self.resume
+        )
 
     def completion(self) -> dict[str, Any]:
         if self.source is not None:
@@ -811,7 +820,16 @@ def plan_stream(
     counters: FaultCounters | None = None,
     ascii_only: bool = True,
     now: float | None = None,
+    stream_seed: int | None = None,
+    created: float | None = None,
+    faults: Sequence[Fault] | None = None,
+    resume: ResumePoint | None = None,
 ) -> StreamPlan:
+    """Plan one answer (module docstring). A stream planned again (a resume: ``resume.py``) is
+    given what the first plan decided: its ``stream_seed`` (instead of deriving one from the server's,
+    the scenario's and the header's), the ``created`` time its body carries (the unix time a
+    stream with no seed was given, else None), its ``faults`` (instead of choosing them: no
+    ``times`` is counted), and where this attempt starts (``resume``)."""
     turn = None
     if scenario.turns:
         given = timing
@@ -821,7 +839,11 @@ def plan_stream(
         # The endpoint passes the scenario's own timing unless a header changed it; the turn's
         # timing replaces the scenario's, never a header's.
         timing = scenario.timing if given is None or given is base else given
-    ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
+    if stream_seed is not None:
+        ctx, deterministic = StreamContext.seeded(stream_seed), created is None
+    else:
+        ctx, deterministic = _stream_context(server_seed, scenario, header_seed)
+    now = created if created is not None else now
     rng = ctx.rng
     # Which calls go out: the scenario's, honouring the request's tool_choice (tools.decide); a
     # recorded stream replays what it holds, whatever the request asks.
@@ -926,9 +948,14 @@ def plan_stream(
             param="X-FakeLLM-Scenario",
             code="recording_format_mismatch",
         )
-    plan.http_error, plan.faults = _choose_faults(
-        scenario, ctx, counters, extra_faults, extra_scope, global_faults
-    )
+    if faults is not None:
+        plan.faults = order_faults(faults)
+    else:
+        plan.http_error, plan.faults = _choose_faults(
+            scenario, ctx, counters, extra_faults, extra_scope, global_faults
+        )
+    plan.created = None if deterministic else now
+    plan.resume = resume
     return plan
 
 

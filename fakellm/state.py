@@ -1,6 +1,7 @@
-"""What a running server knows: its scenarios, journal, fault counters, live streams and stored
-responses. The ASGI app (``app.py``), the streamed endpoints (``endpoint.py``) and the proxy
-(``proxy.py``) share one :class:`ServerState`; it imports none of them."""
+"""What a running server knows: its scenarios, journal, fault counters, live streams, stored
+responses and resumable streams. The ASGI app (``app.py``), the streamed endpoints
+(``endpoint.py``) and the proxy (``proxy.py``) share one :class:`ServerState`; it imports none of
+them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .faults import Fault
 from .headers import Instructions
 from .journal import Journal
 from .pipeline import FaultCounters, PassthroughPlan, plan_passthrough
+from .resume import MemoryResumeStore, ResumeStore
 from .scenario import Scenario, ScenarioBook
 from .scenario_files import load_scenario_files
 from .store import ResponseStore
@@ -44,6 +46,7 @@ class ServerState:
         self.streams = ActiveStreams()
         self.internal_errors: list[str] = []
         self.responses = ResponseStore()  # for GET /v1/responses/{id}
+        self.resumable: ResumeStore = MemoryResumeStore()  # resumable streams (resume.py)
         self._lock = threading.Lock()
 
     # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
@@ -78,6 +81,7 @@ class ServerState:
             self.internal_errors.clear()
         self.journal.clear()
         self.responses.clear()
+        self.resumable.clear()
 
     def internal_error(self, error: BaseException, doing: str) -> dict[str, Any]:
         """Record a bug met while ``doing`` (logged with its traceback, kept for the pytest plugin,

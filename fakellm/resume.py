@@ -1,0 +1,159 @@
+"""Resumable streams: what a server keeps of each one so that a client can come back for the rest
+(``Last-Event-ID``, a Responses background response's ``GET …?stream=true&starting_after=N``) or
+ask how far it got (``GET /_fakellm/streams/{id}``).
+
+Deliberately not a buffer of the bytes sent. A stream is a pure function of its request, its
+scenario, its seed and the semantic faults it carried (``pipeline.plan_stream``; faults that act
+on the content, such as an error event, belong to it; faults that act on a connection, such as a
+drop, belong to one attempt). So a record keeps those inputs, and a resume plans the same stream
+again and starts it after the client's last event on the original schedule (``event_ids.py``):
+the stream goes on "in the background" while nobody listens, as a real provider's generation
+does, without a task, a timer or a copy of its bytes per stream, and whatever the server is doing
+meanwhile. What the generation holds at a moment is the events due by then.
+
+The records live behind :class:`ResumeStore`, bounded in count, in bytes (each is about its
+request body) and in time (``ttl_s``, OpenAI keeps background responses about 10 minutes), like the
+journal: :class:`MemoryResumeStore` is the server's own; a shared store (many workers) implements
+the same Protocol.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .faults import Fault
+from .scenario import Scenario, Timing
+from .wire.format import ChatRequest
+
+__all__ = ["RECORD_OVERHEAD_BYTES", "MemoryResumeStore", "ResumeRecord", "ResumeStore"]
+
+# What a record costs besides its request body, in bytes (about: the dataclass, its lists).
+RECORD_OVERHEAD_BYTES = 512
+
+
+@dataclass(slots=True)
+class ResumeRecord:
+    """One resumable stream: everything needed to plan it again exactly, and where it stands.
+
+    ``scenario`` is the one selected for the request (before its ``turns:`` answer one: planning
+    picks the turn again, from the same conversation); ``seed`` the stream's (drawn or given);
+    ``created`` the unix time the format put in its body (None when the stream was seeded, which
+    fixes it); ``arrived`` when the original request came in (``clock.now``) and ``started`` the
+    same as unix time; ``event_faults`` its faults that act on the content."""
+
+    id: str
+    path: str  # the route, which names the wire format (wire.FORMATS)
+    request: ChatRequest
+    scenario: Scenario
+    seed: int
+    timing: Timing
+    created: float | None
+    arrived: float
+    started: float
+    event_faults: tuple[Fault, ...] = ()
+    size: int = 0  # bytes counted against the store's budget (the request body's)
+    background: bool = False  # a Responses background response (``background: true``)
+    cancelled_after_s: float | None = None  # a background response cancelled this far in
+    attempts: list[int] = field(default_factory=list)  # the journal indexes of every attempt
+
+
+class ResumeStore(Protocol):
+    """Where resumable streams are kept. Every method is safe to call from any thread."""
+
+    def put(self, record: ResumeRecord) -> None: ...
+
+    def get(self, id: str) -> ResumeRecord | None:
+        """The record, or None: never kept, forgotten past a bound, or expired."""
+        ...
+
+    def attempt(self, id: str, journal_index: int) -> None:
+        """One more attempt at the stream (the first one, or a resume) was journaled."""
+        ...
+
+    def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
+        """Stop a background stream ``after_s`` seconds into its schedule (a second cancel keeps
+        the first one's moment); the record, or None if there is none."""
+        ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryResumeStore:
+    """The in-memory :class:`ResumeStore`: oldest records forgotten first, past ``max_entries``,
+    ``max_bytes`` or ``ttl_s`` after their stream started."""
+
+    MAX_ENTRIES = 1000
+    MAX_BYTES = 16 * 1024 * 1024
+    TTL_S = 600.0
+
+    def __init__(
+        self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, ttl_s: float = TTL_S
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.ttl_s = ttl_s
+        self._kept: OrderedDict[str, ResumeRecord] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def put(self, record: ResumeRecord) -> None:
+        record.size = record.size or RECORD_OVERHEAD_BYTES
+        if record.size > self.max_bytes:
+            return  # kept, it would push out every other one
+        with self._lock:
+            old = self._kept.pop(record.id, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._kept[record.id] = record
+            self._bytes += record.size
+            self._expire(time.time())
+            while len(self._kept) > self.max_entries or self._bytes > self.max_bytes:
+                self._forget_oldest()
+
+    def get(self, id: str) -> ResumeRecord | None:
+        with self._lock:
+            self._expire(time.time())
+            return self._kept.get(id)
+
+    def attempt(self, id: str, journal_index: int) -> None:
+        with self._lock:
+            record = self._kept.get(id)
+            if record is not None:
+                record.attempts.append(journal_index)
+
+    def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
+        with self._lock:
+            record = self._kept.get(id)
+            if record is not None and record.cancelled_after_s is None:
+                record.cancelled_after_s = after_s
+            return record
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def bytes(self) -> int:
+        """What the kept records count for, in bytes."""
+        return self._bytes
+
+    def _expire(self, now: float) -> None:  # with the lock held; records are kept oldest first
+        while self._kept:
+            oldest = next(iter(self._kept.values()))
+            if now - oldest.started <= self.ttl_s:
+                return
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:  # with the lock held
+        _, dropped = self._kept.popitem(last=False)
+        self._bytes -= dropped.size
