@@ -22,14 +22,26 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .event_ids import ResumePoint
 from .faults import Fault
+from .pipeline import StreamPlan, plan_stream
 from .scenario import Scenario, Timing
-from .wire.format import ChatRequest
+from .stream import Frame
+from .wire.format import ChatRequest, WireFormat
 
-__all__ = ["RECORD_OVERHEAD_BYTES", "MemoryResumeStore", "ResumeRecord", "ResumeStore"]
+__all__ = [
+    "RECORD_OVERHEAD_BYTES",
+    "MemoryResumeStore",
+    "ResumeRecord",
+    "ResumeStore",
+    "due_by",
+    "keep",
+    "plan_again",
+]
 
 # What a record costs besides its request body, in bytes (about: the dataclass, its lists).
 RECORD_OVERHEAD_BYTES = 512
@@ -157,3 +169,68 @@ class MemoryResumeStore:
     def _forget_oldest(self) -> None:  # with the lock held
         _, dropped = self._kept.popitem(last=False)
         self._bytes -= dropped.size
+
+
+def keep(
+    plan: StreamPlan,
+    scenario: Scenario,
+    *,
+    path: str,
+    arrived: float,
+    now: float,
+    body_bytes: int,
+    background: bool = False,
+) -> ResumeRecord:
+    """The record of a stream just planned (``plan``, for ``scenario`` as selected, before a turn
+    of it answered), which arrived at ``arrived`` (``clock.now``; ``now`` is ``clock.now`` at this
+    moment), its request body ``body_bytes`` long. Its id is the plan's request id."""
+    return ResumeRecord(
+        id=plan.request_id,
+        path=path,
+        request=plan.request,
+        scenario=scenario,
+        seed=plan.seed,
+        timing=plan.timing,
+        created=plan.created,
+        arrived=arrived,
+        started=time.time() - (now - arrived),
+        event_faults=tuple(f for f in plan.faults if f.stage == "events"),
+        size=body_bytes + RECORD_OVERHEAD_BYTES,
+        background=background,
+    )
+
+
+def plan_again(
+    record: ResumeRecord,
+    fmt: WireFormat,
+    *,
+    after: int = -1,
+    offset_s: float = 0.0,
+    faults: Sequence[Fault] = (),
+) -> StreamPlan:
+    """The stream of ``record`` planned again, exactly, as an attempt that starts after event
+    ``after`` (-1: from the first), ``offset_s`` seconds into the original schedule, with the
+    original's content faults and this attempt's own ``faults`` (those of its frames: a drop, a
+    stall... on this connection)."""
+    own = [f for f in faults if f.stage == "frames"]
+    return plan_stream(
+        record.request,
+        record.scenario,
+        format=fmt,
+        timing=record.timing,
+        stream_seed=record.seed,
+        created=record.created,
+        faults=[*record.event_faults, *own],
+        resume=ResumePoint(record.id, after=after, offset_s=offset_s),
+    )
+
+
+def due_by(record: ResumeRecord, fmt: WireFormat, elapsed_s: float) -> Iterator[Frame]:
+    """The frames of ``record``'s stream that are due ``elapsed_s`` seconds after it started (all
+    of them once the schedule is over), numbered as sent, without any connection's faults: what
+    the generation holds by then (stopped at its cancellation, if it was cancelled)."""
+    until = elapsed_s if record.cancelled_after_s is None else min(elapsed_s, record.cancelled_after_s)
+    for frame in plan_again(record, fmt).frames():
+        if frame.due > until:
+            return
+        yield frame
