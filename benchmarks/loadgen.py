@@ -1,7 +1,7 @@
 """The load client: many concurrent streams on keep-alive connections, and when each chunk arrived.
 
 Each of ``streams`` workers holds one connection and sends streaming requests of one wire format
-(``format``: ``chat``, ``responses``, ``messages`` or ``completions``, :data:`LOAD_FORMATS`) back
+(``format``: ``chat``, ``responses``, ``messages``, ``completions`` or ``ui``, :data:`LOAD_FORMATS`) back
 to back, so ``streams`` responses are always in flight. Workers start at random moments spread over one
 stream's length, so their chunks are spread over time as a real server's would be. Every request
 asks for ``tokens`` tokens at ``ttft_ms`` / ``itl_ms`` (the ``X-FakeLLM-TTFT-Ms`` /
@@ -93,6 +93,14 @@ class LoadFormat:
             return {"model": cfg.scenario, "max_tokens": cfg.tokens, "messages": messages, "stream": True}
         if self.name == "completions":
             return {"model": cfg.scenario, "prompt": text, "stream": True, "max_tokens": cfg.tokens}
+        if self.name == "ui":  # useChat's body, with the model a client may add (the scenario's tokens)
+            message = {"role": "user", "parts": [{"type": "text", "text": text}]}
+            return {
+                "id": "bench",
+                "model": cfg.scenario,
+                "messages": [message],
+                "maxOutputTokens": cfg.tokens,
+            }
         messages = [{"role": "user", "content": text}]
         return {"model": cfg.scenario, "messages": messages, "stream": True, "max_tokens": cfg.tokens}
 
@@ -111,6 +119,7 @@ LOAD_FORMATS: dict[str, LoadFormat] = {
         LoadFormat("messages", "anthropic.messages", "/v1/messages", b"event: content_block_delta\n"),
         # Every chunk is a ``text_completion``; the last one carries the finish reason.
         LoadFormat("completions", "openai.completions", "/v1/completions", b'"finish_reason":null}'),
+        LoadFormat("ui", "ai_sdk.ui", "/api/chat", b'"type":"text-delta"'),
     )
 }
 """The formats the client speaks, by short name (``--format``)."""

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import clock
 from .config import ServerConfig
-from .endpoint import send_json, serve_stream
+from .endpoint import send_json, serve_chat_resume, serve_stream
 from .errors import RequestError, error_body
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
@@ -35,7 +35,8 @@ from .redact import install_log_redaction, redact_headers, redact_text
 from .state import ServerState
 from .tokens import count_message_tokens
 from .transport import CONNECTION_SEND, DropConnection, arrival, reset_connection
-from .wire import FORMATS
+from .wire import FORMATS, format_for
+from .wire.ai_sdk_ui import resume_chat_id
 from .wire.anthropic_messages import MESSAGES, count_tokens_body, parse_count_tokens_request
 from .wire.openai import openai_error, openai_headers
 from .wire.openai_embeddings import embeddings_body, parse_embeddings_request
@@ -170,6 +171,11 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
         quart.add_url_rule(path, f"stream:{path}", streamed, methods=["POST"])
 
+    @quart.get("/api/chat/<chat_id>/stream")
+    async def resume_chat(chat_id: str) -> Response:
+        # Served by FakeLLMApp (endpoint.serve_chat_resume), declared for the 405s and GET /.
+        raise RuntimeError(f"GET {request.path} is served by FakeLLMApp, not by its Quart app")
+
     @quart.get("/v1/responses/<response_id>")
     async def get_response(response_id: str) -> Response:
         kept = state.responses.get(response_id)
@@ -291,6 +297,8 @@ _ROUTE_NOTES = {
     "/v1/models": "the scenario names, then model ids clients often send (any id is served)",
     "/v1/models/{model_id}": "any model id: the default scenario answers every model",
     "/v1/{rest}": "forwarded to the upstream, with faults",
+    "/api/chat": "the AI SDK's useChat: UI message stream v1 (?protocol=data: the AI SDK 4 data stream)",
+    "/api/chat/{chat_id}/stream": "the AI SDK's resume: 204, or the chat's running stream replayed",
     "/_fakellm/health": "liveness, open streams",
     "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
 }
@@ -407,9 +415,13 @@ class FakeLLMApp:
                     await self._refuse_fragment(scope, send)
                     return
                 scope = origin_form(scope)
-            fmt = FORMATS.get(scope["path"]) if self.chat and scope["type"] == "http" else None
+            http = self.chat and scope["type"] == "http"
+            fmt = format_for(scope["path"], scope.get("query_string", b"")) if http else None
+            chat_id = resume_chat_id(scope["path"]) if http and scope["method"] == "GET" else None
             if fmt is not None and scope["method"] == "POST":
                 await serve_stream(self.state, fmt, scope, receive, send, t0)
+            elif chat_id is not None:
+                await serve_chat_resume(self.state, chat_id, scope, receive, send, t0)
             else:
                 await self.quart(scope, receive, send)
         except DropConnection as drop:

@@ -35,10 +35,11 @@ from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
+from .resume import ResumeRecord, keep, plan_again
 from .state import ServerState
 from .wire.format import Answer, WireFormat
 
-__all__ = ["MAX_BODY_BYTES", "send_json", "serve_stream"]
+__all__ = ["MAX_BODY_BYTES", "send_json", "serve_chat_resume", "serve_stream"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
 
@@ -101,6 +102,7 @@ async def serve_stream(
         await _send_answer(send, replace(answer, headers=head), cors)
         return
     entry.status = 200
+    _keep_chat(state, fmt, plan, t0)
     watch, gone = _watch_disconnect(receive)
     try:
         entry.planned_reasoning = plan.reasoning.tokens if plan.reasoning is not None else ()
@@ -131,6 +133,80 @@ def _keep(state: ServerState, plan: StreamPlan) -> None:
         kept = plan.stored()
         if kept is not None:
             state.responses.put(*kept)
+
+
+def _keep_chat(state: ServerState, fmt: WireFormat, plan: StreamPlan, t0: float) -> None:
+    """Keep the stream of a request that names its resume key (the AI SDK's chat id), for
+    :func:`serve_chat_resume`: the chat's last stream replaces its earlier one."""
+    key = plan.request.resume_key
+    if key is None or not plan.request.stream:
+        return
+    size = len(json.dumps(plan.request.body, separators=(",", ":")))
+    record = keep(plan, plan.scenario, path=fmt.path, arrived=t0, now=clock.now(), body_bytes=size)
+    state.resumable.put(record)
+    state.chat_streams.put(key, record.id, fmt)
+
+
+def _schedule_end(record: ResumeRecord, fmt: WireFormat) -> float:
+    """When the stream of ``record`` is over, in seconds after it arrived (its last frame's due)."""
+    last = 0.0
+    for frame in plan_again(record, fmt).frames():
+        last = frame.due
+    return last
+
+
+async def serve_chat_resume(
+    state: ServerState, chat_id: str, scope: Any, receive: Receive, send: Send, t0: float
+) -> None:
+    """``GET /api/chat/{id}/stream``, the AI SDK's resume (shared/wire2.md §6.2): 204 when the chat
+    has no stream whose schedule is still running, else that stream replayed from its start on
+    its original schedule (what is already due at once, the rest when it falls due), without
+    event ids, as ``resumeStreamIsReplay`` expects. The request's ``X-FakeLLM-Faults`` act on
+    this attempt's frames only (a drop, a stall); the stream's own content faults come again."""
+    headers = request_headers(scope)
+    cors = cors_headers(state.config, headers, "GET")
+    kept = state.chat_streams.get(chat_id)
+    record = state.resumable.get(kept[0]) if kept is not None else None
+    if kept is None or record is None or t0 - record.arrived >= _schedule_end(record, kept[1]):
+        await send({"type": "http.response.start", "status": 204, "headers": _encode(cors)})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    fmt = kept[1]
+    entry = state.journal.open(
+        time=time.time(),
+        method="GET",
+        path=scope.get("path", ""),
+        status=0,
+        headers=redact_headers(headers.items()),
+    )
+    entry.format = fmt.name
+    try:
+        asked = instructions(headers)
+    except RequestError as exc:
+        entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
+        await _send_answer(send, fmt.error(exc, _request_id()), cors)
+        return
+    plan = plan_again(record, fmt, offset_s=t0 - record.arrived, faults=asked.faults)
+    plan.resume = replace(plan.resume, ids=False) if plan.resume is not None else None
+    state.resumable.attempt(record.id, entry.index)
+    entry.status, entry.stream, entry.model = 200, True, record.request.model
+    entry.scenario, entry.seed, entry.request_id = record.scenario.name, plan.seed, plan.request_id
+    own = [
+        *fmt.headers(plan.request_id, 0),
+        ("x-fakellm-scenario", plan.scenario.name),
+        ("x-fakellm-seed", str(plan.seed)),
+    ]
+    watch, gone = _watch_disconnect(receive)
+    try:
+        await _stream(state, plan, entry, t0, send, [*own, *cors])
+    except asyncio.CancelledError:
+        if not gone[0]:
+            raise  # not the client: the server is stopping
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        watch.cancel()
 
 
 def _request_id() -> str:

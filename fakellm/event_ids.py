@@ -35,12 +35,15 @@ _END = b"\n\n"
 @dataclass(frozen=True, slots=True)
 class ResumePoint:
     """How a resumable stream is sent: its id (the request id the format gave it), the last event
-    its client already has (``after``: -1 for a first attempt), and how far into the original
-    schedule this attempt starts (``offset_s``, seconds)."""
+    its client already has (``after``: -1 for a first attempt), how far into the original
+    schedule this attempt starts (``offset_s``, seconds), and whether its events carry ``id:``
+    lines (``ids``: the AI SDK's UI message stream has none, and its resume replays from the
+    start)."""
 
     stream_id: str
     after: int = -1
     offset_s: float = 0.0
+    ids: bool = True
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
@@ -63,6 +66,11 @@ def number_events(frames: Iterator[Frame], point: ResumePoint) -> Iterator[Frame
         due = frame.due - offset if offset else frame.due
         if due < 0.0:
             due = 0.0
+        if not point.ids and after < 0:
+            # Nothing to number and nothing to leave out: the frames as they are, only earlier
+            # (a format whose events are not SSE, the AI SDK's data stream, is never split).
+            yield replace(frame, due=due) if due != frame.due else frame
+            continue
         if frame.action != WRITE or not frame.data:
             if n > after or frame.action != WRITE:
                 yield replace(frame, due=due) if due != frame.due else frame
@@ -72,7 +80,7 @@ def number_events(frames: Iterator[Frame], point: ResumePoint) -> Iterator[Frame
         kept: list[bytes] = []
         for event in events:
             if n > after:
-                kept.append(b"%b%d\n%b\n\n" % (prefix, n, event))
+                kept.append(b"%b%d\n%b\n\n" % (prefix, n, event) if point.ids else event + _END)
             n += 1
         if not kept:
             continue

@@ -24,6 +24,7 @@ from .scenario import Scenario, ScenarioBook
 from .scenario_files import load_scenario_files
 from .store import ResponseStore
 from .transport import ActiveStreams
+from .wire.ai_sdk_ui import ChatStreams
 
 __all__ = ["ServerState"]
 
@@ -47,6 +48,7 @@ class ServerState:
         self.internal_errors: list[str] = []
         self.responses = ResponseStore()  # for GET /v1/responses/{id}
         self.resumable: ResumeStore = MemoryResumeStore()  # resumable streams (resume.py)
+        self.chat_streams = ChatStreams()  # AI SDK chat id -> its stream in resumable
         self._lock = threading.Lock()
 
     # -- scripting (used by the pytest plugin and fakellm.Server) --------------------------------
@@ -82,6 +84,7 @@ class ServerState:
         self.journal.clear()
         self.responses.clear()
         self.resumable.clear()
+        self.chat_streams.clear()
 
     def internal_error(self, error: BaseException, doing: str) -> dict[str, Any]:
         """Record a bug met while ``doing`` (logged with its traceback, kept for the pytest plugin,

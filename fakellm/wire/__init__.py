@@ -1,6 +1,7 @@
 """Wire formats: SSE framing (format-agnostic), the seam every format sits behind
 (``format.py``), one module per format, and the table from route to format."""
 
+from .ai_sdk_ui import UI_STREAM, format_for_query
 from .anthropic_messages import MESSAGES
 from .format import Answer, ChatRequest, OpenedStream, StreamEncoder, WireFormat
 from .openai import CHAT, OpenAIChatEncoder
@@ -22,9 +23,16 @@ __all__ = [
     "format_for",
 ]
 
-FORMATS: dict[str, WireFormat] = {fmt.path: fmt for fmt in (CHAT, RESPONSES, MESSAGES, COMPLETIONS)}
-"""Every streamed route (``POST``) and the format it speaks."""
+FORMATS: dict[str, WireFormat] = {
+    fmt.path: fmt for fmt in (CHAT, RESPONSES, MESSAGES, COMPLETIONS, UI_STREAM)
+}
+"""Every streamed route (``POST``) and the format it speaks (``/api/chat``: the UI message stream,
+the data stream protocol with ``?protocol=data``, :func:`format_for`)."""
 
 
-def format_for(path: str) -> WireFormat | None:
+def format_for(path: str, query: bytes = b"") -> WireFormat | None:
+    """The format ``POST path?query`` speaks: ``FORMATS``'s, the query choosing the AI SDK's
+    protocol on ``/api/chat`` (``ai_sdk_ui.format_for_query``)."""
+    if path == UI_STREAM.path:
+        return format_for_query(query)
     return FORMATS.get(path)

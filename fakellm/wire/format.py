@@ -73,6 +73,7 @@ class ChatRequest:
         "more_prompts",
         "n",
         "output_schema",
+        "resume_key",
         "stop",
         "stream",
         "tool_choice",
@@ -108,6 +109,9 @@ class ChatRequest:
         # them: read by tool_calls: auto and to honour tool_choice (tools.decide).
         self.tools: tuple[ToolSpec, ...] = ()
         self.tool_choice: ToolChoice = AUTO
+        # The key a client resumes this request's stream by, when its format has one (the AI
+        # SDK's chat id, GET /api/chat/{id}/stream): the endpoint keeps the stream under it.
+        self.resume_key: str | None = None
 
     @property
     def choices(self) -> int:
