@@ -28,6 +28,8 @@ SERVER_ROUTES = [
     "GET /",
     "GET|DELETE /_fakellm/journal",
     "GET /_fakellm/health",
+    "POST /api/chat",
+    "GET /api/chat/{chat_id}/stream",
 ]
 
 

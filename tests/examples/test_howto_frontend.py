@@ -24,9 +24,8 @@ def test_use_chat_gets_the_ui_message_stream(fakellm):
     assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
     parts = ui_parts(response)
     assert [p["type"] for p in parts[:3]] == ["start", "start-step", "text-start"]
-    assert (
-        "".join(p["delta"] for p in parts[:-1] if p["type"] == "text-delta") == "Hello from the fake model."
-    )
+    text = "".join(p["delta"] for p in parts[:-1] if p["type"] == "text-delta")
+    assert text == "Hello from the fake model."
     assert parts[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]
     assert fakellm.journal.last.format == "ai_sdk.ui"
 
