@@ -34,6 +34,9 @@ SCENARIOS: list[dict[str, Any]] = [
     {"name": "ui-text", "content": {"text": TEXT}, "timing": {"ttft_ms": 20, "itl_ms": 5}},
     # 10+ tokens 80 ms apart: a drop at token 3 leaves most of the schedule to run.
     {"name": "ui-slow", "content": {"text": SLOW_TEXT}, "timing": {"ttft_ms": 50, "itl_ms": 80}},
+    # The Node resume's: its client must see the drop and come back while the schedule runs (~3 s),
+    # even on a loaded machine.
+    {"name": "ui-resume", "content": {"text": SLOW_TEXT}, "timing": {"ttft_ms": 50, "itl_ms": 250}},
     {
         "name": "ui-reasoning",
         "reasoning": "Let me think.",
@@ -49,7 +52,17 @@ SCENARIOS: list[dict[str, Any]] = [
         ],
     },
 ]
-CASES = ["text", "reasoning", "tool", "error", "http_error", "resume", "resume_none", "data_protocol"]
+CASES = [
+    "text",
+    "reasoning",
+    "tool",
+    "error",
+    "malformed",
+    "http_error",
+    "resume",
+    "resume_none",
+    "data_protocol",
+]
 
 
 def _ci() -> bool:
@@ -126,6 +139,12 @@ def test_an_error_part_is_the_chats_error(chats: Callable[[str], dict[str, Any]]
     assert r["status"] == "error"
     assert r["error"] == "Error: The server had an error while processing your request. Sorry about that!"
     assert _texts(_assistant(r)) == ["Hello,"]  # the text before the error is kept
+
+
+def test_a_malformed_part_is_the_chats_parse_error(chats: Callable[[str], dict[str, Any]]) -> None:
+    r = chats("malformed")
+    assert r["status"] == "error" and r["error"].startswith("AI_JSONParseError: ")
+    assert _texts(_assistant(r)) == ["Hello,"]
 
 
 def test_an_http_error_is_the_chats_error_with_no_answer(chats: Callable[[str], dict[str, Any]]) -> None:
@@ -356,3 +375,14 @@ def test_a_chat_resumes_its_latest_stream(ui_server: Server) -> None:
         "".join(p["delta"] for p in _parts(r.content) if p != "[DONE]" and p["type"] == "text-delta")
         == SLOW_TEXT
     )
+
+
+def test_a_data_protocol_chat_is_replayed_in_its_protocol(ui_server: Server) -> None:
+    headers = {"X-FakeLLM-Scenario": "ui-slow", "X-FakeLLM-Faults": "drop@2"}
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(f"{ui_server.url}/api/chat?protocol=data", json=_body("data-chat"), headers=headers)
+    r = httpx.get(f"{ui_server.url}/api/chat/data-chat/stream", timeout=10)
+    assert r.status_code == 200 and r.headers["x-vercel-ai-data-stream"] == "v1"
+    lines = r.text.splitlines()
+    assert lines[0].startswith("f:") and lines[-1].startswith("d:")
+    assert "".join(json.loads(line[2:]) for line in lines if line.startswith("0:")) == SLOW_TEXT

@@ -106,6 +106,12 @@ const CASES = {
     await chat.sendMessage({ text: "hi" });
     return result(name, chat, requests);
   },
+  // A part that is no JSON: the client's parse error, as its error state.
+  async malformed(name) {
+    const { chat, requests } = chatFor(name, { scenario: "ui-text", faults: "malformed@2" });
+    await chat.sendMessage({ text: "hi" });
+    return result(name, chat, requests);
+  },
   // An HTTP error before the stream (a 429): the chat's error state, no assistant message.
   async http_error(name) {
     const { chat, requests } = chatFor(name, { scenario: "ui-text", faults: "http_error 429" });
@@ -115,7 +121,7 @@ const CASES = {
   // The connection drops mid-stream; resumeStream() asks GET /api/chat/{id}/stream, which
   // replays the stream from its start, and the client rebuilds the message (no duplicate text).
   async resume(name) {
-    const { chat, requests } = chatFor(name, { scenario: "ui-slow", faults: "drop@3" });
+    const { chat, requests } = chatFor(name, { scenario: "ui-resume", faults: "drop@3" });
     await chat.sendMessage({ text: "hi" });
     const dropped = result(name, chat, [...requests]);
     await chat.resumeStream();
