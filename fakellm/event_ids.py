@@ -56,9 +56,9 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
 
 
 def number_events(frames: Iterator[Frame], point: ResumePoint) -> Iterator[Frame]:
-    """``frames`` with ``id: <stream id>:<n>`` on each event, from event ``point.after + 1`` on,
-    due ``point.offset_s`` earlier (never before 0)."""
-    prefix = f"id: {point.stream_id}:".encode()
+    """``frames`` with ``id: <stream id>:<n>`` on each event (unless ``point.ids`` is false), from
+    event ``point.after + 1`` on, due ``point.offset_s`` earlier (never before 0)."""
+    prefix = f"id: {point.stream_id}:".encode() if point.ids else b""
     after = point.after
     offset = point.offset_s
     n = 0
@@ -80,7 +80,7 @@ def number_events(frames: Iterator[Frame], point: ResumePoint) -> Iterator[Frame
         kept: list[bytes] = []
         for event in events:
             if n > after:
-                kept.append(b"%b%d\n%b\n\n" % (prefix, n, event) if point.ids else event + _END)
+                kept.append(b"%b%d\n%b\n\n" % (prefix, n, event) if prefix else event + _END)
             n += 1
         if not kept:
             continue
