@@ -30,6 +30,8 @@ from .endpoint import send_json, serve_chat_resume, serve_stream
 from .errors import RequestError, error_body
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .observe import RequestNote, note_entry
 from .pipeline import derive_seed
 from .redact import install_log_redaction, redact_headers, redact_text
 from .state import ServerState
@@ -67,13 +69,14 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def open_entry(state: ServerState) -> JournalEntry:
     """The journal entry of the Quart request being served (its status is set once it is known)."""
-    return state.journal.open(
+    entry = state.journal.open(
         time=time.time(),
         method=request.method,
         path=request.path,
         status=0,
         headers=redact_headers(request.headers.items()),
     )
+    return note_entry(entry)  # for the request's metrics (observe.py)
 
 
 def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None = None) -> Quart:
@@ -153,6 +156,11 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
     @quart.get("/_fakellm/health")
     async def get_health() -> Response:
         return _json({"status": "ok", "streams": len(state.streams), **(health or {})})
+
+    @quart.get("/metrics")
+    async def get_metrics() -> Response:
+        # Prometheus' text format, from this server's own registry (metrics.py, docs/metrics.md).
+        return Response(state.metrics.exposition(), content_type=METRICS_CONTENT_TYPE)
 
     return quart
 
@@ -301,6 +309,7 @@ _ROUTE_NOTES = {
     "/api/chat/{chat_id}/stream": "the AI SDK's resume: 204, or the chat's running stream replayed",
     "/_fakellm/health": "liveness, open streams",
     "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
+    "/metrics": "Prometheus metrics: streams, TTFT, gaps, outcomes, faults (docs/metrics.md)",
 }
 DOCS = {
     "readme": "README.md in the fakellm distribution (pip show -f fakellm)",
@@ -409,6 +418,14 @@ class FakeLLMApp:
         t0 = clock.now() if arrived is None else arrived
         self._sends.add(send)
         CONNECTION_SEND.set(send)  # for the transport's fast path (this task serves this request only)
+        connection = send
+        note: RequestNote | None = None
+        if scope["type"] == "http":
+            # Every request is told to the observer once it is over (observe.py): the status and
+            # head time from what is sent, the journal entry from whoever opens one.
+            note = RequestNote(t0)
+            note.enter()
+            send = note.tap(send)
         try:
             if scope["type"] == "http":
                 if _has_fragment(scope):
@@ -429,7 +446,7 @@ class FakeLLMApp:
             # chunked terminator: the client sees an incomplete body. A deliberate drop is not a
             # server error, so nothing is logged.
             if drop.mode == "rst":
-                if reset_connection(send):
+                if reset_connection(connection):
                     # Let the loop finish the abort before hypercorn's own close (uvloop would
                     # otherwise still send its FIN first).
                     await asyncio.sleep(0.005)
@@ -440,7 +457,23 @@ class FakeLLMApp:
             # handler: record it like them, so the plugin fails the test, and drop the connection.
             self.state.internal_error(error, f"streaming {scope.get('path')}")
         finally:
-            self._sends.discard(send)
+            self._sends.discard(connection)
+            if note is not None:
+                self.state.observer.answered(note.answered(*self._route(scope)))
+
+    def _route(self, scope: Any) -> tuple[str, str | None]:
+        """The route template serving ``scope`` and its wire format, for bounded labels: a
+        streamed path as it is, else the Quart rule that matches (``/v1/responses/{response_id}``),
+        else ``unmatched``."""
+        path = scope.get("path", "")
+        fmt = FORMATS.get(path)
+        if fmt is not None:
+            return path, fmt.name
+        try:
+            rule, _ = self.quart.url_map.bind("fakellm").match(path, scope.get("method"), return_rule=True)
+        except HTTPException:
+            return "unmatched", None
+        return _CONVERTER.sub(r"{\1}", rule.rule), None
 
     async def _refuse_fragment(self, scope: Any, send: Any) -> None:
         target = scope.get("raw_path", b"").decode("latin-1")

@@ -33,6 +33,7 @@ from . import clock
 from .errors import RequestError
 from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
+from .observe import note_entry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
 from .resume import ResumeRecord, keep, plan_again
@@ -57,12 +58,14 @@ async def serve_stream(
     """Serve one request to ``fmt``'s route, start to end."""
     headers = request_headers(scope)
     cors = cors_headers(state.config, headers, "POST")
-    entry = state.journal.open(
-        time=time.time(),
-        method="POST",
-        path=scope.get("path", fmt.path),
-        status=0,
-        headers=redact_headers(headers.items()),
+    entry = note_entry(
+        state.journal.open(
+            time=time.time(),
+            method="POST",
+            path=scope.get("path", fmt.path),
+            status=0,
+            headers=redact_headers(headers.items()),
+        )
     )
     entry.format = fmt.name
     try:

@@ -58,10 +58,11 @@ from . import clock
 from .app import FakeLLMApp, _json, new_quart, open_entry
 from .config import ServerConfig, server_config
 from .errors import RequestError, error_body
-from .events import Abort, Verbatim
+from .events import Abort, Finish, StreamEnd, StreamError, TextDelta, Verbatim
 from .faults import Fault
 from .headers import header_map, instructions
 from .journal import JournalEntry
+from .observe import StreamWatch
 from .pipeline import PassthroughPlan
 from .record import Capture, Recorder, recordable_headers
 from .redact import redact_text
@@ -170,6 +171,7 @@ class _LiveStream:
         capture: Capture | None,
         recorder: Recorder | None,
         fmt: WireFormat,
+        watch: StreamWatch,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._upstream = upstream
@@ -179,6 +181,7 @@ class _LiveStream:
         self._entry = entry
         self._capture = capture
         self._recorder = recorder
+        self._watch = watch  # the upstream's stream, for the metrics (observe.py)
         self._encoder = PassthroughEncoder(upstream.headers.get("content-type", "text/event-stream"), fmt)
         self._classify = Classifier(fmt)
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -199,13 +202,25 @@ class _LiveStream:
         splitter = EventSplitter()
         end = "eof"
         capture = self._capture
+        watch = self._watch
+        ending = _UpstreamEnding()
         try:
             async for chunk in self._upstream.aiter_bytes():
                 now = clock.now()
+                tokens = 0
                 for raw, sse in splitter.feed(chunk):
-                    self._inbox.put(Timed(now - self._t0, self._classify(raw, sse)))
+                    event = self._classify(raw, sse)
+                    self._inbox.put(Timed(now - self._t0, event))
+                    tokens += ending.saw(event)
                     if capture is not None:
                         capture.add((now - self._sent_at) * 1000.0, raw)
+                if tokens:
+                    watch.wrote(now - self._sent_at, (now - self._sent_at) * 1000.0, tokens)
+        except asyncio.CancelledError:
+            # The client side is done before the upstream was (close()): how the upstream would
+            # have ended is not known.
+            watch.ended("client_disconnected", (clock.now() - self._sent_at) * 1000.0)
+            raise
         except httpx.HTTPError as exc:
             end = "dropped"
             log.info("fakellm proxy: the upstream stream broke: %s", exc)
@@ -225,6 +240,7 @@ class _LiveStream:
                 capture.add((now - self._sent_at) * 1000.0, rest)
         if end == "dropped":
             self._inbox.put(Timed(now - self._t0, Abort()))
+        watch.ended("dropped" if end == "dropped" else ending.outcome, (now - self._sent_at) * 1000.0)
         self._inbox.put(_END)
         if capture is not None and self._recorder is not None:
             try:
@@ -295,6 +311,27 @@ class _LiveStream:
     def _post(self, item: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
             self._loop.call_soon_threadsafe(self._outbox.put_nowait, item)
+
+
+class _UpstreamEnding:
+    """How an upstream stream ends, from the events it sent (for the metrics): an error event, the
+    format's end (a finish or its sentinel: ``completed``), or neither before the body ended
+    (``truncated``)."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self) -> None:
+        self.outcome = "truncated"
+
+    def saw(self, event: object) -> int:
+        """Note ``event``; returns how many tokens it carries."""
+        if isinstance(event, TextDelta):
+            return 1
+        if isinstance(event, StreamError):
+            self.outcome = "error_event"
+        elif isinstance(event, Finish | StreamEnd) and self.outcome != "error_event":
+            self.outcome = "completed"
+        return 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,13 +438,22 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         return _json(answer.body, answer.status, {**headers, **answer.headers})
 
     def _upstream_error(
-        fmt: WireFormat, status: int, message: str, code: str, entry: JournalEntry, t0: float
+        fmt: WireFormat,
+        status: int,
+        message: str,
+        code: str,
+        entry: JournalEntry,
+        t0: float,
+        upstream_watch: tuple[StreamWatch, float],
     ) -> Response:
         error = RequestError(status, redact_text(message), type="server_error", code=code)
         entry.status = status
         entry.outcome = "upstream_error"
         entry.error = error.body()["error"]
-        entry.duration_ms = (clock.now() - t0) * 1000.0
+        now = clock.now()
+        entry.duration_ms = (now - t0) * 1000.0
+        watch, sent_at = upstream_watch  # the upstream's stream, from when it was asked
+        watch.ended("upstream_error", (now - sent_at) * 1000.0)
         return _answer(fmt, error)
 
     @quart.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -472,6 +518,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             request.method, url, headers=_forward_headers(request.headers), content=content
         )
         sent_at = clock.now()
+        watch = state.observer.upstream(entry)
         try:
             answer = await client.send(outgoing, stream=True)
         except httpx.TimeoutException as exc:
@@ -486,6 +533,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                 "upstream_timeout",
                 entry,
                 t0,
+                (watch, sent_at),
             )
         except httpx.HTTPError as exc:
             log.warning("fakellm proxy: %s %s: upstream unreachable (%s)", request.method, request.path, exc)
@@ -497,6 +545,7 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                 "upstream_unreachable",
                 entry,
                 t0,
+                (watch, sent_at),
             )
         entry.status = answer.status_code
         entry.request_id = answer.headers.get("x-request-id")
@@ -514,9 +563,12 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
                     "upstream_dropped",
                     entry,
                     t0,
+                    (watch, sent_at),
                 )
             finally:
                 await answer.aclose()
+            outcome = "completed" if answer.status_code < 400 else "http_error"
+            watch.ended(outcome, (clock.now() - sent_at) * 1000.0)
             delay = plan.latency_s()
             if delay:
                 for fault in plan.faults:
@@ -540,7 +592,15 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             capture.status = answer.status_code
             capture.headers = recordable_headers(answer.headers)
         live = _LiveStream(
-            answer, plan, t0=t0, sent_at=sent_at, entry=entry, capture=capture, recorder=recorder, fmt=fmt
+            answer,
+            plan,
+            t0=t0,
+            sent_at=sent_at,
+            entry=entry,
+            capture=capture,
+            recorder=recorder,
+            fmt=fmt,
+            watch=watch,
         )
         frames = live.start()
         assert live.reader is not None

@@ -18,6 +18,8 @@ from .errors import error_body
 from .faults import Fault
 from .headers import Instructions
 from .journal import Journal
+from .metrics import Metrics
+from .observe import StreamObserver
 from .pipeline import FaultCounters, PassthroughPlan, plan_passthrough
 from .resume import MemoryResumeStore, ResumeStore
 from .scenario import Scenario, ScenarioBook
@@ -44,7 +46,9 @@ class ServerState:
         self.global_faults: tuple[Fault, ...] = config.faults
         self.journal = Journal(config.journal_size)
         self.counters = FaultCounters()
-        self.streams = ActiveStreams()
+        self.metrics = Metrics()  # GET /metrics (a registry of this server's own)
+        self.observer: StreamObserver = self.metrics  # observe.Observers(...) to add others
+        self.streams = ActiveStreams(self.observer)
         self.internal_errors: list[str] = []
         self.responses = ResponseStore()  # for GET /v1/responses/{id}
         self.resumable: ResumeStore = MemoryResumeStore()  # resumable streams (resume.py)

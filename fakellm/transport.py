@@ -31,6 +31,7 @@ from typing import Any
 
 from .clock import Waker, elapsed_ms, now, open_waker
 from .journal import JournalEntry
+from .observe import NO_OBSERVER, StreamObserver
 from .stream import DROP_RST, HOLD, WRITE, Frame, StreamContext
 
 __all__ = ["CONNECTION_SEND", "ActiveStreams", "DropConnection", "arrival", "reset_connection"]
@@ -91,11 +92,13 @@ class _Wakers:
 
 
 class ActiveStreams:
-    """The streams in flight, so that shutdown can end every one of them at once."""
+    """The streams in flight, so that shutdown can end every one of them at once. Each stream is
+    told to ``observer`` (``observe.py``): opened, each token frame written, ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: StreamObserver = NO_OBSERVER) -> None:
         self._runs: set[_Run] = set()
         self._wakers = _Wakers()
+        self.observer = observer
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -151,6 +154,7 @@ class ActiveStreams:
         end = _Last()
         source = frames if isinstance(frames, AsyncIterator) else _ahead(frames, end)
         settling = False
+        watch = self.observer.opened(entry)
         try:
             async for frame in source:
                 deadline = t0 + frame.due
@@ -217,6 +221,7 @@ class ActiveStreams:
                         entry.choice_part(choice, text)
                     if entry.first_token_ms is None:
                         entry.first_token_ms = elapsed
+                    watch.wrote(frame.due, elapsed, frame.tokens)
             outcome = _ending(ctx)
         except (DropConnection, asyncio.CancelledError, GeneratorExit):
             raise
@@ -229,6 +234,9 @@ class ActiveStreams:
             entry.outcome = outcome
             entry.duration_ms = elapsed_ms(t0)
             entry.faults = list(ctx.fired)
+            # Before the journal's readers are let go: a test that has read this entry finds
+            # the metrics agreeing with it.
+            watch.ended(outcome, entry.duration_ms)
             entry.settled()
 
 

@@ -30,6 +30,7 @@ SERVER_ROUTES = [
     "GET /_fakellm/health",
     "POST /api/chat",
     "GET /api/chat/{chat_id}/stream",
+    "GET /metrics",
 ]
 
 
