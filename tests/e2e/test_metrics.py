@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -185,6 +186,39 @@ def test_every_figure_agrees_with_the_journal(served: Server) -> None:
     assert head == len(entries)
 
 
+def test_every_format_is_labelled_as_the_journal_names_it(served: Server) -> None:
+    client = openai.OpenAI(base_url=served.base_url, api_key="sk-test", max_retries=0)
+    with client.responses.stream(model="gpt-4o", input="Hi") as stream:
+        assert stream.get_final_response().output_text == TEXT
+    with anthropic.Anthropic(base_url=served.url, api_key="sk-ant", max_retries=0) as claude:
+        with claude.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+        ) as stream:
+            assert stream.get_final_text() == TEXT
+        with pytest.raises(anthropic.APIStatusError):
+            for _ in claude.messages.create(
+                model="claude-sonnet-4-5",
+                max_tokens=100,
+                messages=[{"role": "user", "content": "Hi"}],
+                stream=True,
+                extra_headers={"X-FakeLLM-Faults": "error_event@2"},
+            ):
+                pass
+    list(client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Hi", stream=True))
+    entries = settled(served, 4)
+    samples = scrape_when(served.url, lambda s: total(s, "fakellm_streams_total") == 4)
+    assert by_label(samples, "fakellm_streams_total", "format") == Counter(e.format for e in entries)
+    assert by_label(samples, "fakellm_ttft_seconds_count", "format") == Counter(e.format for e in entries)
+    assert total(samples, "fakellm_streams_total", format="anthropic.messages", outcome="error_event") == 1
+    tokens: Counter[str] = Counter()
+    for e in entries:
+        tokens[e.format or ""] += e.tokens_sent
+    assert by_label(samples, "fakellm_tokens_total", "format") == tokens
+    routes = Counter((e.path, e.format) for e in entries)
+    for (path, fmt), count in routes.items():
+        assert total(samples, "fakellm_requests_total", route=path, format=fmt or "", status="200") == count
+
+
 def test_gaps_and_tokens_per_second_follow_the_schedule(make_server: MakeServer) -> None:
     words = " ".join(f"w{i}" for i in range(20))
     server = make_server(
@@ -291,6 +325,21 @@ def test_proxy_measures_the_upstream(make_server: MakeServer, make_proxy: MakePr
     # /metrics was answered by the proxy, never forwarded
     assert all(e.path != "/metrics" for e in upstream.journal.entries())
     assert total(scrape(upstream.url)[0], "fakellm_upstream_streams_total") == 0
+
+
+def test_proxy_counts_a_client_that_leaves(make_server: MakeServer, make_proxy: MakeProxy) -> None:
+    slow = {"name": "default", "content": {"text": TEXT}, "timing": {"ttft_ms": 10, "itl_ms": 150}}
+    upstream = make_server(seed=12, scenarios=[slow])
+    proxy = make_proxy(upstream.base_url)
+    with httpx.stream("POST", proxy.base_url + "/chat/completions", json=BODY) as response:
+        next(response.iter_raw())
+    entry = settled(proxy, 1)[0]
+    assert entry.outcome == "client_disconnected"
+    samples = scrape_when(proxy.url, lambda s: total(s, "fakellm_upstream_streams_total") == 1)
+    assert total(samples, "fakellm_streams_total", outcome="client_disconnected") == 1
+    # the proxy stopped reading its upstream: how that stream would have ended is not known
+    assert total(samples, "fakellm_upstream_streams_total", outcome="client_disconnected") == 1
+    assert total(samples, "fakellm_active_streams") == 0
 
 
 def test_proxy_counts_an_unreachable_upstream(make_proxy: MakeProxy) -> None:
