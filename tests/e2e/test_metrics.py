@@ -233,7 +233,8 @@ def test_gaps_and_tokens_per_second_follow_the_schedule(make_server: MakeServer)
     assert gaps == entry.tokens_sent - 1  # one frame per token here
     mean_gap = total(samples, "fakellm_inter_token_gap_seconds_sum") / gaps
     assert 0.02 < mean_gap < 0.05
-    assert total(samples, "fakellm_inter_token_gap_seconds_bucket", le="0.01") == 0
+    # most gaps near 25 ms (a late frame makes the next gap short: deadlines are absolute)
+    assert total(samples, "fakellm_inter_token_gap_seconds_bucket", le="0.01") <= gaps / 4
     assert total(samples, "fakellm_stream_tokens_per_second_count") == 1
     rate = total(samples, "fakellm_stream_tokens_per_second_sum")
     assert 20 < rate < 45  # 40 at exactly 25 ms, a little less with any lateness
