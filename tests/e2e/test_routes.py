@@ -28,9 +28,9 @@ SERVER_ROUTES = [
     "GET /",
     "GET|DELETE /_fakellm/journal",
     "GET /_fakellm/health",
+    "GET /metrics",
     "POST /api/chat",
     "GET /api/chat/{chat_id}/stream",
-    "GET /metrics",
 ]
 
 
