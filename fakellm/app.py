@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,11 +51,14 @@ __all__ = [
     "new_quart",
     "open_entry",
     "origin_form",
+    "prefixed",
     "routes",
     "unknown_url_message",
 ]
 
 log = logging.getLogger("fakellm")
+
+MATRIX_PREFIX = "/_matrix/"  # FakeLLMApp.prefixes
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -395,6 +398,27 @@ def origin_form(scope: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def prefixed(scope: dict[str, Any], prefixes: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, Any]:
+    """A request under ``/_matrix/<case>/...`` (``fakellm matrix``) as if sent to ``/...`` with
+    the case's headers (``prefixes[case]``: its ``X-FakeLLM-Faults`` and timing) ahead of the
+    client's own, which they win over (``header_map`` keeps a header's first value). The client
+    needs nothing but a base URL. An unknown case is left alone (a 404)."""
+    path: str = scope.get("path", "")
+    case, slash, rest = path.removeprefix(MATRIX_PREFIX).partition("/")
+    headers = prefixes.get(case) if path.startswith(MATRIX_PREFIX) and slash else None
+    if headers is None:
+        return scope
+    cut = len(MATRIX_PREFIX) + len(case)
+    raw = bytes(scope.get("raw_path") or path.encode("latin-1"))
+    own = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    return {
+        **scope,
+        "path": f"/{rest}",
+        "raw_path": raw[cut:] if raw.startswith(path[:cut].encode("latin-1")) else f"/{rest}".encode(),
+        "headers": [*own, *scope.get("headers", ())],
+    }
+
+
 def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 1_735_689_600, "owned_by": "fakellm"}
 
@@ -409,6 +433,8 @@ class FakeLLMApp:
         self.state = state
         self.chat = chat
         self._sends: set[Any] = set()  # the ASGI ``send`` of every request in flight
+        # Path prefixes that add headers to the requests under them (``prefixed``: fakellm matrix).
+        self.prefixes: dict[str, Sequence[tuple[str, str]]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # When the request arrived: read off the connection where hypercorn lets that be seen
@@ -432,6 +458,8 @@ class FakeLLMApp:
                     await self._refuse_fragment(scope, send)
                     return
                 scope = origin_form(scope)
+                if self.prefixes:
+                    scope = prefixed(scope, self.prefixes)
             http = self.chat and scope["type"] == "http"
             fmt = format_for(scope["path"], scope.get("query_string", b"")) if http else None
             chat_id = resume_chat_id(scope["path"]) if http and scope["method"] == "GET" else None

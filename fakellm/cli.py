@@ -17,6 +17,8 @@ from . import __version__
 from .config import ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
+from .matrix import add_arguments as matrix_arguments
+from .matrix import run_from_args as run_matrix
 from .redact import install_log_redaction
 
 if TYPE_CHECKING:
@@ -106,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", default=None, metavar="DIR", help="write every stream to DIR as a replayable recording"
     )
     proxy.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
+
+    matrix = sub.add_parser(
+        "matrix",
+        help="run your client once per fault and judge how it survives each (docs/matrix.md)",
+        description="Run CMD once per case of the fault catalogue against a fakellm server; judge each run.",
+    )
+    matrix_arguments(matrix)
     return parser
 
 
@@ -224,7 +233,9 @@ def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(message)s")
+    logging.basicConfig(
+        level=getattr(logging, getattr(args, "log_level", "warning").upper()), format="%(message)s"
+    )
     install_log_redaction(logging.getLogger().handlers)  # every logger's lines, third parties' too
     if args.command == "serve":
         config = serve_config(args)
@@ -236,4 +247,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"fakellm: --upstream: {exc}", file=sys.stderr)
             return 2
         return _run(lambda: _proxy(proxy))
+    if args.command == "matrix":
+        return run_matrix(args)
     return 2  # pragma: no cover - argparse requires a command
