@@ -1,0 +1,15 @@
+// A naive openai-node client for `fakellm matrix` (docs/matrix.md): it prints each delta as it comes
+// and checks nothing (the SDK's defaults: a 10 minute timeout, two retries of a failed request).
+//
+//   fakellm matrix -- node tests/node/matrix/naive.mjs
+import OpenAI from "openai";
+
+const client = new OpenAI();
+const stream = await client.chat.completions.create({
+  model: "gpt-4o",
+  messages: [{ role: "user", content: "Say hello" }],
+  stream: true,
+});
+for await (const chunk of stream) {
+  for (const choice of chunk.choices) process.stdout.write(choice.delta?.content ?? "");
+}
