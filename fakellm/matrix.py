@@ -46,6 +46,7 @@ __all__ = [
     "Report",
     "add_arguments",
     "as_json",
+    "catalogue_markdown",
     "judge",
     "junit",
     "main",
@@ -348,6 +349,13 @@ def received(printed: str, text: str = TEXT) -> str:
         return f"the first {len(printed)} characters"
     shown = printed if len(printed) <= 60 else f"{printed[:57]}..."
     return f"other text: {shown!r}"
+
+
+def catalogue_markdown(cases: Sequence[Case] = CASES) -> str:
+    """The catalogue as a Markdown table (docs/matrix.md carries it; a test keeps it current)."""
+    lines = ["| case | faults | kind | a correct client |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{c.name}` | `{_cell(c.spec)}` | {c.kind} | {_cell(c.expectation)} |" for c in cases]
+    return "\n".join(lines) + "\n"
 
 
 def _exit(result: CaseResult) -> str:

@@ -59,7 +59,12 @@ CASES: tuple[Case, ...] = (
     Case("none", "", "valid", _FULL),
     Case("error_event", "error_event@3", "broken", f"{_SAY}: an error event inside the 200 stream"),
     Case("error_event_done", "error_event@3 done", "broken", f"{_SAY}: the [DONE] after it is no success"),
-    Case("error_event_hold", "error_event@3 hold", "broken", f"{_SAY} at once: the socket stays open"),
+    Case(
+        "error_event_hold",
+        "error_event@3 hold",
+        "broken",
+        "exits non-zero at once, although the socket stays open (or retries and prints the whole text once)",
+    ),
     Case("drop_fin", "drop@3", "broken", f"{_SAY}: the body ends without its terminator"),
     Case("drop_rst", "drop@3 rst", "broken", f"{_SAY}: a TCP reset"),
     Case("truncate", "truncate@3", "broken", f"{_SAY}: a clean end with no finish and no [DONE]"),
@@ -79,7 +84,7 @@ CASES: tuple[Case, ...] = (
         "stall_keepalive",
         "stall@3 2500ms keepalive_ms=250",
         "slow",
-        "prints the whole text (the comments keep a read timeout from firing)",
+        "prints the whole text: the comments keep a read timeout from firing (or exits non-zero)",
     ),
     Case(
         "stall_forever", "stall@3 forever", "broken", "times out by itself and exits non-zero (never hangs)"

@@ -446,3 +446,36 @@ def test_a_second_sigint_stops_serve_at_once(
     assert "Ctrl-C again to stop at once" in err
     assert out.strip().endswith("fakellm stopped at once (1 connection reset)"), out
     assert "Traceback" not in err, err
+
+
+# -- fakellm matrix (tests/e2e/test_matrix.py tests it in full) -------------------------------------
+def test_matrix_process_runs_a_client_and_gates_on_its_verdicts(tmp_path: Path) -> None:
+    naive = Path(__file__).resolve().parents[2] / "fixtures" / "matrix" / "naive.py"
+    junit = tmp_path / "matrix.xml"
+    proc = subprocess.run(
+        [
+            str(BIN / "fakellm"),
+            "matrix",
+            "--only",
+            "none,truncate",
+            "--junit",
+            str(junit),
+            "--",
+            sys.executable,
+            str(naive),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "truncation_accepted FAIL" in proc.stdout and "1 of 2 cases passed" in proc.stdout
+    assert "fakellm matrix: FAIL truncate: truncation_accepted" in proc.stderr
+    assert junit.read_text(encoding="utf-8").count("<failure") == 1
+
+
+def test_matrix_without_a_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix", "--only", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "fakellm matrix: no command to run" in err and "Traceback" not in err

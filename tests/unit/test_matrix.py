@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from fakellm.matrix import (
     MatrixUsageError,
     Report,
     as_json,
+    catalogue_markdown,
     judge,
     junit,
     markdown,
@@ -125,6 +127,14 @@ def test_the_catalogue_covers_every_fault_of_the_docs() -> None:
         "slow_tokens",
     }
     assert any(name == "X-FakeLLM-TTFT-Ms" for c in CASES for name, _ in c.headers)
+
+
+def test_the_docs_show_the_catalogue() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "matrix.md").read_text(encoding="utf-8")
+    shown = doc.partition("<!-- matrix-catalogue:start -->\n")[2].partition("<!-- matrix-catalogue:end -->")[
+        0
+    ]
+    assert shown == catalogue_markdown(), "docs/matrix.md's catalogue is stale: paste catalogue_markdown()"
 
 
 def test_the_text_is_long_enough_for_faults_at_3() -> None:
