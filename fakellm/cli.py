@@ -17,8 +17,6 @@ from . import __version__
 from .config import ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
-from .matrix import add_arguments as matrix_arguments
-from .matrix import run_from_args as run_matrix
 from .redact import install_log_redaction
 
 if TYPE_CHECKING:
@@ -70,6 +68,60 @@ def _server_flags(
     parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=faults)
 
 
+def _matrix_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
+    return value
+
+
+def _matrix_jobs(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"must be 1-64, got {text!r}")
+    return int(text)
+
+
+def _matrix_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``fakellm matrix`` (``matrix.run_from_args`` reads them)."""
+    parser.add_argument(
+        "--format",
+        choices=("chat", "responses", "anthropic"),
+        default="chat",
+        help="the API the command calls (default chat)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_matrix_timeout,
+        default=15.0,
+        metavar="S",
+        help="kill a case's command after S seconds: it hung (default 15)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="CASES",
+        help="run these cases (comma-separated, patterns)",
+    )
+    parser.add_argument("--skip", action="append", default=[], metavar="CASES", help="skip these cases")
+    parser.add_argument(
+        "--jobs", type=_matrix_jobs, default=1, metavar="N", help="run N cases at a time (default 1)"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, default=None, metavar="F", help="write the table as Markdown to F"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="F", help="write every case's run as JSON to F"
+    )
+    parser.add_argument("--junit", type=Path, default=None, metavar="F", help="write JUnit XML to F (for CI)")
+    parser.add_argument(
+        "cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the client to run per case"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakellm",
@@ -114,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run your client once per fault and judge how it survives each (docs/matrix.md)",
         description="Run CMD once per case of the fault catalogue against a fakellm server; judge each run.",
     )
-    matrix_arguments(matrix)
+    _matrix_flags(matrix)
     return parser
 
 
@@ -248,5 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return _run(lambda: _proxy(proxy))
     if args.command == "matrix":
-        return run_matrix(args)
+        from .matrix import run_from_args
+
+        return run_from_args(args)
     return 2  # pragma: no cover - argparse requires a command

@@ -30,10 +30,10 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from .matrix_cases import CASES, SCENARIO, TEXT, Case, Kind
+from .server import Server
 from .tokens import tokenize
 
 __all__ = [
@@ -44,12 +44,10 @@ __all__ = [
     "CaseResult",
     "MatrixUsageError",
     "Report",
-    "add_arguments",
     "as_json",
     "catalogue_markdown",
     "judge",
     "junit",
-    "main",
     "markdown",
     "run_from_args",
     "run_matrix",
@@ -84,7 +82,7 @@ PASSING: frozenset[str] = frozenset({"correct", "error_surfaced", "retried"})
 FORMATS = ("chat", "responses", "anthropic")
 CASE_HEADER = "x-fakellm-matrix-case"  # marks a case's requests in the journal
 SEED = 5
-DEFAULT_TIMEOUT_S = 15.0
+DEFAULT_TIMEOUT_S = 15.0  # cli.py's --timeout default
 STDERR_TAIL_CHARS = 2000
 SETTLE_S = 3.0  # how long a case's streams may take to end once its command has
 
@@ -255,7 +253,7 @@ def _run_command(
     return (None if hung else process.returncode), hung, out, err, duration
 
 
-def _case_entries(server: Any, case: Case) -> list[Any]:
+def _case_entries(server: Server, case: Case) -> list[Any]:
     """The journal entries of the case's streamed requests, once its streams have ended."""
     deadline = time.monotonic() + SETTLE_S
     while True:
@@ -273,7 +271,7 @@ def _tail(data: bytes) -> str:
     return data.decode("utf-8", "replace")[-STDERR_TAIL_CHARS:]
 
 
-def run_case(server: Any, case: Case, command: Sequence[str], fmt: str, timeout_s: float) -> CaseResult:
+def run_case(server: Server, case: Case, command: Sequence[str], fmt: str, timeout_s: float) -> CaseResult:
     exit_status, hung, out, err, duration = _run_command(
         command, _environment(server.url, case, fmt), timeout_s
     )
@@ -314,10 +312,6 @@ def run_matrix(
     progress: Any = None,
 ) -> Report:
     """Run ``command`` once per case against a fresh server; ``progress(result)`` after each."""
-    # Imported when a matrix runs: ``cli`` imports this module for its flags, and ``fakellm
-    # --help`` should not load the server stack (quart, hypercorn).
-    from .server import Server
-
     server = Server(scenarios=[SCENARIO], seed=SEED)
     server.app.prefixes = dict(_prefixes(cases))
     results: dict[str, CaseResult] = {}
@@ -480,57 +474,6 @@ def junit(report: Report) -> str:
 
 
 # -- the command line --------------------------------------------------------------------------------
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise argparse.ArgumentTypeError(f"must be 1-64, got {text!r}")
-    return int(text)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``fakellm matrix`` (``cli.py`` adds them to its subcommand)."""
-    parser.add_argument(
-        "--format", choices=FORMATS, default="chat", help="the API the command calls (default chat)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_timeout,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"kill a case's command after S seconds: it hung (default {DEFAULT_TIMEOUT_S:g})",
-    )
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="CASES",
-        help="run these cases (comma-separated, patterns)",
-    )
-    parser.add_argument("--skip", action="append", default=[], metavar="CASES", help="skip these cases")
-    parser.add_argument(
-        "--jobs", type=_jobs, default=1, metavar="N", help="run N cases at a time (default 1)"
-    )
-    parser.add_argument(
-        "--markdown", type=Path, default=None, metavar="F", help="write the table as Markdown to F"
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="F", help="write every case's run as JSON to F"
-    )
-    parser.add_argument("--junit", type=Path, default=None, metavar="F", help="write JUnit XML to F (for CI)")
-    parser.add_argument(
-        "cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the client to run per case"
-    )
-
-
 def _progress(result: CaseResult) -> None:
     mark = "ok  " if result.passed else "FAIL"
     print(
@@ -568,16 +511,3 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.junit is not None:
         args.junit.write_text(junit(report), encoding="utf-8")
     return 0 if report.passed else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``fakellm matrix`` on its own (``cli.main`` calls :func:`run_from_args` the same way)."""
-    parser = argparse.ArgumentParser(
-        prog="fakellm matrix", description="Run a client once per fault; judge each run."
-    )
-    add_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse printed the usage and the error
-        return exc.code if isinstance(exc.code, int) else 2
-    return run_from_args(args)

@@ -2,7 +2,7 @@
 anthropic, openai-node) are told apart, the outputs parse, the exit codes, ``--only`` / ``--skip``,
 a command that hangs is killed with its children, and usage errors are one line.
 
-The matrix runs in this process (``matrix.main``: a real server on a thread) and each case's
+The matrix runs in this process (``cli.main``: a real server on a thread) and each case's
 command in its own; ``test_cli.py`` runs ``fakellm matrix`` itself once.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from fakellm.matrix import main
+from fakellm import cli
 from fakellm.matrix_cases import CASES, TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +27,15 @@ CAREFUL = str(ROOT / "fixtures" / "matrix" / "careful.py")
 NAIVE = str(ROOT / "fixtures" / "matrix" / "naive.py")
 NODE_DIR = ROOT / "tests" / "node"
 PY = sys.executable
+
+
+def main(argv: list[str]) -> int:
+    """``fakellm matrix ARGV`` in this process; its exit status (argparse's usage errors too)."""
+    try:
+        return cli.main(["matrix", *argv])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+
 
 # The faults that tell a careful client from a naive one, and a few a correct one must read.
 TELLING = "none,truncate,drop_fin,error_event,sse_crlf,http_429"
