@@ -302,3 +302,81 @@ def test_usage_errors_exit_2_with_one_message(
     captured = capsys.readouterr()
     assert message in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+# -- docs/openai-sdk-faults.md: the matrix of three SDKs used plainly ---------------------------------
+DOC = ROOT / "docs" / "openai-sdk-faults.md"
+DOC_START, DOC_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
+DOC_TIMEOUT_S = 6
+DOC_CLIENTS = [
+    ("openai-python", "fixtures/matrix/naive.py", [PY, NAIVE]),
+    ("openai-node", "tests/node/matrix/naive.mjs", ["node", str(NODE_DIR / "matrix" / "naive.mjs")]),
+    ("the AI SDK", "tests/node/matrix/ai-sdk.mjs", ["node", str(NODE_DIR / "matrix" / "ai-sdk.mjs")]),
+]
+
+
+def _version(package: str) -> str:
+    if package == "openai-python":
+        import openai
+
+        return f"openai {openai.__version__.split('.')[0]}.x"
+    names = {"openai-node": ["openai"], "the AI SDK": ["ai", "@ai-sdk/openai"]}[package]
+    versions = []
+    for name in names:
+        meta = json.loads((NODE_DIR / "node_modules" / name / "package.json").read_text(encoding="utf-8"))
+        versions.append(f"{name} {meta['version'].split('.')[0]}.x")  # a patch release: no new doc
+    return ", ".join(versions)
+
+
+def _raised(stderr: str) -> str:
+    """The class the client reported last on stderr (``raised: Class: message``)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("raised: ")]
+    return f"`{lines[-1].removeprefix('raised: ').split(':')[0]}`" if lines else ""
+
+
+def render_doc_matrix(reports: list[tuple[str, str, dict[str, Any]]]) -> str:
+    lines = [
+        "## Every fault through three SDKs, used plainly",
+        "",
+        "`fakellm matrix` (docs/matrix.md) ran each client below once per case of its",
+        f"catalogue, with `--timeout {DOC_TIMEOUT_S}`. Each streams one chat completion with the SDK's",
+        "defaults (two retries of a failed request, a 10 minute timeout), prints the text as it comes,",
+        "and reports what the SDK raised (the *raised* column); the *verdict* says whether an",
+        "application using it this way gets the right answer or an error, or is misled",
+        '(docs/matrix.md, "Verdicts"). The answer is 12 tokens; faults at `@3` fire after the third.',
+        "",
+    ]
+    for name, path, report in reports:
+        lines += [
+            f"### {name} ({_version(name)}: `{path}`)",
+            "",
+            "| case | faults | verdict | raised | printed | requests |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for case in report["cases"]:
+            spec = next(c.spec for c in CASES if c.name == case["name"])
+            verdict = f"`{case['verdict']}`" if case["passed"] else f"**`{case['verdict']}`**"
+            lines.append(
+                f"| `{case['name']}` | `{spec}` | {verdict} | {_raised(case['stderr_tail'])} | "
+                f"{case['received']} | {case['requests']} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def test_the_sdk_fault_doc_is_the_matrix_of_three_sdks(tmp_path: Path) -> None:
+    _node()
+    reports = []
+    for name, path, command in DOC_CLIENTS:
+        _, report = run(tmp_path, "--jobs", "3", "--timeout", str(DOC_TIMEOUT_S), "--", *command)
+        reports.append((name, path, report))
+    text = render_doc_matrix(reports)
+    doc = DOC.read_text(encoding="utf-8")
+    head, start, rest = doc.partition(DOC_START)
+    _, end, tail = rest.partition(DOC_END)
+    assert start and end, f"{DOC} lacks the {DOC_START} ... {DOC_END} markers"
+    if os.environ.get("FAKELLM_UPDATE_DOCS") == "1":
+        DOC.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")
+        rest = f"\n{text}{end}{tail}"
+    hint = "regenerate it with FAKELLM_UPDATE_DOCS=1 pytest tests/e2e/test_matrix.py"
+    assert rest.partition(DOC_END)[0] == f"\n{text}", f"{DOC}'s matrix is stale: {hint}\n\n{text}"
