@@ -8,6 +8,7 @@ command in its own; ``test_cli.py`` runs ``fakellm matrix`` itself once.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -173,7 +174,7 @@ def test_the_node_clients_are_told_apart(tmp_path: Path) -> None:
         "error_event": "error_surfaced",
         "sse_crlf": "correct",
         "http_429": "retried",
-        "stall_forever": "hung",  # a 10 minute timeout: killed at 8 s
+        "stall_forever": "hung",  # a 10 minute timeout: killed at 12 s
     }
 
 
@@ -307,7 +308,7 @@ def test_usage_errors_exit_2_with_one_message(
 # -- docs/openai-sdk-faults.md: the matrix of three SDKs used plainly ---------------------------------
 DOC = ROOT / "docs" / "openai-sdk-faults.md"
 DOC_START, DOC_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
-DOC_TIMEOUT_S = 6
+DOC_TIMEOUT_S = 8
 DOC_CLIENTS = [
     ("openai-python", "fixtures/matrix/naive.py", [PY, NAIVE]),
     ("openai-node", "tests/node/matrix/naive.mjs", ["node", str(NODE_DIR / "matrix" / "naive.mjs")]),
@@ -366,17 +367,29 @@ def render_doc_matrix(reports: list[tuple[str, str, dict[str, Any]]]) -> str:
 
 def test_the_sdk_fault_doc_is_the_matrix_of_three_sdks(tmp_path: Path) -> None:
     _node()
-    reports = []
-    for name, path, command in DOC_CLIENTS:
-        _, report = run(tmp_path, "--jobs", "3", "--timeout", str(DOC_TIMEOUT_S), "--", *command)
-        reports.append((name, path, report))
-    text = render_doc_matrix(reports)
     doc = DOC.read_text(encoding="utf-8")
     head, start, rest = doc.partition(DOC_START)
     _, end, tail = rest.partition(DOC_END)
     assert start and end, f"{DOC} lacks the {DOC_START} ... {DOC_END} markers"
+
+    def matrices(jobs: str) -> str:
+        reports = []
+        for name, path, command in DOC_CLIENTS:
+            _, report = run(tmp_path, "--jobs", jobs, "--timeout", str(DOC_TIMEOUT_S), "--", *command)
+            reports.append((name, path, report))
+        return render_doc_matrix(reports)
+
+    text = matrices("3")
+    if rest.partition(DOC_END)[0] != f"\n{text}" and os.environ.get("FAKELLM_UPDATE_DOCS") != "1":
+        # Under a loaded machine (the full suite on two CPUs) a case can run late: once more, one
+        # case at a time, before calling the file stale.
+        text = matrices("1")
     if os.environ.get("FAKELLM_UPDATE_DOCS") == "1":
         DOC.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")
         rest = f"\n{text}{end}{tail}"
     hint = "regenerate it with FAKELLM_UPDATE_DOCS=1 pytest tests/e2e/test_matrix.py"
-    assert rest.partition(DOC_END)[0] == f"\n{text}", f"{DOC}'s matrix is stale: {hint}\n\n{text}"
+    shown = rest.partition(DOC_END)[0]
+    diff = "\n".join(
+        difflib.unified_diff(shown.splitlines(), f"\n{text}".splitlines(), "doc", "now", lineterm="")
+    )
+    assert shown == f"\n{text}", f"{DOC}'s matrix is stale: {hint}\n\n{diff}"
