@@ -25,8 +25,9 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import clock
+from .background import cancel, response_at, stream_query, streamed_id
 from .config import ServerConfig
-from .endpoint import send_json, serve_chat_resume, serve_stream
+from .endpoint import send_json, serve_background_stream, serve_chat_resume, serve_stream
 from .errors import RequestError, error_body
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
@@ -189,11 +190,30 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
     @quart.get("/v1/responses/<response_id>")
     async def get_response(response_id: str) -> Response:
+        # ``?stream=true`` is served as a stream before Quart sees it (FakeLLMApp, endpoint.py).
+        try:
+            stream_query(request.query_string)
+        except RequestError as exc:
+            return _json(exc.body(), exc.status)
+        record = state.resumable.get(response_id)
+        if record is not None and record.background:
+            return _json(response_at(record, clock.now() - record.arrived))
         kept = state.responses.get(response_id)
         if kept is None:
-            message = f"Response with id '{response_id}' not found."
-            return _json(error_body(message, param="response_id", code=None), 404)
+            return _json(_no_response(response_id), 404)
         return _json(kept)
+
+    @quart.post("/v1/responses/<response_id>/cancel")
+    async def cancel_response(response_id: str) -> Response:
+        record = state.resumable.get(response_id)
+        if record is None or not record.background:
+            if record is None and state.responses.get(response_id) is None:
+                return _json(_no_response(response_id), 404)
+            # The API reference: "Only responses created with the background parameter set to
+            # true can be cancelled."
+            message = "Only responses created with 'background': true can be cancelled."
+            return _json(error_body(message, param="response_id", code="invalid_value"), 400)
+        return _json(cancel(state.resumable, record, clock.now() - record.arrived))
 
     @quart.post("/v1/messages/count_tokens")
     async def count_tokens() -> Response:
@@ -300,7 +320,11 @@ _ROUTE_NOTES = {
     "/": "what this server is",
     "/v1/chat/completions": "OpenAI Chat Completions, streamed or not",
     "/v1/responses": "OpenAI Responses, streamed or not",
-    "/v1/responses/{response_id}": "a response stored by POST /v1/responses",
+    "/v1/responses/{response_id}": (
+        "a response stored by POST /v1/responses; a background one as it stands, or its stream "
+        "again with ?stream=true[&starting_after=N]"
+    ),
+    "/v1/responses/{response_id}/cancel": "stop a background response where it is",
     "/v1/messages": "Anthropic Messages, streamed or not",
     "/v1/messages/count_tokens": "Anthropic's token count of a Messages request",
     "/v1/completions": "OpenAI legacy Completions, streamed or not",
@@ -419,6 +443,10 @@ def prefixed(scope: dict[str, Any], prefixes: Mapping[str, Sequence[tuple[str, s
     }
 
 
+def _no_response(response_id: str) -> dict[str, Any]:
+    return error_body(f"Response with id '{response_id}' not found.", param="response_id", code=None)
+
+
 def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 1_735_689_600, "owned_by": "fakellm"}
 
@@ -463,10 +491,13 @@ class FakeLLMApp:
             http = self.chat and scope["type"] == "http"
             fmt = format_for(scope["path"], scope.get("query_string", b"")) if http else None
             chat_id = resume_chat_id(scope["path"]) if http and scope["method"] == "GET" else None
+            streamed = streamed_id(scope) if http else None
             if fmt is not None and scope["method"] == "POST":
                 await serve_stream(self.state, fmt, scope, receive, send, t0)
             elif chat_id is not None:
                 await serve_chat_resume(self.state, chat_id, scope, receive, send, t0)
+            elif streamed is not None:
+                await serve_background_stream(self.state, streamed, scope, receive, send, t0)
             else:
                 await self.quart(scope, receive, send)
         except DropConnection as drop:

@@ -25,11 +25,11 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from . import clock
+from . import background, clock
 from .errors import RequestError
 from .headers import cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
@@ -38,9 +38,11 @@ from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
 from .resume import ResumeRecord, keep, plan_again
 from .state import ServerState
+from .stream import Frame
 from .wire.format import Answer, WireFormat
+from .wire.openai_responses import RESPONSES
 
-__all__ = ["MAX_BODY_BYTES", "send_json", "serve_chat_resume", "serve_stream"]
+__all__ = ["MAX_BODY_BYTES", "send_json", "serve_background_stream", "serve_chat_resume", "serve_stream"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
 
@@ -69,7 +71,7 @@ async def serve_stream(
     )
     entry.format = fmt.name
     try:
-        plan = await _plan(state, fmt, headers, receive, entry)
+        plan, record = await _plan(state, fmt, headers, receive, entry, t0)
     except RequestError as exc:
         entry.status = exc.status
         entry.outcome = "rejected"
@@ -113,7 +115,12 @@ async def serve_stream(
             entry.planned_calls = plan.calls
             if plan.more:
                 entry.plan_choices(plan.finish_reasons)
-            await _stream(state, plan, entry, t0, send, [*own, *cors])
+            frames = None
+            if record is not None:  # a background response's stream stops at a cancel
+                frames = background.until_cancelled(plan.frames(), state.resumable, record.id, 0.0, plan.ctx)
+            await _stream(state, plan, entry, t0, send, [*own, *cors], frames)
+        elif record is not None:
+            await _queued(plan, record, entry, t0, send, [*own, *cors])
         else:
             await _complete(state, plan, entry, t0, send, [*own, *cors])
     except asyncio.CancelledError:
@@ -217,8 +224,14 @@ def _request_id() -> str:
 
 
 async def _plan(
-    state: ServerState, fmt: WireFormat, headers: dict[str, str], receive: Receive, entry: JournalEntry
-) -> StreamPlan:
+    state: ServerState,
+    fmt: WireFormat,
+    headers: dict[str, str],
+    receive: Receive,
+    entry: JournalEntry,
+    t0: float,
+) -> tuple[StreamPlan, ResumeRecord | None]:
+    """The request's plan, and the record of a background response (kept from now on)."""
     raw = await _read_body(receive, headers, state.config.body_timeout_s)
     request = fmt.parse_request(raw, headers)
     entry.keep_request(request.body, raw)  # within the journal's budget
@@ -227,7 +240,7 @@ async def _plan(
     asked = instructions(headers)
     scenario = state.select(asked.scenario, request.model, prompt_of(request), fmt.path)
     entry.scenario = scenario.name
-    return plan_stream(
+    plan = plan_stream(
         request,
         scenario,
         format=fmt,
@@ -240,6 +253,13 @@ async def _plan(
         counters=state.counters,
         now=time.time(),
     )
+    record = None
+    if plan.http_error is None and background.wanted(fmt, request):
+        entry.background = True
+        record = background.keep_background(
+            state.resumable, plan, scenario, arrived=t0, now=clock.now(), body_bytes=len(raw)
+        )
+    return plan, record
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], timeout_s: float) -> bytes:
@@ -276,7 +296,9 @@ async def _stream(
     t0: float,
     send: Send,
     headers: list[tuple[str, str]],
+    frames: Iterator[Frame] | None = None,
 ) -> None:
+    """``plan``'s stream (or ``frames``, the plan's as another stage has them)."""
     head = [
         ("content-type", plan.encoder.content_type),
         # A replayed recording answers with the recorded headers too (fakellm's own win).
@@ -288,7 +310,7 @@ async def _stream(
     await send({"type": "http.response.start", "status": 200, "headers": _encode(head)})
     # The body: written straight to the connection where the transport can (it then yields
     # nothing), else yielded here for the ASGI ``send``.
-    body = state.streams.send(plan.frames(), plan.ctx, entry, t0)
+    body = state.streams.send(plan.frames() if frames is None else frames, plan.ctx, entry, t0)
     async with contextlib.aclosing(body):
         async for data in body:
             await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -327,6 +349,24 @@ async def _complete(
     entry.bytes_sent = await send_json(send, 200, plan.completion(), headers)
 
 
+async def _queued(
+    plan: StreamPlan,
+    record: ResumeRecord,
+    entry: JournalEntry,
+    t0: float,
+    send: Send,
+    headers: list[tuple[str, str]],
+) -> None:
+    """A background response not streamed: its object at once (``queued``, unless its first
+    event is due already), the generation going on in its record (``background.py``)."""
+    body = background.response_at(record, clock.now() - t0)
+    entry.outcome = "queued"
+    entry.faults = list(plan.ctx.fired)
+    entry.duration_ms = clock.elapsed_ms(t0)
+    entry.settled()
+    entry.bytes_sent = await send_json(send, 200, body, headers)
+
+
 def _watch_disconnect(receive: Receive) -> tuple[asyncio.Task[None], list[bool]]:
     """A task that cancels the one serving the request when the client goes away
     (``http.disconnect``), and a flag that says it did. The watcher's frame must not hold the
@@ -359,3 +399,66 @@ async def send_json(send: Send, status: int, body: Any, headers: Iterable[tuple[
 
 def _encode(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def serve_background_stream(
+    state: ServerState, response_id: str, scope: Any, receive: Receive, send: Send, t0: float
+) -> None:
+    """``GET /v1/responses/{id}?stream=true[&starting_after=N]``: a background response's stream
+    again, from its first event or after event N, on its original schedule (``background.py``),
+    with this request's own connection faults (``X-FakeLLM-Faults``), through the transport every
+    stream goes through. The GET has no body: the record holds the request."""
+    headers = request_headers(scope)
+    cors = cors_headers(state.config, headers, "GET")
+    entry = note_entry(
+        state.journal.open(
+            time=time.time(),
+            method="GET",
+            path=scope.get("path", ""),
+            status=0,
+            headers=redact_headers(headers.items()),
+        )
+    )
+    entry.format = RESPONSES.name
+    entry.stream = entry.background = True
+    request_id = _request_id()
+    try:
+        query = background.stream_query(scope.get("query_string", b""))
+        record = state.resumable.get(response_id)
+        if record is None or not record.background:
+            # What the API answered a stream GET of a response not made in the background
+            # (wire2.md §6.1, community.openai.com/t/1362217): not found.
+            raise RequestError(404, f"Response with id '{response_id}' not found.", param="response_id")
+        if not record.request.stream:
+            raise RequestError(
+                400,
+                "You can only start a new stream from a background response if you created it with "
+                "'stream': true.",
+                param="stream",
+                code="invalid_value",
+            )
+        asked = instructions(headers)
+    except RequestError as exc:
+        entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
+        entry.settled()
+        await _send_answer(send, RESPONSES.error(exc, request_id), cors)
+        return
+    after = -1 if query.starting_after is None else query.starting_after
+    offset = t0 - record.arrived
+    plan = plan_again(record, RESPONSES, after=after, offset_s=offset, faults=asked.faults)
+    entry.model, entry.scenario, entry.seed = record.request.model, record.scenario.name, plan.seed
+    entry.request_id, entry.starting_after, entry.status = request_id, query.starting_after, 200
+    entry.planned_calls = plan.calls
+    own = [*RESPONSES.headers(request_id, 0), *cors]
+    frames = background.until_cancelled(plan.frames(), state.resumable, record.id, offset, plan.ctx)
+    watch, gone = _watch_disconnect(receive)
+    try:
+        await _stream(state, plan, entry, t0, send, own, frames)
+    except asyncio.CancelledError:
+        if not gone[0]:
+            raise  # not the client: the server is stopping
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        watch.cancel()

@@ -38,12 +38,15 @@ class ResumePoint:
     its client already has (``after``: -1 for a first attempt), how far into the original
     schedule this attempt starts (``offset_s``, seconds), and whether its events carry ``id:``
     lines (``ids``: the AI SDK's UI message stream has none, and its resume replays from the
-    start)."""
+    start; nor have OpenAI's background streams, whose cursor is the ``sequence_number``).
+    ``until_s``: the moment of the original schedule the stream stops at (a cancelled background
+    response: frames due later are not sent), None for none."""
 
     stream_id: str
     after: int = -1
     offset_s: float = 0.0
     ids: bool = True
+    until_s: float | None = None
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
@@ -57,12 +60,16 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
 
 def number_events(frames: Iterator[Frame], point: ResumePoint) -> Iterator[Frame]:
     """``frames`` with ``id: <stream id>:<n>`` on each event (unless ``point.ids`` is false), from
-    event ``point.after + 1`` on, due ``point.offset_s`` earlier (never before 0)."""
+    event ``point.after + 1`` on, due ``point.offset_s`` earlier (never before 0), up to
+    ``point.until_s``."""
     prefix = f"id: {point.stream_id}:".encode() if point.ids else b""
     after = point.after
     offset = point.offset_s
+    until = point.until_s
     n = 0
     for frame in frames:
+        if until is not None and frame.due > until:
+            return
         due = frame.due - offset if offset else frame.due
         if due < 0.0:
             due = 0.0

@@ -122,6 +122,8 @@ class JournalEntry:
     choices: list[SentChoice] = field(default_factory=list)
     # The stream's planned reasoning tokens (reasoning.PlannedReasoning.tokens): its first tokens.
     planned_reasoning: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    background: bool = False  # a Responses background response: its POST, or a GET of its stream
+    starting_after: int | None = None  # such a GET's cursor (``?starting_after=N``)
     journal: Journal | None = field(default=None, repr=False, compare=False)
     kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
@@ -226,6 +228,8 @@ class JournalEntry:
             "turn": self.turn,
             "choices": [choice.as_dict() for choice in self.choices],
             "reasoning": self.reasoning,
+            "background": self.background,
+            "starting_after": self.starting_after,
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,

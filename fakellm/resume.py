@@ -221,7 +221,15 @@ def plan_again(
         stream_seed=record.seed,
         created=record.created,
         faults=[*record.event_faults, *own],
-        resume=ResumePoint(record.id, after=after, offset_s=offset_s),
+        # A background response's events carry no ``id:`` (its cursor is the sequence number),
+        # and one that was cancelled stops where it was cancelled.
+        resume=ResumePoint(
+            record.id,
+            after=after,
+            offset_s=offset_s,
+            ids=not record.background,
+            until_s=record.cancelled_after_s,
+        ),
     )
 
 

@@ -57,7 +57,13 @@ Deliberate choices:
 - The response object echoes the request's settings (``instructions``, ``tools``, ``reasoning``,
   ``text``, ``temperature``, ``store``...), defaults from the Dec 2025 captures where absent;
   ``service_tier`` is the requested one (``auto``) until ``response.completed``, which says
-  ``default`` (§1.2). ``background: true`` is refused (not supported yet).
+  ``default`` (§1.2).
+- ``background: true`` (§6.1): the object says ``background: true``, and the stream opens
+  ``response.created`` and ``response.queued`` (``status: "queued"``) before
+  ``response.in_progress``, all three in the first write (at the first token's time: a real
+  server sends the first two at once; not checked against a capture). The rest is the same
+  stream. :class:`ResponseAccumulator` reads a stream's events back into the response object
+  as it stands (``GET /v1/responses/{id}`` of a background response, ``background.py``).
 - Ids have the captures' shape: ``resp_``/``msg_`` + 50 hex digits, 18 shared by a response's ids,
   then ``created_at`` in hex (:func:`new_ids`). Function call items' ``fc_`` ids (:func:`item_ids`)
   come from an RNG seeded by the response id, so that no draw is added to the stream's RNG (seeded
@@ -104,7 +110,9 @@ __all__ = [
     "CONTENT_TYPE",
     "FINISH_STATUS",
     "RESPONSES",
+    "TERMINAL_STATUSES",
     "OpenAIResponsesEncoder",
+    "ResponseAccumulator",
     "ResponseIds",
     "Responses",
     "ResponsesInjector",
@@ -113,6 +121,7 @@ __all__ = [
     "error_headers",
     "finish_reason_of",
     "finish_status",
+    "is_background",
     "item_ids",
     "new_ids",
     "parse_responses_request",
@@ -323,8 +332,10 @@ class OpenAIResponsesEncoder:
         ascii_only: bool = True,
         item_id: Callable[[str], str] | None = None,
         logprobs: StreamLogprobs | None = None,
+        background: bool = False,
     ) -> None:
         self.response_id = response_id
+        self.background = background
         self.message_id = message_id
         self.created_at = created_at
         self.model = model
@@ -447,11 +458,20 @@ class OpenAIResponsesEncoder:
         if self._created:
             return b""
         self._created = True
+        out = b""
+        if self.background:
+            # A background response is created queued (response.created, response.queued), then
+            # taken up (response.in_progress): the Open Responses summary (wire2.md §6.1).
+            queued = _dumps(self._response("queued", []), self.ascii_only)
+            for kind in ("response.created", "response.queued"):
+                data = f'{{"type":"{kind}","sequence_number":{self._seq},"response":{queued}}}'
+                self._seq += 1
+                out += encode_sse(data, event=kind)
         # The two events carry the same object: it is dumped once (the byte tests pin the result).
         self.latest = self._response("in_progress", [])
         snapshot = _dumps(self.latest, self.ascii_only)
-        out = b""
-        for kind in ("response.created", "response.in_progress"):
+        kinds = ("response.in_progress",) if self.background else ("response.created", "response.in_progress")
+        for kind in kinds:
             data = f'{{"type":"{kind}","sequence_number":{self._seq},"response":{snapshot}}}'
             self._seq += 1
             out += encode_sse(data, event=kind)
@@ -620,7 +640,7 @@ class OpenAIResponsesEncoder:
             "object": "response",
             "created_at": self.created_at,
             "status": status,
-            "background": False,
+            "background": self.background,
             "error": error,
             "incomplete_details": {"reason": incomplete} if incomplete else None,
             "instructions": echo["instructions"],
@@ -715,7 +735,13 @@ def encoder_for(
         obfuscation=obfuscation_rng if include else None,
         ascii_only=ascii_only,
         logprobs=logprobs,
+        background=is_background(request),
     )
+
+
+def is_background(request: ChatRequest) -> bool:
+    """Whether the request asks for a background response (``background: true``)."""
+    return request.body.get("background") is True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -816,6 +842,83 @@ def read_event(sse: ServerSentEvent) -> tuple[Event, ...]:
     if kind == "response.failed":
         return (StreamEnd(),)
     return ()
+
+
+TERMINAL_STATUSES = ("completed", "incomplete", "failed", "cancelled")
+"""The statuses a response does not leave."""
+
+
+class ResponseAccumulator:
+    """A Responses stream's events read back into the response object as it stands after them
+    (``GET /v1/responses/{id}`` of a background response): the last lifecycle object
+    (``response.created``, ``queued``, ``in_progress``; a terminal one is taken whole) with the
+    items output so far, their text, arguments and summaries accumulated from the deltas, their
+    ``.done`` versions once sent. ``take`` each event's JSON in stream order."""
+
+    def __init__(self) -> None:
+        self.response: dict[str, Any] | None = None
+        self.terminal = False  # a terminal object was taken: it is the answer as it is
+        self._items: dict[int, dict[str, Any]] = {}
+
+    def take(self, payload: Mapping[str, Any]) -> None:
+        kind = payload.get("type")
+        if self.terminal or not isinstance(kind, str):
+            return
+        response = payload.get("response")
+        if kind.startswith("response.") and isinstance(response, dict):
+            self.response = response
+            self.terminal = response.get("status") in TERMINAL_STATUSES
+            return
+        index = payload.get("output_index")
+        if not isinstance(index, int):
+            return
+        if kind in ("response.output_item.added", "response.output_item.done"):
+            item = payload.get("item")
+            if isinstance(item, dict):
+                self._items[index] = json.loads(json.dumps(item))  # a copy: deltas change it
+            return
+        item = self._items.get(index)
+        if item is None:
+            return
+        if kind == "response.content_part.added":
+            item.setdefault("content", []).append(dict(payload.get("part") or {}))
+        elif kind == "response.output_text.delta":
+            part = _at(item.get("content"), payload.get("content_index"))
+            if part is not None:
+                part["text"] = part.get("text", "") + (_str(payload.get("delta")) or "")
+                logprobs = payload.get("logprobs")
+                if isinstance(logprobs, list) and logprobs:
+                    part.setdefault("logprobs", []).extend(logprobs)
+        elif kind == "response.function_call_arguments.delta":
+            item["arguments"] = item.get("arguments", "") + (_str(payload.get("delta")) or "")
+        elif kind == "response.reasoning_summary_part.added":
+            item.setdefault("summary", []).append(dict(payload.get("part") or {}))
+        elif kind == "response.reasoning_summary_text.delta":
+            part = _at(item.get("summary"), payload.get("summary_index"))
+            if part is not None:
+                part["text"] = part.get("text", "") + (_str(payload.get("delta")) or "")
+
+    def result(self, *, cancelled: bool = False) -> dict[str, Any] | None:
+        """The response object so far (None before the first lifecycle event); ``cancelled``: it
+        was cancelled here, its unfinished items ``incomplete``."""
+        if self.response is None:
+            return None
+        if self.terminal:
+            return self.response
+        output = [self._items[i] for i in sorted(self._items)]
+        if cancelled:
+            for item in output:
+                if item.get("status") == "in_progress":
+                    item["status"] = "incomplete"
+        status = "cancelled" if cancelled else self.response.get("status")
+        return {**self.response, "status": status, "output": output}
+
+
+def _at(parts: Any, index: Any) -> dict[str, Any] | None:
+    if isinstance(parts, list) and isinstance(index, int) and 0 <= index < len(parts):
+        part = parts[index]
+        return part if isinstance(part, dict) else None
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1016,12 +1119,6 @@ def parse_responses_request(raw: bytes) -> ChatRequest:
         value = body.get(key)
         if value is not None and not check(value):
             raise _invalid_type(key, expected, value)
-    if body.get("background") is True:
-        raise _bad(
-            "fakellm does not support background responses yet: send 'background': false.",
-            "background",
-            "unsupported_value",
-        )
 
     messages: list[dict[str, Any]] = []
     instructions = body.get("instructions")

@@ -844,7 +844,9 @@ def test_the_conversation_works_with_the_prompt_reader_and_token_count() -> None
             "invalid_type",
             "",
         ),
-        ({"model": "m", "input": "x", "background": True}, "background", "unsupported_value", "background"),
+        ({"model": "m", "input": "x", "background": "yes"}, "background", "invalid_type", "a boolean"),
+        ({"model": "m", "input": "x", "background": 1}, "background", "invalid_type", "a boolean"),
+        ({"model": "m", "input": "x", "background": None, "stream": 1}, "stream", "invalid_type", ""),
     ],
 )
 def test_bad_requests(body: Any, param: str, code: str, message: str) -> None:
