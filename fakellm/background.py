@@ -16,8 +16,8 @@ Deliberate choices (what the API does not say, or no capture shows):
 - A cancelled stream ends after its last event due before the cancel, with no event of its
   own: the Responses stream events (openai-python 3.57 ``ResponseStreamEvent``) have none for a
   cancellation (``response.cancelled`` is a webhook's type). The journal says ``cancelled``.
-- A live stream (the POST's, a GET's) learns of a cancel at its next write: the event due then
-  is not sent.
+- A live stream (the POST's, a GET's) learns of a cancel before it takes its next frame: the
+  one it was already waiting to write (due after the cancel) may still go out, none after it.
 - A cancel after the schedule is over changes nothing and answers the final object; the guide
   only says that a second cancel answers the same object as the first.
 """
@@ -127,9 +127,10 @@ def until_cancelled(
     frames: Iterator[Frame], store: ResumeStore, id: str, offset_s: float, ctx: StreamContext
 ) -> Iterator[Frame]:
     """The frames of a background response's stream that starts ``offset_s`` into its schedule,
-    until a cancel: looked up before each frame (the store may be shared), a cancel made during
-    the stream stops it before the first frame due after it (one made before, ``plan_again``
-    has stopped already). A stream stopped so ends ``cancelled`` (``ctx.ending``)."""
+    until a cancel: looked up as each frame is taken (the store may be shared), a cancel made
+    during the stream stops it at the next frame due after it (the transport takes a frame
+    before it waits for its time, so the one it waits for may still go out); one made before,
+    ``plan_again`` has stopped already. A stream stopped so ends ``cancelled`` (``ctx.ending``)."""
     for frame in frames:
         record = store.get(id)
         cut = None if record is None else record.cancelled_after_s
