@@ -21,6 +21,7 @@ SERVER_ROUTES = [
     "POST /v1/messages",
     "POST /v1/completions",
     "GET /v1/responses/{response_id}",
+    "POST /v1/responses/{response_id}/cancel",
     "POST /v1/messages/count_tokens",
     "POST /v1/embeddings",
     "GET /v1/models",
