@@ -35,10 +35,11 @@ from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .observe import RequestNote, note_entry
 from .pipeline import derive_seed
 from .redact import install_log_redaction, redact_headers, redact_text
+from .resume import ResumeRecord, progress
 from .state import ServerState
 from .tokens import count_message_tokens
 from .transport import CONNECTION_SEND, DropConnection, arrival, reset_connection
-from .wire import FORMATS, format_for
+from .wire import FORMATS, WireFormat, format_for, format_named
 from .wire.ai_sdk_ui import resume_chat_id
 from .wire.anthropic_messages import MESSAGES, count_tokens_body, parse_count_tokens_request
 from .wire.openai import openai_error, openai_headers
@@ -203,6 +204,20 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             return _json(_no_response(response_id), 404)
         return _json(kept)
 
+    @quart.get("/_fakellm/streams/<stream_id>")
+    async def get_stream(stream_id: str) -> Response:
+        # The "job id" pattern: a resumable stream's result so far, whoever received it.
+        record = state.resumable.get(stream_id)
+        fmt = format_named(record.format) if record is not None else None
+        if record is None or fmt is None:
+            message = (
+                f"No resumable stream {stream_id!r}: it was not resumable (resumable: true, "
+                f"X-FakeLLM-Resumable: 1), or it was forgotten (kept {config.resume_ttl_s:g} s, "
+                f"the newest {config.resume_max})."
+            )
+            return _json(error_body(message, param="stream_id", code="stream_not_found"), 404)
+        return _json(_stream_status(record, fmt, config))
+
     @quart.post("/v1/responses/<response_id>/cancel")
     async def cancel_response(response_id: str) -> Response:
         record = state.resumable.get(response_id)
@@ -335,6 +350,7 @@ _ROUTE_NOTES = {
     "/api/chat": "the AI SDK's useChat: UI message stream v1 (?protocol=data: the AI SDK 4 data stream)",
     "/api/chat/{chat_id}/stream": "the AI SDK's resume: 204, or the chat's running stream replayed",
     "/_fakellm/health": "liveness, open streams",
+    "/_fakellm/streams/{stream_id}": "a resumable stream's result so far: text, tool calls, status",
     "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
     "/metrics": "Prometheus metrics: streams, TTFT, gaps, outcomes, faults (docs/metrics.md)",
 }
@@ -440,6 +456,34 @@ def prefixed(scope: dict[str, Any], prefixes: Mapping[str, Sequence[tuple[str, s
         "path": f"/{rest}",
         "raw_path": raw[cut:] if raw.startswith(path[:cut].encode("latin-1")) else f"/{rest}".encode(),
         "headers": [*own, *scope.get("headers", ())],
+    }
+
+
+def _stream_status(record: ResumeRecord, fmt: WireFormat, config: ServerConfig) -> dict[str, Any]:
+    """``GET /_fakellm/streams/{id}``: where a kept stream stands now (``resume.progress``)."""
+    elapsed = clock.now() - record.arrived
+    now = progress(record, fmt, elapsed)
+    return {
+        "id": record.id,
+        "object": "fakellm.stream",
+        "status": now.status,
+        "format": fmt.name,
+        "path": record.path,
+        "model": record.request.model,
+        "scenario": record.scenario.name,
+        "seed": record.seed,
+        "background": record.background,
+        "started_at": record.started,
+        "expires_at": record.started + config.resume_ttl_s,
+        "elapsed_ms": round(elapsed * 1000, 3),
+        "events": now.events,
+        "last_event_id": f"{record.id}:{now.events - 1}" if now.events else None,
+        "tokens": now.tokens,
+        "text": now.text,
+        "reasoning": now.reasoning,
+        "tool_calls": list(now.tool_calls),
+        "finish_reason": now.finish_reason,
+        "attempts": list(record.attempts),
     }
 
 

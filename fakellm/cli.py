@@ -49,6 +49,26 @@ def _seed(text: str) -> int:
     return value
 
 
+def _resume_ttl(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most a week (604800 s), got {text}")
+    return value
+
+
+def _resume_max(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be 1-1000000, got {value}")
+    return value
+
+
 def _faults(text: str) -> list[Fault]:
     try:
         return parse_fault_spec(text)
@@ -138,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         seed="seed every stream deterministically",
         faults='faults for every request, e.g. "error_event@20; fragment 1-7 bytes"',
     )
+    serve.add_argument(
+        "--resume-ttl",
+        type=_resume_ttl,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long after its start a resumable stream can be resumed (default 600)",
+    )
+    serve.add_argument(
+        "--resume-max",
+        type=_resume_max,
+        default=1000,
+        metavar="N",
+        help="how many resumable streams are kept at most, the oldest forgotten first (default 1000)",
+    )
     serve.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
 
     proxy = sub.add_parser(
@@ -178,6 +212,9 @@ def serve_config(args: argparse.Namespace) -> ServerConfig:
         scenario_paths=tuple(args.scenarios),
         seed=args.seed,
         faults=tuple(args.faults),
+        # Only ``serve`` has them: the proxy's streams are its upstream's, never resumable.
+        resume_ttl_s=getattr(args, "resume_ttl", 600.0),
+        resume_max=getattr(args, "resume_max", 1000),
     )
 
 

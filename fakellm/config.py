@@ -25,6 +25,11 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ("*",)
     shutdown_grace_s: float = 3.0
     body_timeout_s: float = 60.0  # a request body that takes longer to arrive is a 408 (as Quart's)
+    # Resumable streams kept for a reconnect (resume.MemoryResumeStore): how long after their
+    # start (``--resume-ttl``; OpenAI keeps background responses about 10 minutes) and how many
+    # (``--resume-max``, the oldest forgotten first).
+    resume_ttl_s: float = 600.0
+    resume_max: int = 1000
 
 
 def server_config(

@@ -26,17 +26,19 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import background, clock
 from .errors import RequestError
-from .headers import cors_headers, instructions, request_headers, timing_for
+from .event_ids import ResumePoint, parse_event_id
+from .headers import RESUMABLE_HEADER, Instructions, cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
 from .observe import note_entry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
 from .resume import ResumeRecord, keep, plan_again
+from .scenario import Scenario
 from .state import ServerState
 from .stream import Frame
 from .wire.format import Answer, WireFormat
@@ -71,7 +73,7 @@ async def serve_stream(
     )
     entry.format = fmt.name
     try:
-        plan, record = await _plan(state, fmt, headers, receive, entry, t0)
+        planned = await _plan(state, fmt, headers, receive, entry, t0)
     except RequestError as exc:
         entry.status = exc.status
         entry.outcome = "rejected"
@@ -87,6 +89,7 @@ async def serve_stream(
         await _send_answer(send, fmt.error(failure, _request_id()), cors)
         return
 
+    plan, record = planned.plan, planned.background
     entry.seed = plan.seed
     entry.turn = plan.turn
     entry.request_id = plan.request_id
@@ -107,7 +110,8 @@ async def serve_stream(
         await _send_answer(send, replace(answer, headers=head), cors)
         return
     entry.status = 200
-    _keep_chat(state, fmt, plan, t0)
+    if not planned.resumed:
+        _keep_chat(state, fmt, plan, t0)
     watch, gone = _watch_disconnect(receive)
     try:
         entry.planned_reasoning = plan.reasoning.tokens if plan.reasoning is not None else ()
@@ -134,7 +138,8 @@ async def serve_stream(
             entry.duration_ms = clock.elapsed_ms(t0)
     finally:
         watch.cancel()
-        _keep(state, plan)
+        if not planned.resumed:
+            _keep(state, plan)
 
 
 def _keep(state: ServerState, plan: StreamPlan) -> None:
@@ -223,6 +228,16 @@ def _request_id() -> str:
     return f"req_{secrets.token_hex(16)}"
 
 
+@dataclass(slots=True)
+class _Planned:
+    """A request's plan, with what it keeps: the record of a background response (kept from now
+    on), and whether it resumes a stream (``Last-Event-ID``), which keeps nothing new."""
+
+    plan: StreamPlan
+    background: ResumeRecord | None = None
+    resumed: bool = False
+
+
 async def _plan(
     state: ServerState,
     fmt: WireFormat,
@@ -230,14 +245,16 @@ async def _plan(
     receive: Receive,
     entry: JournalEntry,
     t0: float,
-) -> tuple[StreamPlan, ResumeRecord | None]:
-    """The request's plan, and the record of a background response (kept from now on)."""
+) -> _Planned:
     raw = await _read_body(receive, headers, state.config.body_timeout_s)
     request = fmt.parse_request(raw, headers)
     entry.keep_request(request.body, raw)  # within the journal's budget
     entry.model = request.model
     entry.stream = request.stream
     asked = instructions(headers)
+    last_event_id = headers.get("last-event-id", "").strip()
+    if last_event_id:
+        return _Planned(_plan_resume(state, fmt, asked, entry, t0, last_event_id), resumed=True)
     scenario = state.select(asked.scenario, request.model, prompt_of(request), fmt.path)
     entry.scenario = scenario.name
     plan = plan_stream(
@@ -253,13 +270,95 @@ async def _plan(
         counters=state.counters,
         now=time.time(),
     )
-    record = None
-    if plan.http_error is None and background.wanted(fmt, request):
+    if plan.http_error is not None:
+        return _Planned(plan)
+    if background.wanted(fmt, request):
         entry.background = True
         record = background.keep_background(
             state.resumable, plan, scenario, arrived=t0, now=clock.now(), body_bytes=len(raw)
         )
-    return plan, record
+        return _Planned(plan, background=record)
+    if _resumable(asked, scenario, plan):
+        # Kept as the scenario was selected (a conversation's turn is picked again from the
+        # request), and numbered from its first event.
+        record = keep(plan, scenario, path=fmt.path, arrived=t0, now=clock.now(), body_bytes=len(raw))
+        state.resumable.put(record)
+        state.resumable.attempt(record.id, entry.index)
+        plan.resume = ResumePoint(record.id)
+        entry.stream_id = record.id
+    return _Planned(plan)
+
+
+def _resumable(asked: Instructions, scenario: Scenario, plan: StreamPlan) -> bool:
+    """Whether the stream of ``plan`` is resumable: ``X-FakeLLM-Resumable`` says so (1 or 0), else
+    its scenario (``resumable: true``). Only a stream is, and only in SSE, whose events can carry
+    an id: a scenario's ``resumable`` does not apply elsewhere, the header is refused there."""
+    wanted = scenario.resumable if asked.resumable is None else asked.resumable
+    if not wanted or not plan.request.stream:
+        return False
+    if not plan.encoder.content_type.startswith("text/event-stream"):
+        if asked.resumable:
+            raise RequestError(
+                400,
+                f"{RESUMABLE_HEADER}: a {plan.format.name} stream is not SSE, and only SSE events "
+                "carry the ids a resume starts from (on /api/chat, leave out ?protocol=data).",
+                param=RESUMABLE_HEADER,
+            )
+        return False
+    return True
+
+
+def _plan_resume(
+    state: ServerState,
+    fmt: WireFormat,
+    asked: Instructions,
+    entry: JournalEntry,
+    t0: float,
+    last_event_id: str,
+) -> StreamPlan:
+    """The plan of a reconnect with ``Last-Event-ID: <stream id>:<n>``: the stream it names planned
+    again, from event n + 1 on its original schedule (what is due already at once), with this
+    request's own connection faults (``X-FakeLLM-Faults``: a drop, a stall... on this attempt);
+    its content faults are the original's. The request's body is not looked at again: the
+    stream is the one it names, as the client asks."""
+    parsed = parse_event_id(last_event_id)
+    if parsed is None:
+        raise RequestError(
+            400,
+            f"Last-Event-ID {last_event_id[:80]!r} is not an event id fakellm sent: a resumable stream's "
+            "events carry 'id: <stream id>:<n>'.",
+            param="Last-Event-ID",
+            code="invalid_last_event_id",
+        )
+    stream_id, after = parsed
+    record = state.resumable.get(stream_id)
+    if record is None or record.background:
+        hint = (
+            " It is a background response: resume it with "
+            "GET /v1/responses/{id}?stream=true&starting_after=N."
+            if record is not None
+            else ""
+        )
+        raise RequestError(
+            404,
+            f"No resumable stream {stream_id!r}: it was not resumable (resumable: true, "
+            f"{RESUMABLE_HEADER}: 1), or it was forgotten (kept {state.config.resume_ttl_s:g} s, "
+            f"the newest {state.config.resume_max}: --resume-ttl, --resume-max).{hint}",
+            param="Last-Event-ID",
+            code="stream_not_found",
+        )
+    if record.path != fmt.path:
+        raise RequestError(
+            400,
+            f"Stream {stream_id!r} was served on POST {record.path}: resume it there.",
+            param="Last-Event-ID",
+            code="invalid_last_event_id",
+        )
+    plan = plan_again(record, fmt, after=after, offset_s=t0 - record.arrived, faults=asked.faults)
+    state.resumable.attempt(record.id, entry.index)
+    entry.model, entry.stream, entry.scenario = record.request.model, True, record.scenario.name
+    entry.stream_id, entry.resumed_after = record.id, after
+    return plan
 
 
 async def _read_body(receive: Receive, headers: dict[str, str], timeout_s: float) -> bytes:

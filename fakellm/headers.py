@@ -22,6 +22,7 @@ __all__ = [
     "EXPOSED_HEADERS",
     "FAULTS_HEADER",
     "ITL_HEADER",
+    "RESUMABLE_HEADER",
     "SCENARIO_HEADER",
     "SEED_HEADER",
     "TTFT_HEADER",
@@ -45,6 +46,7 @@ SEED_HEADER = "X-FakeLLM-Seed"
 FAULTS_HEADER = "X-FakeLLM-Faults"
 TTFT_HEADER = "X-FakeLLM-TTFT-Ms"
 ITL_HEADER = "X-FakeLLM-ITL-Ms"
+RESUMABLE_HEADER = "X-FakeLLM-Resumable"
 
 EXPOSED_HEADERS = (
     "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
@@ -55,7 +57,7 @@ EXPOSED_HEADERS = (
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _DEFAULT_ALLOWED_HEADERS = (
     "authorization, content-type, x-fakellm-scenario, x-fakellm-seed, "
-    "x-fakellm-faults, x-fakellm-ttft-ms, x-fakellm-itl-ms"
+    "x-fakellm-faults, x-fakellm-ttft-ms, x-fakellm-itl-ms, x-fakellm-resumable, last-event-id"
 )
 
 
@@ -138,6 +140,7 @@ class Instructions:
     faults: tuple[Fault, ...]  # X-FakeLLM-Faults
     # The faults' scope for their counters (``times``): requests with the same header share one.
     fault_scope: str
+    resumable: bool | None = None  # X-FakeLLM-Resumable: 1 or 0 (None: the scenario decides)
 
 
 def instructions(headers: Headers) -> Instructions:
@@ -149,7 +152,21 @@ def instructions(headers: Headers) -> Instructions:
         seed=seed,
         faults=faults,
         fault_scope=f"header:{headers.get(FAULTS_HEADER.lower(), '')}",
+        resumable=_switch(headers, RESUMABLE_HEADER),
     )
+
+
+def _switch(headers: Headers, name: str) -> bool | None:
+    """A header that turns something on (``1``, ``true``) or off (``0``, ``false``)."""
+    raw = headers.get(name.lower())
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    raise RequestError(400, f"{name} must be 1 or 0 (or true or false), got {raw[:40]!r}.", param=name)
 
 
 def timing_for(headers: Headers, scenario: Scenario) -> Timing:

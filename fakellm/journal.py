@@ -124,6 +124,10 @@ class JournalEntry:
     planned_reasoning: tuple[str, ...] = field(default=(), repr=False, compare=False)
     background: bool = False  # a Responses background response: its POST, or a GET of its stream
     starting_after: int | None = None  # such a GET's cursor (``?starting_after=N``)
+    # A resumable stream's id (every attempt's: the first, and each reconnect), and the last
+    # event a reconnect's ``Last-Event-ID`` said its client had.
+    stream_id: str | None = None
+    resumed_after: int | None = None
     journal: Journal | None = field(default=None, repr=False, compare=False)
     kept_bytes: int = field(default=0, repr=False, compare=False)  # counted against the budget
 
@@ -230,6 +234,8 @@ class JournalEntry:
             "reasoning": self.reasoning,
             "background": self.background,
             "starting_after": self.starting_after,
+            "stream_id": self.stream_id,
+            "resumed_after": self.resumed_after,
             "first_byte_ms": self.first_byte_ms,
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,

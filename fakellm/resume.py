@@ -36,11 +36,13 @@ from .wire.format import ChatRequest, WireFormat
 __all__ = [
     "RECORD_OVERHEAD_BYTES",
     "MemoryResumeStore",
+    "Progress",
     "ResumeRecord",
     "ResumeStore",
     "due_by",
     "keep",
     "plan_again",
+    "progress",
 ]
 
 # What a record costs besides its request body, in bytes (about: the dataclass, its lists).
@@ -58,7 +60,7 @@ class ResumeRecord:
     same as unix time; ``event_faults`` its faults that act on the content."""
 
     id: str
-    path: str  # the route, which names the wire format (wire.FORMATS)
+    path: str  # the route the stream was served on (a resume must come to the same one)
     request: ChatRequest
     scenario: Scenario
     seed: int
@@ -71,6 +73,7 @@ class ResumeRecord:
     background: bool = False  # a Responses background response (``background: true``)
     cancelled_after_s: float | None = None  # a background response cancelled this far in
     attempts: list[int] = field(default_factory=list)  # the journal indexes of every attempt
+    format: str = ""  # the wire format's name (``wire.format_named``): openai.chat...
 
 
 class ResumeStore(Protocol):
@@ -197,6 +200,7 @@ def keep(
         event_faults=tuple(f for f in plan.faults if f.stage == "events"),
         size=body_bytes + RECORD_OVERHEAD_BYTES,
         background=background,
+        format=plan.format.name,
     )
 
 
@@ -242,3 +246,63 @@ def due_by(record: ResumeRecord, fmt: WireFormat, elapsed_s: float) -> Iterator[
         if frame.due > until:
             return
         yield frame
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a kept stream's generation has got at a moment (``GET /_fakellm/streams/{id}``):
+    what its events due by then hold, whoever received them. ``status``: ``in_progress`` while
+    its schedule runs, then ``completed``, ``failed`` (it ended with an error event),
+    ``incomplete`` (truncated) or ``cancelled`` (a cancelled background response)."""
+
+    status: str
+    events: int  # events due so far, numbered from 0: the last one's id is ``<id>:<events - 1>``
+    tokens: int
+    text: str
+    reasoning: str
+    tool_calls: tuple[dict[str, str], ...]
+    finish_reason: str | None  # once completed
+
+
+_STATUS = {None: "completed", "error_event": "failed", "truncated": "incomplete", "cancelled": "cancelled"}
+
+
+def progress(record: ResumeRecord, fmt: WireFormat, elapsed_s: float) -> Progress:
+    """Where ``record``'s stream stands ``elapsed_s`` seconds after it arrived."""
+    plan = plan_again(record, fmt)
+    until = elapsed_s if record.cancelled_after_s is None else min(elapsed_s, record.cancelled_after_s)
+    events = tokens = 0
+    text: list[str] = []
+    arguments: dict[int, list[str]] = {}
+    done = True
+    for frame in plan.frames():
+        if frame.due > until:
+            done = False
+            break
+        events += frame.data.count(b"\n\n")  # every event ends with a blank line (event_ids.py)
+        tokens += frame.tokens
+        if frame.text is not None:
+            text.append(frame.text)
+        for call, fragment in frame.arguments:
+            arguments.setdefault(call, []).append(fragment)
+    calls = tuple(
+        {"id": plan.calls[i].id, "name": plan.calls[i].name, "arguments": "".join(parts)}
+        for i, parts in sorted(arguments.items())
+    )
+    thinking = plan.reasoning.tokens if plan.reasoning is not None else ()
+    cancelled = record.cancelled_after_s is not None and elapsed_s >= record.cancelled_after_s
+    if cancelled:
+        status = "cancelled"
+    elif not done:
+        status = "in_progress"
+    else:
+        status = _STATUS.get(plan.ctx.ending, "completed")
+    return Progress(
+        status=status,
+        events=events,
+        tokens=tokens,
+        text="".join(text),
+        reasoning="".join(thinking[:tokens]),
+        tool_calls=calls,
+        finish_reason=plan.finish_reason if status == "completed" else None,
+    )

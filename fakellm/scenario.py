@@ -115,6 +115,9 @@ class Scenario:
     # (None: not sent on Chat Completions, as OpenAI's own models never send it there).
     reasoning: TokenSource | None = None
     reasoning_field: str | None = None
+    # Every SSE event carries ``id: <stream id>:<n>``, and a reconnect with ``Last-Event-ID``
+    # continues the stream (event_ids.py, resume.py).
+    resumable: bool = False
 
 
 _SCENARIO_FIELDS = (
@@ -130,6 +133,7 @@ _SCENARIO_FIELDS = (
     "turns",
     "reasoning",
     "reasoning_field",
+    "resumable",
 )
 _ANSWER_FIELDS = ("content", "timing", "finish_reason", "tool_calls", "reasoning")  # what a turn may say
 _TURN_FIELDS = (*_ANSWER_FIELDS, "after_tool", "faults")  # and which tool's result it answers
@@ -288,6 +292,7 @@ def scenario_from_dict(
         auto_calls=auto_calls,
         reasoning=reasoning,
         reasoning_field=reasoning_field,
+        resumable=reader.boolean("resumable", False),
     )
 
 

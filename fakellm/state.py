@@ -51,7 +51,10 @@ class ServerState:
         self.streams = ActiveStreams(self.observer)
         self.internal_errors: list[str] = []
         self.responses = ResponseStore()  # for GET /v1/responses/{id}
-        self.resumable: ResumeStore = MemoryResumeStore()  # resumable streams (resume.py)
+        # Resumable streams and background responses (resume.py).
+        self.resumable: ResumeStore = MemoryResumeStore(
+            max_entries=config.resume_max, ttl_s=config.resume_ttl_s
+        )
         self.chat_streams = ChatStreams()  # AI SDK chat id -> its stream in resumable
         self._lock = threading.Lock()
 

@@ -113,7 +113,9 @@ class Sse(Fault):
                 first = False
             if self.comments:
                 head += b": fakellm comment %d\n" % n
-            if self.ids:
+            if self.ids and not data.startswith(b"id: "):
+                # A resumable stream's events carry their ids already (event_ids.py): a second
+                # ``id:`` line would win, and its client could not resume with it.
                 head += b"id: %d\n" % n
             data = head + data
             if eol != b"\n":

@@ -1,7 +1,7 @@
 """Wire formats: SSE framing (format-agnostic), the seam every format sits behind
 (``format.py``), one module per format, and the table from route to format."""
 
-from .ai_sdk_ui import UI_STREAM, format_for_query
+from .ai_sdk_ui import DATA_STREAM, UI_STREAM, format_for_query
 from .anthropic_messages import MESSAGES
 from .format import Answer, ChatRequest, OpenedStream, StreamEncoder, WireFormat
 from .openai import CHAT, OpenAIChatEncoder
@@ -21,6 +21,7 @@ __all__ = [
     "WireFormat",
     "encode_sse",
     "format_for",
+    "format_named",
 ]
 
 FORMATS: dict[str, WireFormat] = {
@@ -36,3 +37,11 @@ def format_for(path: str, query: bytes = b"") -> WireFormat | None:
     if path == UI_STREAM.path:
         return format_for_query(query)
     return FORMATS.get(path)
+
+
+_BY_NAME: dict[str, WireFormat] = {fmt.name: fmt for fmt in (*FORMATS.values(), DATA_STREAM)}
+
+
+def format_named(name: str) -> WireFormat | None:
+    """The format whose ``name`` (``openai.chat``, ``ai_sdk.data``...) this is, or None."""
+    return _BY_NAME.get(name)

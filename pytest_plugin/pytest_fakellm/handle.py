@@ -74,6 +74,8 @@ class ScriptOptions:
     # A conversation: each call's answer, as a scenario file's turns (content, tool_calls, after_tool...)
     turns: Sequence[Mapping[str, Any]] | None = None
     ascii_only: bool | None = None
+    # Every SSE event carries ``id: <stream id>:<n>``; a reconnect with ``Last-Event-ID`` resumes.
+    resumable: bool | None = None
     name: str | None = None
 
     def scenario(self, *, name: str, seed: int, default: Scenario) -> Scenario:
@@ -119,6 +121,8 @@ class ScriptOptions:
             data["tool_calls"] = calls if isinstance(calls, str) else [dict(call) for call in calls]
         if self.ascii_only is not None:
             data["ascii_only"] = self.ascii_only
+        if self.resumable is not None:
+            data["resumable"] = self.resumable
         if self.turns is not None:
             # Copied as given: scenario_from_dict says what is wrong with a turn, as for a file.
             turns = self.turns

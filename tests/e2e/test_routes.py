@@ -32,6 +32,7 @@ SERVER_ROUTES = [
     "GET /metrics",
     "POST /api/chat",
     "GET /api/chat/{chat_id}/stream",
+    "GET /_fakellm/streams/{stream_id}",
 ]
 
 
