@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from .config import ServerConfig
     from .errors import FakeLLMError, FaultSpecError, RequestError, ScenarioError
     from .faults import (
+        AccelBuffering,
         Bandwidth,
+        Buffer,
         Drop,
         ErrorEvent,
         Fault,
@@ -50,7 +52,9 @@ _WHERE = {
     **dict.fromkeys(("FakeLLMError", "FaultSpecError", "RequestError", "ScenarioError"), ".errors"),
     **dict.fromkeys(
         (
+            "AccelBuffering",
             "Bandwidth",
+            "Buffer",
             "Drop",
             "ErrorEvent",
             "Fault",
@@ -91,7 +95,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccelBuffering",
     "Bandwidth",
+    "Buffer",
     "Drop",
     "ErrorEvent",
     "FakeLLMError",

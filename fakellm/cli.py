@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import ServerConfig
+from .config import ACCEL_BUFFERING, ServerConfig
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
 from .redact import install_log_redaction
@@ -172,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="how many resumable streams are kept at most, the oldest forgotten first (default 1000)",
     )
+    serve.add_argument(
+        "--accel-buffering",
+        choices=ACCEL_BUFFERING,
+        default="no",
+        help="the X-Accel-Buffering header of every stream: no (the default: nginx passes each event "
+        "on at once), yes (ask it to buffer), omit (send none: a proxy in front buffers as it is "
+        "configured to); the accel_buffering fault sets it per request",
+    )
     serve.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
 
     proxy = sub.add_parser(
@@ -215,6 +223,8 @@ def serve_config(args: argparse.Namespace) -> ServerConfig:
         # Only ``serve`` has them: the proxy's streams are its upstream's, never resumable.
         resume_ttl_s=getattr(args, "resume_ttl", 600.0),
         resume_max=getattr(args, "resume_max", 1000),
+        # Only ``serve`` has it: the proxy forwards its upstream's header.
+        accel_buffering=getattr(args, "accel_buffering", "no"),
     )
 
 

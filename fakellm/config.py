@@ -10,7 +10,10 @@ from typing import Any
 from .faults import Fault
 from .scenario import Scenario, scenario_from_dict
 
-__all__ = ["ServerConfig", "server_config"]
+__all__ = ["ACCEL_BUFFERING", "ServerConfig", "server_config"]
+
+ACCEL_BUFFERING = ("no", "yes", "omit")
+"""The values of ``ServerConfig.accel_buffering`` (and of ``fakellm serve --accel-buffering``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,16 @@ class ServerConfig:
     # (``--resume-max``, the oldest forgotten first).
     resume_ttl_s: float = 600.0
     resume_max: int = 1000
+    # The X-Accel-Buffering header of every stream served (``--accel-buffering``): "no" (tell nginx
+    # not to buffer), "yes" (ask it to), "omit" (send none: the proxy's own settings decide). An
+    # ``accel_buffering`` fault overrides it. Not the proxy's: it forwards its upstream's header.
+    accel_buffering: str = "no"
+
+    def __post_init__(self) -> None:
+        if self.accel_buffering not in ACCEL_BUFFERING:
+            raise ValueError(
+                f"accel_buffering must be one of {', '.join(ACCEL_BUFFERING)}, got {self.accel_buffering!r}"
+            )
 
 
 def server_config(

@@ -404,8 +404,13 @@ async def _stream(
         *(plan.source.headers.items() if plan.source is not None else ()),
         *headers,
         ("cache-control", "no-cache"),
-        ("x-accel-buffering", "no"),
     ]
+    # "no" unless the server says otherwise (--accel-buffering); an accel_buffering fault has the
+    # last word.
+    accel = state.config.accel_buffering
+    if accel != "omit":
+        head.append(("x-accel-buffering", accel))
+    head = plan.head(head)
     await send({"type": "http.response.start", "status": 200, "headers": _encode(head)})
     # The body: written straight to the connection where the transport can (it then yields
     # nothing), else yielded here for the ASGI ``send``.

@@ -59,6 +59,7 @@ __all__ = [
     "last_tool_result",
     "plan_passthrough",
     "plan_stream",
+    "response_head",
     "schedule",
     "turn_index",
 ]
@@ -337,6 +338,16 @@ def compose(
     return frames
 
 
+def response_head(
+    faults: Sequence[Fault], headers: list[tuple[str, str]], ctx: StreamContext
+) -> list[tuple[str, str]]:
+    """A stream's response head as its faults leave it (``accel_buffering``), in stage order: when
+    several change the same header, the last one applies."""
+    for fault in faults:
+        headers = fault.apply_head(headers, ctx)
+    return headers
+
+
 @dataclass(slots=True)
 class StreamPlan:
     """Everything decided when a request arrives, before the first byte is sent."""
@@ -388,6 +399,10 @@ class StreamPlan:
     def choice_texts(self) -> list[str]:
         """Every choice's whole text, choice 0's first."""
         return [self.text, *(joined(choice.tokens) for choice in self.more)]
+
+    def head(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The stream's response head, ``headers`` as the faults leave them."""
+        return response_head(self.faults, headers, self.ctx)
 
     def frames(self) -> Iterator[Frame]:
         if self.source is not None:
@@ -1008,6 +1023,10 @@ class PassthroughPlan:
     @property
     def seed(self) -> int:
         return self.ctx.seed
+
+    def head(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The proxied stream's response head, ``headers`` as the faults leave them."""
+        return response_head(self.faults, headers, self.ctx)
 
     def frames(self, events: Iterator[Timed], encoder: Encoder) -> Iterator[Frame]:
         return compose(_source_errors(events, self.ctx), encoder, self.faults, self.ctx)

@@ -549,7 +549,8 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
             )
         entry.status = answer.status_code
         entry.request_id = answer.headers.get("x-request-id")
-        headers = Headers([*_response_headers(answer.headers), *own.items()])
+        forwarded = [*_response_headers(answer.headers), *own.items()]
+        headers = Headers(forwarded)
         content_type = answer.headers.get("content-type")
 
         if not _is_stream(answer):
@@ -621,7 +622,9 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         response = Response(
             body_bytes(),
             status=answer.status_code,
-            headers=headers,
+            # The upstream's X-Accel-Buffering (if any) crosses as it came, unless an
+            # accel_buffering fault says otherwise.
+            headers=Headers(plan.head(forwarded)),
             content_type=content_type,
         )
         response.timeout = None  # Quart's default would cut the stream at 60 s

@@ -6,8 +6,9 @@ stages, in a fixed order that :func:`order_faults` enforces whatever order they 
 1. ``request``  — before any byte of the stream: ``http_error``.
 2. ``events``   — over timed events, before the wire encoder (semantic faults, so they work for
    every wire format): ``slow_tokens``, ``malformed``, ``error_event``, ``truncate``.
-3. ``frames``   — over encoded frames, after the encoder (byte-level faults): ``sse``, ``latency``,
-   ``stall``, ``drop``, ``fragment``, ``bandwidth``.
+3. ``frames``   — the connection's: the response head (``accel_buffering``), then over encoded
+   frames, after the encoder (byte-level faults): ``sse``, ``latency``, ``stall``, ``drop``,
+   ``buffer``, ``fragment``, ``bandwidth``.
 
 Transforms are pure: they move due times (seconds after the request arrived) and bytes as plain
 data, draw randomness only from RNGs forked from the stream seed, and never sleep. Only the
@@ -43,7 +44,7 @@ from .base import Fault
 from .base import _Positioned as _Positioned  # for tests/fuzz/strategies.py
 from .bounds import MAX_DURATION_MS, MAX_FAULTS
 from .events import ErrorEvent, MalformedChunk, SlowTokens, Truncate
-from .frames import Bandwidth, Drop, Fragment, Latency, Sse, Stall
+from .frames import AccelBuffering, Bandwidth, Buffer, Drop, Fragment, Latency, Sse, Stall
 from .registry import FAULTS, order_faults
 from .request import HttpError, go_duration
 from .spec import _fields as _fields  # for tests/fuzz/strategies.py
@@ -53,7 +54,9 @@ __all__ = [
     "FAULTS",
     "MAX_DURATION_MS",
     "MAX_FAULTS",
+    "AccelBuffering",
     "Bandwidth",
+    "Buffer",
     "Drop",
     "ErrorEvent",
     "Fault",

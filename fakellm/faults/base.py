@@ -46,6 +46,11 @@ class Fault:
     def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
         return frames
 
+    def apply_head(self, headers: list[tuple[str, str]], ctx: StreamContext) -> list[tuple[str, str]]:
+        """The headers of a stream's response head, as this fault leaves them (called once, when
+        the head is sent; only ``accel_buffering`` changes them)."""
+        return headers
+
 
 @dataclass(frozen=True, slots=True)
 class _Positioned(Fault):

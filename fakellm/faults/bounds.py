@@ -26,6 +26,9 @@ BYTES_PER_S_RANGE = (1.0, 1e12)
 """``bandwidth``: at least 1 byte a second (a smaller rate only makes one write last for years)."""
 MAX_WRITE_BYTES = 1_048_576
 """The largest ``fragment`` write size."""
+MAX_BUFFER_BYTES = 16_777_216
+"""The largest ``buffer`` size, and the most ``buffer all`` holds before it lets the bytes go: what
+one stream may keep in memory (16 MiB, the largest request body)."""
 MIN_KEEPALIVE_MS = 1.0
 """The shortest ``stall`` keep-alive interval (shorter ones only busy the server with writes)."""
 MAX_FAULTS = 32

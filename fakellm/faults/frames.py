@@ -1,5 +1,6 @@
-"""The frames stage: byte-level faults over encoded frames, after the wire encoder (``sse``,
-``latency``, ``stall``, ``drop``, ``fragment``, ``bandwidth``).
+"""The frames stage: the connection's faults, over encoded frames after the wire encoder
+(``accel_buffering`` on the response head; ``sse``, ``latency``, ``stall``, ``drop``, ``buffer``,
+``fragment``, ``bandwidth`` on the body).
 
 They know nothing about JSON or the wire format: they move due times, re-cut bytes and add the
 transport's actions (hold, drop); tokens are counted from ``Frame.tokens``.
@@ -17,6 +18,7 @@ from ..stream import DROP_FIN, DROP_RST, HOLD, Frame, StreamContext
 from .base import Fault, _Positioned
 from .bounds import (
     BYTES_PER_S_RANGE,
+    MAX_BUFFER_BYTES,
     MAX_DURATION_MS,
     MAX_WRITE_BYTES,
     MIN_KEEPALIVE_MS,
@@ -212,6 +214,104 @@ class Drop(_Positioned):
 
 
 @dataclass(frozen=True, slots=True)
+class AccelBuffering(Fault):
+    """What a stream's response head tells a proxy in ``X-Accel-Buffering``. fakellm sends ``no``
+    on every stream, so nginx (and the proxies that read it) pass each event on at once; ``omit``
+    sends no such header, so a proxy in front buffers as its own settings say (nginx's
+    ``proxy_buffering`` is on by default); ``yes`` asks it to buffer. A stage of its own would be
+    one fault: it is the connection's, like the body's faults, so a resumed stream's attempt takes
+    it too (``resume.plan_again``). Several: the last applies (a request's header comes last)."""
+
+    name: ClassVar[str] = "accel_buffering"
+    rank: ClassVar[int] = -1  # the head goes out before any byte of the body
+    primary: ClassVar[str | None] = "value"
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"value": ("omit", "yes", "no")}
+
+    value: str = "omit"
+
+    def apply_head(self, headers: list[tuple[str, str]], ctx: StreamContext) -> list[tuple[str, str]]:
+        ctx.fire(self.name, at_token=0, detail=self.value)
+        kept = [(k, v) for k, v in headers if k.lower() != "x-accel-buffering"]
+        return kept if self.value == "omit" else [*kept, ("x-accel-buffering", self.value)]
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer(Fault):
+    """Hold the body's bytes as a buffering proxy does (nginx with ``proxy_buffering``, many CDNs
+    and load balancers): nothing reaches the client until ``size_bytes`` are held; then the full
+    buffers go out in one write, at the due time of the frame that filled the last of them, and
+    the rest waits for the next. ``null`` (``all``) holds everything to the end of the stream (at
+    most :data:`MAX_BUFFER_BYTES`). The end of the stream lets out what is held.
+
+    A frame's text and tokens go with the write that carries its last byte (the journal's text is
+    what reached the client). While bytes are held, each frame taken in is passed on as an empty
+    frame at its due time: the transport waits for it and writes nothing, so the stages before
+    this one are pulled in real time (an endless run of keep-alive comments is taken in as it
+    falls due, never all at once), and shutdown and a client that leaves end the wait as always.
+
+    A drop lets out what is held first, then closes as its ``mode`` says: what nginx does when its
+    upstream breaks off (its event pipe passes on what it read, then the response ends without its
+    terminator); the reset is kept, since ``drop`` says what the client sees. A hold (``stall
+    forever``, ``error_event then=hold``) keeps what is held: a proxy waiting for more bytes sends
+    nothing (nginx until its ``proxy_read_timeout``). Keep-alive comments are bytes like any
+    other: they fill the buffer, and behind ``buffer all`` none reaches the client."""
+
+    name: ClassVar[str] = "buffer"
+    rank: ClassVar[int] = 4  # after the origin's faults (drop), before the link's (fragment)
+    primary: ClassVar[str | None] = "size_bytes"
+    aliases: ClassVar[Mapping[str, tuple[str, Any]]] = {"all": ("size_bytes", None)}
+
+    size_bytes: int | None = 4096
+
+    def __post_init__(self) -> None:
+        Fault.__post_init__(self)
+        _within(self.size_bytes, 1, MAX_BUFFER_BYTES, "size_bytes")
+
+    def apply_frames(self, frames: Iterator[Frame], ctx: StreamContext) -> Iterator[Frame]:
+        size = self.size_bytes or MAX_BUFFER_BYTES
+        detail = "all" if self.size_bytes is None else f"{self.size_bytes} bytes"
+        held = bytearray()
+        ending: list[Frame] = []  # the frames whose last byte is held
+        due = 0.0
+        for frame in _firing(self, frames, ctx, detail):
+            due = frame.due
+            if frame.action:
+                if frame.action == HOLD:  # nothing more is sent, what is held included
+                    yield frame
+                    return
+                if held:
+                    yield _burst(due, bytes(held), ending)
+                    held.clear()
+                    ending = []
+                yield frame
+                continue
+            if not frame.data:
+                yield frame
+                continue
+            held += frame.data
+            ending.append(frame)
+            if len(held) < size:
+                yield Frame(due, b"")  # taken in: nothing is written
+                continue
+            # Before this frame less than a buffer was held: the cut falls inside its bytes, and
+            # whatever is left over is its own.
+            cut = len(held) - len(held) % size
+            rest = held[cut:]
+            yield _burst(due, bytes(held[:cut]), ending[:-1] if rest else ending)
+            held = rest
+            ending = [frame] if rest else []
+        if held:
+            yield _burst(due, bytes(held), ending)
+
+
+def _burst(due: float, data: bytes, ending: list[Frame]) -> Frame:
+    """One write of held bytes, completing the texts of ``ending``."""
+    if not ending:
+        return Frame(due, data)
+    return dataclasses.replace(_join(ending), due=due, data=data)
+
+
+@dataclass(frozen=True, slots=True)
 class Fragment(Fault):
     """Re-cut the encoded byte stream into writes of ``min_bytes``..``max_bytes`` (seeded), each its
     own TCP write and HTTP chunk, at least ``delay_ms`` apart so that they arrive as separate reads.
@@ -224,7 +324,7 @@ class Fragment(Fault):
     no cutting with ``coalesce``."""
 
     name: ClassVar[str] = "fragment"
-    rank: ClassVar[int] = 4
+    rank: ClassVar[int] = 5
 
     min_bytes: int | None = None
     max_bytes: int | None = None
@@ -327,7 +427,7 @@ class Bandwidth(Fault):
     writes of at most 100 ms worth of bytes, each due when the previous one has drained."""
 
     name: ClassVar[str] = "bandwidth"
-    rank: ClassVar[int] = 5
+    rank: ClassVar[int] = 6
     primary: ClassVar[str | None] = "bytes_per_s"
 
     bytes_per_s: float = 1000.0

@@ -10,7 +10,7 @@ import typing
 
 from .base import Fault
 from .events import ErrorEvent, MalformedChunk, SlowTokens, Truncate
-from .frames import Bandwidth, Drop, Fragment, Latency, Sse, Stall
+from .frames import AccelBuffering, Bandwidth, Buffer, Drop, Fragment, Latency, Sse, Stall
 from .request import HttpError
 
 FAULTS: dict[str, type[Fault]] = {
@@ -21,10 +21,12 @@ FAULTS: dict[str, type[Fault]] = {
         MalformedChunk,
         ErrorEvent,
         Truncate,
+        AccelBuffering,
         Sse,
         Latency,
         Stall,
         Drop,
+        Buffer,
         Fragment,
         Bandwidth,
     )

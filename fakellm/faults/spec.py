@@ -59,6 +59,18 @@ def _number(text: str, key: str) -> float:
     return value
 
 
+_SIZE_UNITS = {"k": 1024, "m": 1024 * 1024}
+
+
+def _size(text: str, key: str) -> int:
+    """An integer; a ``*_bytes`` setting also takes nginx's size notation, ``4k`` and ``1m``
+    (1024 and 1048576 bytes, either case)."""
+    unit = _SIZE_UNITS.get(text[-1:].lower()) if key.endswith("_bytes") else None
+    if unit is None:
+        return _int(text)
+    return _int(text[:-1]) * unit
+
+
 def _int(text: str) -> int:
     """``int(text)`` without Python's digit limit (a ValueError that is not ours past 4300 digits):
     no setting takes a number of more than 18 digits."""
@@ -97,7 +109,7 @@ def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
             raise ValueError
         if base is int:
             if from_text:
-                return _int(value.strip())
+                return _size(value.strip(), key)
             if isinstance(value, int):
                 return value
             if isinstance(value, float) and value.is_integer():
@@ -112,7 +124,7 @@ def _convert(key: str, value: Any, hint: Any, *, quoted: bool = False) -> Any:
         unit = _unit(key)
         kind = {
             bool: "true or false",
-            int: "an integer",
+            int: "an integer (of bytes, or 4k, 1m)" if key.endswith("_bytes") else "an integer",
             float: f"a number{f' of {unit} (or a duration like 500ms, 2s)' if unit else ''}",
         }.get(base, "a string")
         raise ScenarioError(f"must be {kind}, got {shown(value)}", field=key) from None

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from fakellm import (
+    AccelBuffering,
     Bandwidth,
+    Buffer,
     Drop,
     ErrorEvent,
     Fault,
@@ -454,6 +456,181 @@ def test_bandwidth_does_not_slow_a_stream_that_is_already_slower() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# buffer: a buffering proxy, on due times (the transport is the only clock)
+
+
+def writes(frames: Iterable[Frame]) -> list[Frame]:
+    """The frames that write something (a buffer passes on empty frames while it holds bytes)."""
+    return [f for f in frames if f.data]
+
+
+def test_buffer_all_sends_one_write_at_the_end() -> None:
+    frames = token_frames()
+    out, ctx = run_frames(Buffer(size_bytes=None), frames)
+    (burst,) = writes(out)
+    assert burst.data == body(frames)
+    assert burst.due == frames[-1].due
+    assert burst is out[-1] and burst.closing
+    # Every text, token and closing mark goes with the one write that completes it.
+    assert (burst.text, burst.tokens) == ("".join(TOKENS), len(TOKENS))
+    assert [(f.fault, f.at_token, f.detail) for f in ctx.fired] == [("buffer", 0, "all")]
+
+
+def test_buffer_passes_on_an_empty_frame_at_each_due_time_while_it_holds() -> None:
+    frames = token_frames()
+    out, _ = run_frames(Buffer(size_bytes=None), frames)
+    # One frame out per frame in, then the end's write.
+    assert [f.due for f in out[:-1]] == [f.due for f in frames]
+    assert all(f.data == b"" and f.tokens == 0 and not f.closing for f in out[:-1])
+
+
+@pytest.mark.parametrize("size", [1, 7, 16, 40, 100, 10_000])
+def test_buffer_n_writes_whole_buffers_when_they_fill(size: int) -> None:
+    frames = token_frames()
+    out, _ = run_frames(Buffer(size_bytes=size), frames)
+    assert body(out) == body(frames)  # no byte lost, doubled or moved
+    sent = writes(out)
+    assert all(len(f.data) % size == 0 for f in sent[:-1])  # every write but the last: full buffers
+    # One frame out per frame in (and, if bytes are left, the end's write).
+    assert len(out) == len(frames) + (len(body(frames)) % size != 0)
+    held = 0
+    for frame, before in zip(out, frames, strict=False):
+        assert frame.due == before.due
+        held += len(before.data)
+        if frame.data:
+            assert held >= size and held - len(frame.data) < size  # full buffers, and only those
+            held -= len(frame.data)
+        else:
+            assert held < size  # nothing goes out before a buffer is full
+    if held:
+        assert out[-1].data and len(out[-1].data) == held and out[-1].due == frames[-1].due
+    # The texts arrive whole and in order, each with the write that carries its last byte.
+    assert "".join(f.text or "" for f in out) == "".join(TOKENS)
+    assert sum(f.tokens for f in out) == len(TOKENS)
+    cut = 0
+    for frame in sent:
+        cut += len(frame.data)
+        ended = [f for f in frames if f.text is not None and _end_of(frames, f) <= cut]
+        assert "".join(f.text or "" for f in ended) == "".join(
+            f.text or "" for f in out[: out.index(frame) + 1]
+        )
+
+
+def _end_of(frames: list[Frame], frame: Frame) -> int:
+    """Where ``frame``'s last byte is in the body."""
+    return len(body(frames[: frames.index(frame) + 1]))
+
+
+def test_buffer_n_first_write_comes_when_n_bytes_are_held() -> None:
+    frames = token_frames()
+    size = 64
+    out, _ = run_frames(Buffer(size_bytes=size), frames)
+    first = next(i for i, f in enumerate(out) if f.data)
+    assert len(body(frames[:first])) < size <= len(body(frames[: first + 1]))
+    assert out[first].due == frames[first].due
+    assert len(out[first].data) == size
+
+
+def test_a_frame_larger_than_the_buffer_goes_out_in_whole_buffers() -> None:
+    frames = [Frame(0.1, b"a" * 350, "a", 1), Frame(0.2, b"b" * 10, "b", 1, closing=True)]
+    out, _ = run_frames(Buffer(size_bytes=100), frames)
+    assert [(f.due, len(f.data), f.text) for f in writes(out)] == [(0.1, 300, None), (0.2, 60, "ab")]
+
+
+def test_buffer_lets_out_what_it_holds_before_a_drop() -> None:
+    for action in (DROP_FIN, DROP_RST):
+        frames = [*token_frames()[:4], Frame(0.5, b"", action=action)]
+        out, _ = run_frames(Buffer(size_bytes=None), frames)
+        assert [f.action for f in out[-2:]] == [WRITE, action]
+        assert out[-2].data == body(frames) and out[-2].due == 0.5
+        assert out[-2].tokens == 3
+
+
+def test_buffer_keeps_what_it_holds_through_a_hold() -> None:
+    frames = [*token_frames()[:4], Frame(0.5, b"", action=HOLD)]
+    out, _ = run_frames(Buffer(size_bytes=None), frames)
+    assert writes(out) == []
+    assert out[-1].action == HOLD
+
+
+def test_buffer_behind_drop_in_a_planned_stream() -> None:
+    plan = plan_stream(REQUEST, scenario(Buffer(size_bytes=None), Drop(after_tokens=3, mode="rst")))
+    out = list(plan.frames())
+    assert [f.action for f in out if f.data or f.action] == [WRITE, DROP_RST]
+    assert writes(out)[0].tokens == 3
+    assert [f.fault for f in plan.ctx.fired] == ["buffer", "drop"]
+
+
+def test_buffer_all_takes_an_endless_keepalive_run_lazily() -> None:
+    ctx = StreamContext.seeded(1)
+    stalled = Stall(after_tokens=1, duration_ms=None, keepalive_ms=1000).apply_frames(
+        iter(token_frames()), ctx
+    )
+    out = list(itertools.islice(Buffer(size_bytes=None).apply_frames(stalled, ctx), 2 + 50))
+    assert writes(out) == []  # the comments are held like any other bytes
+    assert out[-1].due == pytest.approx(TTFT + ITL + 50.0)  # one frame out per comment, when it is due
+
+
+def test_keepalive_comments_fill_a_buffer() -> None:
+    frames = [
+        Frame(0.1, b"data: x\n\n", "x", 1),
+        *(Frame(0.1 + k, b": keep-alive\n\n") for k in range(1, 11)),
+    ]
+    out, _ = run_frames(Buffer(size_bytes=50), frames)
+    first = next(f for f in out if f.data)
+    assert first.due == pytest.approx(3.1) and first.text == "x"  # 9 + 14 + 14 + 14 >= 50 bytes
+
+
+def test_a_buffered_stream_parses_to_the_same_events() -> None:
+    plan = plan_stream(
+        REQUEST, scenario(Buffer(size_bytes=33), Fragment(min_bytes=1, max_bytes=5)), header_seed=2
+    )
+    clean = plan_stream(REQUEST, scenario(), header_seed=2)
+    assert SSEDecoder().feed(body(plan.frames())) == SSEDecoder().feed(body(clean.frames()))
+
+
+# --------------------------------------------------------------------------------------------------
+# accel_buffering: the response head
+
+
+HEAD = [("content-type", "text/event-stream"), ("cache-control", "no-cache"), ("x-accel-buffering", "no")]
+
+
+@pytest.mark.parametrize(
+    ("value", "accel"),
+    [("omit", []), ("yes", [("x-accel-buffering", "yes")]), ("no", [("x-accel-buffering", "no")])],
+)
+def test_accel_buffering_sets_or_omits_the_header(value: str, accel: list[tuple[str, str]]) -> None:
+    ctx = StreamContext.seeded(1)
+    assert AccelBuffering(value=value).apply_head(HEAD, ctx) == [*HEAD[:2], *accel]
+    assert [(f.fault, f.at_token, f.at_byte, f.detail) for f in ctx.fired] == [
+        ("accel_buffering", 0, 0, value)
+    ]
+
+
+def test_accel_buffering_is_the_only_fault_that_changes_the_head() -> None:
+    ctx = StreamContext.seeded(1)
+    for cls in FAULTS.values():
+        if cls is not AccelBuffering:
+            assert cls().apply_head(list(HEAD), ctx) == HEAD
+    assert ctx.fired == []
+
+
+def test_the_last_accel_buffering_applies() -> None:
+    plan = plan_stream(
+        REQUEST,
+        scenario(AccelBuffering(value="yes")),
+        header_seed=5,
+        extra_faults=[AccelBuffering(value="omit")],
+        global_faults=[AccelBuffering(value="no")],
+    )
+    assert plan.head(list(HEAD)) == HEAD[:2]  # the request's header comes last
+    assert [f.detail for f in plan.ctx.fired] == ["yes", "no", "omit"]
+    plain = plan_stream(REQUEST, scenario(), header_seed=5)
+    assert list(plan.frames()) == list(plain.frames())  # the body is untouched
+
+
+# --------------------------------------------------------------------------------------------------
 # http_error
 
 
@@ -536,14 +713,16 @@ def test_order_faults_is_the_documented_stage_order() -> None:
         "malformed",
         "error_event",
         "truncate",
+        "accel_buffering",
         "sse",
         "latency",
         "stall",
         "drop",
+        "buffer",
         "fragment",
         "bandwidth",
     ]
-    assert [f.stage for f in order_faults(everything)] == ["request"] + ["events"] * 4 + ["frames"] * 6
+    assert [f.stage for f in order_faults(everything)] == ["request"] + ["events"] * 4 + ["frames"] * 8
 
 
 def test_semantic_faults_run_before_the_encoder_and_byte_faults_after() -> None:
@@ -663,6 +842,9 @@ def test_probability_does_not_change_the_content() -> None:
         (lambda: Stall(keepalive_ms=0), "keepalive_ms"),
         (lambda: Stall(duration_ms=-1), "duration_ms"),
         (lambda: Latency(ms=-1), "ms"),
+        (lambda: Buffer(size_bytes=0), "size_bytes"),
+        (lambda: Buffer(size_bytes=-3), "size_bytes"),
+        (lambda: AccelBuffering(value="off"), "value"),
     ],
 )
 def test_invalid_settings_name_the_field(make: Callable[[], Fault], field: str) -> None:
@@ -739,6 +921,17 @@ def test_fragment_sizes_defaults() -> None:
         ("slow_tokens@10 4", [SlowTokens(after_tokens=10, factor=4)]),
         ("slow_tokens@10 x2.5", [SlowTokens(after_tokens=10, factor=2.5)]),
         ("  drop@1  ;  truncate@2  ", [Drop(after_tokens=1), Truncate(after_tokens=2)]),
+        ("buffer", [Buffer(size_bytes=4096)]),
+        ("buffer 4096", [Buffer(size_bytes=4096)]),
+        ("buffer all", [Buffer(size_bytes=None)]),
+        ("buffer size_bytes=null times=1", [Buffer(size_bytes=None, times=1)]),
+        ("buffer 8k probability=0.5", [Buffer(size_bytes=8192, probability=0.5)]),
+        ("buffer 4K", [Buffer(size_bytes=4096)]),
+        ("buffer 1m", [Buffer(size_bytes=1_048_576)]),
+        ("fragment min_bytes=1k", [Fragment(min_bytes=1024)]),
+        ("accel_buffering", [AccelBuffering(value="omit")]),
+        ("accel_buffering yes", [AccelBuffering(value="yes")]),
+        ("accel_buffering value=no", [AccelBuffering(value="no")]),
     ],
 )
 def test_compact_spec(spec: str, expected: list[Fault]) -> None:
@@ -799,6 +992,14 @@ def test_compact_spec(spec: str, expected: list[Fault]) -> None:
         ("sse lfcr", "sse line_endings: must be one of lf, crlf, cr, got 'lfcr'", 5),
         ('error_event@3 message="unterminated', "unterminated quote", 23),
         ("error_event@3 then=never", "error_event then: must be one of close, done, hold, got 'never'", 15),
+        ("buffer -3", "buffer size_bytes: must be >= 1, got -3", 8),
+        ("buffer 0", "buffer size_bytes: must be >= 1, got 0", 8),
+        ("buffer lots", "buffer size_bytes: must be an integer (of bytes, or 4k, 1m), got 'lots'", 8),
+        ("buffer 1.5k", "buffer size_bytes: must be an integer (of bytes, or 4k, 1m), got '1.5k'", 8),
+        ("buffer 17m", "buffer size_bytes: must be <= 16777216, got 17825792", 8),
+        ("buffer@3 all", "buffer: takes no position", 8),
+        ("buffer 4096 all", "buffer: size_bytes is given twice", 13),
+        ("accel_buffering off", "accel_buffering value: must be one of omit, yes, no, got 'off'", 17),
     ],
 )
 def test_compact_spec_errors_say_what_and_where(spec: str, message: str, column: int) -> None:
@@ -988,6 +1189,7 @@ def test_the_largest_settings_are_accepted() -> None:
     Bandwidth(bytes_per_s=1)
     SlowTokens(factor=1000)
     HttpError(retry_after_s=86_400)
+    Buffer(size_bytes=16 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(
