@@ -47,6 +47,9 @@ LISTENING = re.compile(r"fakellm listening on (http://127\.0\.0\.1:(\d+)/v1)\b")
             "faults",
             tuple(parse_fault_spec("error_event@20; fragment 1-7 bytes")),
         ),
+        ([], "accel_buffering", "no"),
+        (["--accel-buffering", "omit"], "accel_buffering", "omit"),
+        (["--accel-buffering", "yes"], "accel_buffering", "yes"),
     ],
 )
 def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any) -> None:
@@ -65,6 +68,7 @@ def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any
         (["--seed", "-1"], "seed must be >= 0"),
         (["--faults", "explode@3"], "unknown fault 'explode'"),
         (["--faults", "drop@"], "--faults"),
+        (["--accel-buffering", "off"], "--accel-buffering: invalid choice: 'off'"),
     ],
 )
 def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
