@@ -131,4 +131,10 @@ CASES: tuple[Case, ...] = (
     ),
     Case("latency", "latency 500ms", "valid", f"{_FULL}: the body starts 0.5 s after the head"),
     Case("bandwidth", "bandwidth 2000", "valid", f"{_FULL}: at 2000 bytes per second"),
+    Case(
+        "buffer_all",
+        "buffer all",
+        "valid",
+        f"{_FULL}: nothing until the end, then every event at once (a buffering proxy)",
+    ),
 )

@@ -136,6 +136,13 @@ def _suggest(word: str, options: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _alias(cls: type[Fault], key: str, value: Any) -> tuple[Any] | None:
+    """A bare word of the fault's that stands for a value of ``key`` (``size_bytes: all``,
+    ``duration_ms: forever``), as a 1-tuple; None for any other value."""
+    alias = cls.aliases.get(value) if isinstance(value, str) else None
+    return (alias[1],) if alias is not None and alias[0] == key else None
+
+
 def build_fault(kind: str, settings: Mapping[str, Any], *, prefix: str = "") -> Fault:
     """A fault from its name and a mapping of settings. Errors name the field, with ``prefix``."""
     cls = FAULTS.get(kind)
@@ -155,7 +162,8 @@ def build_fault(kind: str, settings: Mapping[str, Any], *, prefix: str = "") -> 
                     f"{', '.join(sorted(fields))}",
                     field=key,
                 )
-            values[key] = _convert(key, value, fields[key])
+            alias = _alias(cls, key, value)
+            values[key] = alias[0] if alias else _convert(key, value, fields[key])
         return cls(**values)
     except ScenarioError as exc:
         if not prefix:
@@ -341,7 +349,9 @@ def _parse_one(words: list[_Word], spec: str) -> Fault:
                         f"unknown setting {word.key!r}{_suggest(word.key, fields)}; "
                         f"{name} takes: {', '.join(sorted(fields))}"
                     )
-                put(word.key, _convert(word.key, text, fields[word.key], quoted=word.quoted), word.at)
+                alias = None if word.quoted else _alias(cls, word.key, text)
+                value = alias[0] if alias else _convert(word.key, text, fields[word.key], quoted=word.quoted)
+                put(word.key, value, word.at)
             elif not word.quoted and after_range and text in ("bytes", "b"):
                 pass
             elif not word.quoted and (match := _RANGE.fullmatch(text)) and "min_bytes" in fields:

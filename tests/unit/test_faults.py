@@ -1027,6 +1027,24 @@ def test_parse_fault_accepts_three_forms() -> None:
     assert parse_fault({"type": "stall", "duration_ms": "2s"}) == Stall(duration_ms=2000)
 
 
+def test_a_fault_word_stands_for_its_value_in_every_form() -> None:
+    for item in (
+        {"type": "buffer", "size_bytes": "all"},
+        {"buffer": {"size_bytes": "all"}},
+        {"type": "buffer", "size_bytes": None},
+        "buffer size_bytes=all",
+        "buffer all",
+    ):
+        assert parse_fault(item) == Buffer(size_bytes=None), item
+    assert parse_fault({"type": "stall", "duration_ms": "forever"}) == Stall(duration_ms=None)
+    assert parse_fault({"type": "buffer", "size_bytes": "8k"}) == Buffer(size_bytes=8192)
+    assert parse_fault("accel_buffering") == AccelBuffering(value="omit")
+    with pytest.raises(ScenarioError, match="must be a number of ms"):
+        parse_fault({"type": "latency", "ms": "all"})  # another fault's word
+    with pytest.raises(FaultSpecError, match="must be an integer"):
+        parse_fault_spec('buffer size_bytes="all"')  # quoted: the text itself
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "faults.yaml"
     path.write_text(text, encoding="utf-8")
