@@ -34,8 +34,11 @@ from .journal import JournalEntry
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .observe import RequestNote, note_entry
 from .pipeline import derive_seed
+from .playground import CSP, asset, wants_html
+from .playground import PATH as PLAYGROUND_PATH
 from .redact import install_log_redaction, redact_headers, redact_text
 from .resume import ResumeRecord, progress
+from .scenario import Scenario
 from .state import ServerState
 from .tokens import count_message_tokens
 from .transport import CONNECTION_SEND, DropConnection, arrival, reset_connection
@@ -84,10 +87,13 @@ def open_entry(state: ServerState) -> JournalEntry:
     return note_entry(entry)  # for the request's metrics (observe.py)
 
 
-def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None = None) -> Quart:
+def new_quart(
+    name: str, state: ServerState, *, health: Mapping[str, Any] | None = None, playground: bool = False
+) -> Quart:
     """A Quart app with what every fakellm app does the same way (the server, and the proxy in
     ``proxy.py``): CORS on every response, preflights, request bodies read, OpenAI-shaped errors,
-    and the ``/_fakellm`` control routes (``health`` adds fields to the health answer)."""
+    and the ``/_fakellm`` control routes (``health`` adds fields to the health answer;
+    ``playground``: the browser page at ``/`` and ``/_fakellm/playground``, playground/)."""
     config = state.config
     install_log_redaction()
     quart = Quart(name)
@@ -145,13 +151,21 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
 
     @quart.get("/")
     async def index() -> Response:
-        # JSON for clients and curl. (A browser page, for ``Accept: text/html``, would be answered
-        # here first; the JSON stays what every other client gets.)
-        return _json(about(quart, name, request.host_url, extra=health))
+        # The playground for a browser (``Accept`` prefers text/html); JSON for clients and curl.
+        if playground and wants_html(request.headers.get("Accept")):
+            response = _playground_file("index.html")
+        else:
+            response = _json(about(quart, name, request.host_url, extra=health))
+        if playground:
+            response.headers["Vary"] = "Accept"
+        return response
 
     @quart.get("/_fakellm/journal")
     async def get_journal() -> Response:
-        return _json(state.journal.as_json())
+        # ``?limit=N``: the newest N entries only (the playground polls it every second).
+        entries = state.journal.as_json()
+        limit = _limit(request.args.getlist("limit"), len(entries))
+        return _json(entries[len(entries) - limit :])
 
     @quart.delete("/_fakellm/journal")
     async def clear_journal() -> Response:
@@ -167,13 +181,48 @@ def new_quart(name: str, state: ServerState, *, health: Mapping[str, Any] | None
         # Prometheus' text format, from this server's own registry (metrics.py, docs/metrics.md).
         return Response(state.metrics.exposition(), content_type=METRICS_CONTENT_TYPE)
 
+    if playground:
+
+        @quart.get(PLAYGROUND_PATH)
+        async def get_playground() -> Response:
+            return _playground_file("index.html")
+
+        @quart.get(f"{PLAYGROUND_PATH}/<name>")
+        async def get_playground_file(name: str) -> Response:
+            return _playground_file(name)
+
     return quart
+
+
+def _playground_file(name: str) -> Response:
+    """One of the playground's shipped files, or a 404 naming the ones there are."""
+    found = asset(name)
+    if found is None:
+        message = f"No playground file {name!r}: there are index.html, app.js and style.css."
+        return _json(error_body(message, param="name", code="unknown_url"), 404)
+    body, content_type = found
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if content_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = CSP
+    return Response(body, content_type=content_type, headers=headers)
+
+
+def _limit(given: list[str], size: int) -> int:
+    """``GET /_fakellm/journal?limit=N``: N from 1 to 1000 (the journal's own bound)."""
+    if not given:
+        return size
+    text = given[-1].strip()
+    if len(given) > 1 or not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1000:
+        shown_value = given[-1][:24] if len(given) == 1 else ", ".join(g[:24] for g in given)
+        message = f"limit must be one integer from 1 to 1000, got {shown_value!r}."
+        raise RequestError(400, message, param="limit", code="invalid_value")
+    return min(int(text), size)
 
 
 def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     config = config or ServerConfig()
     state = ServerState(config)
-    quart = new_quart("fakellm", state)
+    quart = new_quart("fakellm", state, playground=True)
 
     for path in FORMATS:
 
@@ -295,6 +344,13 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
         ids = [*names, *(m for m in LIKELY_MODELS if m not in names)]
         return _json({"object": "list", "data": [_model(n) for n in ids]})
 
+    @quart.get("/_fakellm/scenarios")
+    async def list_scenarios() -> Response:
+        # Read-only: what X-FakeLLM-Scenario can name (the playground's scenario picker).
+        book = state.book
+        listed = [s for s in (book.get(n) for n in book.names()) if s is not None]
+        return _json({"object": "list", "data": [_scenario(s, s is book.default) for s in listed]})
+
     @quart.get("/v1/models/<path:model_id>")
     async def get_model(model_id: str) -> Response:
         # Every model id is served: a request for a model no scenario names gets the default
@@ -353,6 +409,9 @@ _ROUTE_NOTES = {
     "/_fakellm/streams/{stream_id}": "a resumable stream's result so far: text, tool calls, status",
     "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
     "/metrics": "Prometheus metrics: streams, TTFT, gaps, outcomes, faults (docs/metrics.md)",
+    "/_fakellm/playground": "the browser playground (also GET / with Accept: text/html)",
+    "/_fakellm/playground/{name}": "the playground's files: index.html, app.js, style.css",
+    "/_fakellm/scenarios": "the scenarios X-FakeLLM-Scenario can name: match, timing, tools",
 }
 DOCS = {
     "readme": "README.md in the fakellm distribution (pip show -f fakellm)",
@@ -489,6 +548,25 @@ def _stream_status(record: ResumeRecord, fmt: WireFormat, config: ServerConfig) 
 
 def _no_response(response_id: str) -> dict[str, Any]:
     return error_body(f"Response with id '{response_id}' not found.", param="response_id", code=None)
+
+
+def _scenario(scenario: Scenario, default: bool) -> dict[str, Any]:
+    """``GET /_fakellm/scenarios``: what a scenario is, in a line or two."""
+    match = scenario.match
+    return {
+        "name": scenario.name,
+        "default": default,
+        "match": None
+        if match is None
+        else {"model": match.model, "prompt": match.prompt, "path": match.path},
+        "timing": {"ttft_ms": scenario.timing.ttft_ms, "itl_ms": scenario.timing.itl_ms},
+        "seed": scenario.seed,
+        "faults": [f.name for f in scenario.faults],
+        "tool_calls": [c.name for c in scenario.tool_calls] if not scenario.auto_calls else "auto",
+        "reasoning": scenario.reasoning is not None,
+        "turns": len(scenario.turns),
+        "source": scenario.source,
+    }
 
 
 def _model(name: str) -> dict[str, Any]:

@@ -30,9 +30,12 @@ SERVER_ROUTES = [
     "GET|DELETE /_fakellm/journal",
     "GET /_fakellm/health",
     "GET /metrics",
+    "GET /_fakellm/playground",
+    "GET /_fakellm/playground/{name}",
     "POST /api/chat",
     "GET /api/chat/{chat_id}/stream",
     "GET /_fakellm/streams/{stream_id}",
+    "GET /_fakellm/scenarios",
 ]
 
 
