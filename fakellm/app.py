@@ -163,9 +163,9 @@ def new_quart(
     @quart.get("/_fakellm/journal")
     async def get_journal() -> Response:
         # ``?limit=N``: the newest N entries only (the playground polls it every second).
-        entries = state.journal.as_json()
+        entries = state.journal.entries()
         limit = _limit(request.args.getlist("limit"), len(entries))
-        return _json(entries[len(entries) - limit :])
+        return _json([entry.as_dict() for entry in entries[len(entries) - limit :]])
 
     @quart.delete("/_fakellm/journal")
     async def clear_journal() -> Response:
