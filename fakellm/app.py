@@ -565,6 +565,7 @@ def _scenario(scenario: Scenario, default: bool) -> dict[str, Any]:
         "tool_calls": [c.name for c in scenario.tool_calls] if not scenario.auto_calls else "auto",
         "reasoning": scenario.reasoning is not None,
         "turns": len(scenario.turns),
+        "resumable": scenario.resumable,
         "source": scenario.source,
     }
 

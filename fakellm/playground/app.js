@@ -137,6 +137,7 @@ class Run {
     this.requestId = null;
     this.chunks = []; // {ms, bytes}
     this.tokenTimes = [];
+    this.readMs = 0; // when the read being parsed arrived
     this.firstByteMs = null;
     this.text = "";
     this.reasoning = "";
@@ -154,9 +155,10 @@ class Run {
   now() {
     return performance.now() - this.t0;
   }
+  // A token arrived with the read that carried it (a burst of tokens in one read has no rate).
   token(kind, delta) {
     if (!delta) return;
-    this.tokenTimes.push(this.now());
+    this.tokenTimes.push(this.readMs);
     if (kind === "text") this.text += delta;
     else if (kind === "reasoning") this.reasoning += delta;
   }
@@ -166,7 +168,7 @@ class Run {
     if (fields.name) call.name = fields.name;
     if (fields.args) {
       call.args += fields.args;
-      this.tokenTimes.push(this.now());
+      this.tokenTimes.push(this.readMs);
     }
     this.tools.set(key, call);
   }
@@ -340,6 +342,7 @@ async function stream(run, url, headers, body, signal, onUpdate) {
       const ms = run.now();
       if (run.firstByteMs === null) run.firstByteMs = ms;
       run.chunks.push({ ms, bytes: value.length });
+      run.readMs = ms;
       parser.feed(decoder.decode(value, { stream: true }));
       onUpdate();
     }

@@ -192,6 +192,7 @@ def test_the_scenarios_route_lists_what_the_header_can_name(pg_server: Server) -
     assert by_name["default"]["default"] is True and by_name["thinker"]["default"] is False
     assert by_name["default"]["timing"] == {"ttft_ms": 40.0, "itl_ms": 6.0}
     assert by_name["thinker"]["tool_calls"] == ["get_weather"] and by_name["thinker"]["reasoning"] is True
+    assert by_name["thinker"]["resumable"] is False and by_name["thinker"]["turns"] == 0
 
 
 def test_the_journal_limit(pg_server: Server) -> None:
@@ -374,12 +375,26 @@ def test_side_by_side_with_a_slow_first_token(page: Page, pg_server: Server) -> 
 
 @pytest.mark.skipif("buffer" not in FAULTS, reason="the buffer fault is not merged yet")
 def test_side_by_side_with_buffer_all(page: Page, pg_server: Server) -> None:
+    page.fill("#itl", "20")  # about half a second of stream, so that the burst is late enough to see
     plain, buffered = _side_by_side(page, "buffer all", "side-by-side-buffer")
     assert plain["state"] == buffered["state"] == "done"
     assert plain["text"] == buffered["text"] == TEXT
-    # Streamed: many reads, the first token early; buffered: a burst at the end.
-    assert int(plain["chunks"]) >= 10 and int(buffered["chunks"]) <= 3
-    assert float(buffered["ttft"]) > float(plain["ttft"]) + 100
+    # Streamed: many reads, the first token early; buffered: one burst at the end.
+    assert int(plain["chunks"]) >= 10 and int(buffered["chunks"]) <= 3, (plain, buffered)
+    assert float(buffered["ttft"]) > float(plain["ttft"]) + 250, (plain, buffered)
+    assert buffered["tps"] == "\u2013"  # every token in the same read: no rate to speak of
+    entries = list(pg_server.journal)
+    assert sorted(len(e.faults) for e in entries) == [0, 1]
+
+
+@pytest.mark.skipif("buffer" not in FAULTS, reason="the buffer fault is not merged yet")
+def test_side_by_side_with_buffer_4096(page: Page, pg_server: Server) -> None:
+    page.fill("#itl", "10")
+    plain, buffered = _side_by_side(page, "buffer 4096", None)
+    assert plain["state"] == buffered["state"] == "done"
+    assert plain["text"] == buffered["text"] == TEXT
+    # About 7 KB of chunks: let out as one full 4096-byte buffer, then the rest at the end.
+    assert int(plain["chunks"]) >= 10 and 2 <= int(buffered["chunks"]) <= 3, (plain, buffered)
 
 
 def test_the_curl_snippet_streams(page: Page, pg_server: Server) -> None:
