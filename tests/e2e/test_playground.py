@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,6 +424,38 @@ def test_the_curl_snippet_streams(page: Page, pg_server: Server) -> None:
     assert '"X-FakeLLM-Seed": "42"' in python and "stream=True" in python
     page.click("#tab-fetch")
     assert f'fetch("{pg_server.url}/v1/chat/completions"' in (page.text_content("#snippet") or "")
+
+
+@pytest.mark.parametrize("format_", ["chat", "responses", "anthropic", "completions", "ui"])
+def test_the_python_snippet_runs(page: Page, pg_server: Server, format_: str) -> None:
+    """openai-python (the anthropic SDK for Messages, httpx for /api/chat), as the page writes it."""
+    page.select_option("#format", format_)
+    page.fill("#faults", "fragment 1-7 bytes")
+    page.click("#tab-python")
+    python = page.get_attribute("#snippet", "data-python")
+    assert python is not None and python == page.text_content("#snippet")
+    result = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    if format_ == "ui":
+        parts = [json.loads(line) for line in result.stdout.splitlines() if line != "[DONE]"]
+        assert "".join(p.get("delta", "") for p in parts if p["type"] == "text-delta") == TEXT
+    else:
+        assert result.stdout == TEXT
+    entry = pg_server.journal.last
+    assert entry is not None and [f.fault for f in entry.faults] == ["fragment"]
+
+
+def test_the_fetch_snippet_runs(page: Page, pg_server: Server) -> None:
+    page.fill("#faults", "fragment 1-7 bytes")
+    snippet = page.get_attribute("#snippet", "data-fetch")
+    assert snippet is not None
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text))
+    page.evaluate(f"async () => {{\n{snippet}\n}}")
+    entry = pg_server.journal.last
+    assert entry is not None and entry.outcome == "completed"
+    assert [f.fault for f in entry.faults] == ["fragment"]
+    assert len(logged) > 10 and "data: [DONE]" in "".join(logged)
 
 
 def test_the_journal_clears(page: Page, pg_server: Server) -> None:
