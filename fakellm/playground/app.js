@@ -619,7 +619,15 @@ function renderJournal(entries) {
     .map((e) => {
       const tr = document.createElement("tr");
       if (mine.has(e.request_id)) tr.className = "mine";
-      tr.title = `${e.request_id || ""}  seed ${e.seed ?? "–"}  model ${e.model ?? "–"}`;
+      // The seed to send again: the request's own X-FakeLLM-Seed if it had one (on a server
+      // started with --seed the journaled seed is derived from both), else the stream's.
+      const seed = (e.headers || {})["x-fakellm-seed"] ?? e.seed;
+      tr.title = `${e.request_id || ""}  seed ${e.seed ?? "–"}  model ${e.model ?? "–"}` +
+        (seed !== null && seed !== undefined ? `  (click: use seed ${seed})` : "");
+      if (seed !== null && seed !== undefined) {
+        tr.dataset.seed = String(seed);
+        tr.tabIndex = 0;
+      }
       const cell = (text, cls) => {
         const td = document.createElement("td");
         td.textContent = text ?? "–";
@@ -640,7 +648,7 @@ function renderJournal(entries) {
     });
   body.replaceChildren(...rows);
   $("#journal").dataset.rows = String(rows.length);
-  $("#journal-count").textContent = `newest ${rows.length}`;
+  $("#journal-count").textContent = rows.length ? `newest ${rows.length}` : "";
 }
 
 let journalBusy = false;
@@ -859,6 +867,7 @@ function init() {
     $("#toggles").append(button);
   }
   layoutPanes(1);
+  $("#format").addEventListener("input", () => ($("#format-path").textContent = FORMATS[$("#format").value].path));
   $("#settings").addEventListener("input", () => {
     syncToggles();
     renderSnippet();
@@ -906,6 +915,16 @@ function init() {
     }
     setTimeout(() => ($("#copy").textContent = "Copy"), 1500);
   });
+  const useSeed = (event) => {
+    const row = event.target.closest("tr[data-seed]");
+    if (!row || (event.type === "keydown" && event.key !== "Enter")) return;
+    $("#seed").value = row.dataset.seed;
+    syncToggles();
+    renderSnippet();
+    $("#prompt").focus();
+  };
+  $("#journal tbody").addEventListener("click", useSeed);
+  $("#journal tbody").addEventListener("keydown", useSeed);
   $("#journal-clear").addEventListener("click", async () => {
     await fetch("/_fakellm/journal", { method: "DELETE" });
     mine.clear();
