@@ -350,6 +350,28 @@ def test_a_drop_shows_the_broken_stream(page: Page, pg_server: Server) -> None:
     assert pane["text"] == entry.text
 
 
+def test_a_malformed_event_is_noted_and_the_stream_goes_on(page: Page, pg_server: Server) -> None:
+    _toggle(page, "malformed")
+    (pane,) = _send(page)
+    assert pane["state"] == "done" and pane["text"] == TEXT
+    assert "an event that is no JSON" in pane["notes"]
+
+
+def test_escape_stops_a_stalled_stream(page: Page, pg_server: Server) -> None:
+    page.fill("#faults", "stall@3 forever")
+    page.fill("#prompt", "hi")
+    page.press("#prompt", "Enter")
+    page.wait_for_function("() => document.querySelector('.pane').dataset.tokens === '3'", timeout=10_000)
+    assert page.get_attribute(".pane", "data-state") == "streaming"
+    page.keyboard.press("Escape")
+    page.wait_for_function(OVER, arg=1, timeout=10_000)
+    pane = _pane(page, 0)
+    assert pane["state"] == "stopped" and "stopped by you" in pane["notes"]
+    entry = pg_server.journal.last
+    assert entry is not None and entry.outcome == "client_disconnected"
+    assert pane["text"] == entry.text
+
+
 def _side_by_side(page: Page, against: str, shot: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     page.check("#compare")
     page.select_option("#against", against)
