@@ -32,13 +32,17 @@ CSP = (
 )
 
 
-@cache
 def asset(name: str) -> tuple[bytes, str] | None:
     """A shipped file's bytes and content type, or None for a name that is not one of them."""
     content_type = ASSETS.get(name)
     if content_type is None:
         return None
-    return resources.files(__name__).joinpath(name).read_bytes(), content_type
+    return _read(name), content_type
+
+
+@cache  # only names from ASSETS reach it, so the cache holds three files at most
+def _read(name: str) -> bytes:
+    return resources.files(__name__).joinpath(name).read_bytes()
 
 
 def wants_html(accept: str | None) -> bool:
