@@ -667,7 +667,23 @@ async function pollJournal() {
 // -- snippets ------------------------------------------------------------------------------------------
 const shellQuote = (text) => `'${text.replace(/'/g, `'\\''`)}'`;
 
+// A Python literal: on one line when it is short, else one item a line.
 function pyValue(value, indent = "") {
+  const inline = pyInline(value);
+  if (inline.length + indent.length <= 88) return inline;
+  return pyBlock(value, indent);
+}
+
+function pyInline(value) {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value !== "object") return typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (Array.isArray(value)) return `[${value.map(pyInline).join(", ")}]`;
+  return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pyInline(v)}`).join(", ")}}`;
+}
+
+function pyBlock(value, indent) {
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
