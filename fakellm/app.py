@@ -27,8 +27,9 @@ from werkzeug.exceptions import HTTPException
 from . import clock
 from .background import cancel, response_at, stream_query, streamed_id
 from .config import ServerConfig
-from .endpoint import send_json, serve_background_stream, serve_chat_resume, serve_stream
+from .endpoint import send_json, serve_background_stream, serve_chat_resume, serve_event_source, serve_stream
 from .errors import RequestError, error_body
+from .event_source import PATH as EVENT_SOURCE_PATH
 from .headers import cors_headers, header_map, instructions, request_headers
 from .journal import JournalEntry
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -233,6 +234,11 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
         quart.add_url_rule(path, f"stream:{path}", streamed, methods=["POST"])
 
+    @quart.get(EVENT_SOURCE_PATH)
+    async def event_source() -> Response:
+        # Served by FakeLLMApp (endpoint.serve_event_source), declared for the 405s and GET /.
+        raise RuntimeError(f"GET {request.path} is served by FakeLLMApp, not by its Quart app")
+
     @quart.get("/api/chat/<chat_id>/stream")
     async def resume_chat(chat_id: str) -> Response:
         # Served by FakeLLMApp (endpoint.serve_chat_resume), declared for the 405s and GET /.
@@ -390,6 +396,10 @@ LIKELY_MODELS = (
 _ROUTE_NOTES = {
     "/": "what this server is",
     "/v1/chat/completions": "OpenAI Chat Completions, streamed or not",
+    "/v1/chat/completions/stream": (
+        "Chat Completions for EventSource: GET with ?prompt=&model=&scenario=&seed=&faults=&ttft_ms="
+        "&itl_ms=&retry_ms=, resumable with Last-Event-ID"
+    ),
     "/v1/responses": "OpenAI Responses, streamed or not",
     "/v1/responses/{response_id}": (
         "a response stored by POST /v1/responses; a background one as it stands, or its stream "
@@ -617,6 +627,8 @@ class FakeLLMApp:
             streamed = streamed_id(scope) if http else None
             if fmt is not None and scope["method"] == "POST":
                 await serve_stream(self.state, fmt, scope, receive, send, t0)
+            elif http and scope["path"] == EVENT_SOURCE_PATH and scope["method"] == "GET":
+                await serve_event_source(self.state, scope, receive, send, t0)
             elif chat_id is not None:
                 await serve_chat_resume(self.state, chat_id, scope, receive, send, t0)
             elif streamed is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import secrets
 import time
 from collections.abc import Iterable, Iterator
@@ -32,19 +33,28 @@ from typing import Any
 from . import background, clock
 from .errors import RequestError
 from .event_ids import ResumePoint, parse_event_id
+from .event_source import event_source_query
 from .headers import RESUMABLE_HEADER, Instructions, cors_headers, instructions, request_headers, timing_for
 from .journal import JournalEntry
 from .observe import note_entry
 from .pipeline import StreamPlan, plan_stream, prompt_of
 from .redact import redact_headers
-from .resume import ResumeRecord, keep, plan_again
+from .resume import ResumeRecord, keep, plan_again, progress
 from .scenario import Scenario
 from .state import ServerState
 from .stream import Frame
 from .wire.format import Answer, WireFormat
+from .wire.openai import CHAT
 from .wire.openai_responses import RESPONSES
 
-__all__ = ["MAX_BODY_BYTES", "send_json", "serve_background_stream", "serve_chat_resume", "serve_stream"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "send_json",
+    "serve_background_stream",
+    "serve_chat_resume",
+    "serve_event_source",
+    "serve_stream",
+]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # Quart's MAX_CONTENT_LENGTH
 
@@ -61,11 +71,12 @@ async def serve_stream(
 ) -> None:
     """Serve one request to ``fmt``'s route, start to end."""
     headers = request_headers(scope)
-    cors = cors_headers(state.config, headers, "POST")
+    method = scope.get("method", "POST")  # GET for the EventSource route (serve_event_source)
+    cors = cors_headers(state.config, headers, method)
     entry = note_entry(
         state.journal.open(
             time=time.time(),
-            method="POST",
+            method=method,
             path=scope.get("path", fmt.path),
             status=0,
             headers=redact_headers(headers.items()),
@@ -222,6 +233,66 @@ async def serve_chat_resume(
             task.uncancel()
     finally:
         watch.cancel()
+
+
+async def serve_event_source(state: ServerState, scope: Any, receive: Receive, send: Send, t0: float) -> None:
+    """``GET /v1/chat/completions/stream?prompt=...`` (``event_source.py``): the query read as the
+    POST it stands for and served by :func:`serve_stream`, as ``POST /v1/chat/completions``; a
+    reconnect (``Last-Event-ID``) with no event left to send is answered 204, which ends the
+    browser's reconnects."""
+    headers = request_headers(scope)
+    last_event_id = headers.get("last-event-id", "").strip()
+    try:
+        query = event_source_query(scope.get("query_string", b""), reconnect=bool(last_event_id))
+    except RequestError as exc:
+        entry = note_entry(
+            state.journal.open(
+                time=time.time(),
+                method="GET",
+                path=scope.get("path", ""),
+                status=exc.status,
+                headers=redact_headers(headers.items()),
+            )
+        )
+        entry.format, entry.outcome, entry.error = CHAT.name, "rejected", exc.body()["error"]
+        await _send_answer(send, CHAT.error(exc, _request_id()), cors_headers(state.config, headers, "GET"))
+        return
+    if last_event_id and _nothing_left(state, last_event_id):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": _encode(cors_headers(state.config, headers, "GET")),
+            }
+        )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    # The query's fields win over headers of the same name (a curl may send both).
+    given = {name for name, _ in query.headers} | {"content-type", "content-length"}
+    raw = [(k, v) for k, v in scope.get("headers", ()) if k.decode("latin-1").lower() not in given]
+    raw += [(k.encode(), v.encode("latin-1", "replace")) for k, v in query.headers]
+    raw += [(b"content-type", b"application/json"), (b"content-length", str(len(query.body)).encode())]
+    sent = False
+
+    async def body_then_receive() -> Any:
+        # The body the query stands for, then the real channel (its http.disconnect ends the stream).
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": query.body, "more_body": False}
+        return await receive()
+
+    await serve_stream(state, CHAT, {**scope, "headers": raw}, body_then_receive, send, t0)
+
+
+def _nothing_left(state: ServerState, last_event_id: str) -> bool:
+    """Whether ``Last-Event-ID`` names the last event of a chat stream this server keeps (a
+    stream it does not know is left to :func:`_plan_resume`, which says why)."""
+    parsed = parse_event_id(last_event_id)
+    record = state.resumable.get(parsed[0]) if parsed is not None else None
+    if parsed is None or record is None or record.background or record.path != CHAT.path:
+        return False
+    return parsed[1] >= progress(record, CHAT, math.inf).events - 1
 
 
 def _request_id() -> str:

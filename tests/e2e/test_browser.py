@@ -8,33 +8,18 @@ running asyncio loop, and nothing here needs one.
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from fakellm import Server, ServerConfig, scenario_from_dict
-from tests.helpers import chat_body, raw_request
+from tests.helpers import chat_body, page_server, raw_request
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/fakellm-browser.png")
 PAGE_ORIGIN = "http://127.0.0.1:5173"  # a dev server's origin, for the wire-level checks
 STREAM_TEXT = "Streaming into a browser: café, naïve, 😀 and 日本語, token by token, to the very end."
@@ -169,55 +154,11 @@ async function streamChat(url, headers, body) {
 """
 
 
-def _need(what: str) -> None:
-    """A missing browser is a skip on a laptop, but a failure in CI (where .ci/run installs it)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI is set, so the browser test must run)")
-    pytest.skip(what)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        _need("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need("the playwright package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
 def page_origin() -> Iterator[str]:
     """A tiny web server on its own port: the page's origin differs from fakellm's."""
-    body = PAGE.encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, name="page-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(10)
+    with page_server(PAGE) as origin:
+        yield origin
 
 
 def _stream_in_page(browser: Browser, origin: str, url: str, headers: dict[str, str]) -> dict[str, Any]:

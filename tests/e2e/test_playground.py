@@ -24,7 +24,6 @@ import pytest
 from fakellm import ProxyServer, Server
 from fakellm.faults import FAULTS
 from fakellm.playground import ASSETS, CSP
-from tests.e2e.test_browser import browser  # noqa: F401  (the module's one Chromium)
 from tests.helpers import raw_request
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ def pg_server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser: Browser, pg_server: Server) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, pg_server: Server) -> Iterator[Page]:
     """The playground in a fresh context, with every request and console error recorded."""
     pg_server.journal.clear()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -506,7 +505,7 @@ def test_the_journal_clears(page: Page, pg_server: Server) -> None:
     assert len(pg_server.journal) == 0
 
 
-def test_dark_mode(browser: Browser, pg_server: Server) -> None:  # noqa: F811
+def test_dark_mode(browser: Browser, pg_server: Server) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
     try:
         page = context.new_page()

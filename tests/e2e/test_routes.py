@@ -20,6 +20,7 @@ SERVER_ROUTES = [
     "POST /v1/responses",
     "POST /v1/messages",
     "POST /v1/completions",
+    "GET /v1/chat/completions/stream",
     "GET /v1/responses/{response_id}",
     "POST /v1/responses/{response_id}/cancel",
     "POST /v1/messages/count_tokens",
