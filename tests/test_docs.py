@@ -1,7 +1,8 @@
 """The docs cannot drift from the example files they show.
 
 Every Python block in README.md and docs/*.md that holds a test is preceded by a marker naming the file it is
-taken from, ``<!-- example: tests/examples/test_quickstart.py -->``. A block may be an excerpt: each of its
+taken from, ``<!-- example: tests/examples/test_quickstart.py -->``; a JavaScript block may be too
+(``<!-- example: tests/e2e/pages/fetch_sse.js -->``: the code the browser tests run). A block may be an excerpt: each of its
 paragraphs (blocks of lines between blank lines) must be a run of consecutive lines of that file, blank lines
 aside, and the paragraphs must come in the file's order. A changed line, in the doc or in the file, fails
 here.
@@ -17,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_BLOCK = re.compile(r"(?:<!-- example: (?P<path>\S+) -->\n)?```python\n(?P<code>.*?)```", re.S)
+_BLOCK = re.compile(r"(?:<!-- example: (?P<path>\S+) -->\n)?```(?P<lang>python|js)\n(?P<code>.*?)```", re.S)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def _snippets() -> list[Snippet]:
         text = doc.read_text(encoding="utf-8")
         for m in _BLOCK.finditer(text):
             line = text.count("\n", 0, m.start("code"))
-            found.append(Snippet(doc, line, m.group("path"), m.group("code")))
+            if m.group("lang") == "python" or m.group("path"):
+                found.append(Snippet(doc, line, m.group("path"), m.group("code")))
     return found
 
 
