@@ -1,11 +1,11 @@
 """The docs cannot drift from the example files they show.
 
-Every Python block in README.md and docs/*.md that holds a test is preceded by a marker naming the file it is
-taken from, ``<!-- example: tests/examples/test_quickstart.py -->``; a JavaScript block may be too
-(``<!-- example: tests/e2e/pages/fetch_sse.js -->``: the code the browser tests run). A block may be an excerpt: each of its
-paragraphs (blocks of lines between blank lines) must be a run of consecutive lines of that file, blank lines
-aside, and the paragraphs must come in the file's order. A changed line, in the doc or in the file, fails
-here.
+Every Python block in README.md and docs/*.md that holds a test is preceded by a marker naming the file
+it is taken from, ``<!-- example: tests/examples/test_quickstart.py -->``; a JavaScript block may be
+too (``<!-- example: tests/e2e/pages/fetch_sse.js -->``: the code the browser tests run). A block may
+be an excerpt: each of its paragraphs (blocks of lines between blank lines) must be a run of
+consecutive lines of that file, blank lines aside, and the paragraphs must come in the file's order.
+A changed line, in the doc or in the file, fails here.
 """
 
 from __future__ import annotations
