@@ -20,6 +20,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx2
+
+ANTHROPIC_DROP: tuple[type[BaseException], ...] = (httpx2.RemoteProtocolError, anthropic.APIConnectionError)
+"""What anthropic-python raises when a stream it has started reading is dropped: httpx2's
+``RemoteProtocolError`` unwrapped up to 2.16, ``APIConnectionError`` (caused by it) from 2.17."""
+
 
 @dataclass
 class RawResponse:

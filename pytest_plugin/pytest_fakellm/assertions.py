@@ -378,7 +378,7 @@ def _no_error_advice(recording: StreamRecording, entry: JournalEntry) -> str:
 def _unwrapped_hint(
     failure: BaseException, exception: type[BaseException] | tuple[type[BaseException], ...]
 ) -> str:
-    """anthropic 2.x lets httpx2's transport errors through unwrapped once a stream has started (a
+    """anthropic up to 2.16 lets httpx2's transport errors through unwrapped once a stream has started (a
     drop mid-stream is ``httpx2.RemoteProtocolError``, not ``APIConnectionError``): say so, rather
     than leave the test's author to find out from the SDK's source."""
     wanted = exception if isinstance(exception, tuple) else (exception,)

@@ -8,10 +8,10 @@ from typing import Any
 
 import anthropic
 import httpx
-import httpx2
 import pytest
 
 from fakellm import Server
+from tests.helpers import ANTHROPIC_DROP
 
 from ..conftest import FAST_TEXT
 
@@ -94,7 +94,7 @@ def test_error_event_raises_from_the_helper(server: Server) -> None:
 
 
 def test_drop_raises_and_is_journaled(server: Server) -> None:
-    with faulted(server, "drop@3") as c, pytest.raises(httpx2.RemoteProtocolError):
+    with faulted(server, "drop@3") as c, pytest.raises(ANTHROPIC_DROP):
         # anthropic 2.x lets the transport's error through mid-stream (not APIConnectionError)
         list(c.messages.create(model="c", max_tokens=100, messages=MESSAGES, stream=True))
     last = server.journal.last

@@ -13,13 +13,13 @@ from typing import Any
 
 import anthropic
 import httpx
-import httpx2
 import openai
 import pytest
 from anthropic.types import TextBlock, ThinkingBlock
 
 from fakellm import Server
 from pytest_fakellm import record
+from tests.helpers import ANTHROPIC_DROP
 
 MakeServer = Callable[..., Server]
 THOUGHT = "The user greets me. A short, friendly answer is best."
@@ -139,7 +139,7 @@ def test_each_turn_thinks_its_own_thoughts(server: Server) -> None:
 
 def test_a_drop_cuts_the_thinking(server: Server) -> None:
     seen: list[str] = []
-    with claude(server, "drop@2") as c, pytest.raises(httpx2.RemoteProtocolError):
+    with claude(server, "drop@2") as c, pytest.raises(ANTHROPIC_DROP):
         for event in c.messages.create(model="think", max_tokens=200, messages=MESSAGES, stream=True):
             if event.type == "content_block_delta" and event.delta.type == "thinking_delta":
                 seen.append(event.delta.thinking)

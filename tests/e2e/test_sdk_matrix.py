@@ -11,8 +11,8 @@ What the SDKs surface (openai 3.57, anthropic 2.16, read from their ``_streaming
 - an error event inside the 200 stream: openai raises ``APIError`` (not ``APIStatusError``: there is
   no error status), anthropic raises ``APIStatusError`` whose ``status_code`` is the stream's 200
   and whose ``body`` is the ``event: error`` payload;
-- a drop: openai wraps the transport's error in ``APIConnectionError``; anthropic lets
-  ``httpx2.RemoteProtocolError`` through once the stream has started;
+- a drop: openai wraps the transport's error in ``APIConnectionError``; anthropic up to 2.16
+  let ``httpx2.RemoteProtocolError`` through once the stream had started, 2.17 wraps it too;
 - a 429: both retry, and both sleep for ``retry-after-ms`` (preferred) or ``retry-after`` when the
   server sends one, else 0.375-0.5 s for the first retry; both send ``x-stainless-retry-count``.
 """
@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
-import httpx2
 import openai
 import pytest
 
 from fakellm import Server
 from fakellm.tokens import tokenize
+from tests.helpers import ANTHROPIC_DROP
 
 TEXT = "one two three four five six seven eight"
 BEFORE = "".join(tokenize(TEXT)[:3])  # what a fault at token 3 lets through
@@ -293,8 +293,8 @@ async def test_dropped_connection(server: Server, call: Call, flavour: str) -> N
     got = await run(call, server, flavour, "drop@3")
     assert got.ends is None and got.text == BEFORE
     if call.sdk == "anthropic":
-        # anthropic 2.x does not wrap a transport error raised once the stream has started
-        assert isinstance(got.error, httpx2.RemoteProtocolError)
+        # up to 2.16 anthropic did not wrap a transport error raised once the stream had started
+        assert isinstance(got.error, ANTHROPIC_DROP)
     else:
         assert isinstance(got.error, openai.APIConnectionError)
         assert not isinstance(got.error, openai.APITimeoutError)

@@ -15,6 +15,7 @@ import pytest
 from anthropic.types import TextBlock, ToolUseBlock
 
 from fakellm import Server
+from tests.helpers import ANTHROPIC_DROP
 
 MakeServer = Callable[..., Server]
 MESSAGES: list[Any] = [{"role": "user", "content": "Weather in Paris and the time?"}]
@@ -134,7 +135,7 @@ def test_invalid_arguments_stream_raw_and_the_helper_refuses_them(server: Server
 def test_a_drop_cuts_a_call_in_the_middle_of_its_input(server: Server) -> None:
     sent: list[tuple[int, str]] = []
     # anthropic lets the transport's error through (tests/e2e/test_sdk_matrix.py)
-    with client(server, "drop@3") as c, pytest.raises(httpx2.RemoteProtocolError):
+    with client(server, "drop@3") as c, pytest.raises(ANTHROPIC_DROP):
         for event in c.messages.create(model="weather", max_tokens=100, messages=MESSAGES, stream=True):
             if event.type == "content_block_delta" and event.delta.type == "input_json_delta":
                 sent.append((event.index, event.delta.partial_json))
