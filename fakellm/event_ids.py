@@ -53,7 +53,8 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
     """``<stream id>:<n>`` (what a ``Last-Event-ID`` header brings back) as its parts, or None when
     it is not one of ours."""
     stream_id, colon, number = value.strip().rpartition(":")
-    if not colon or not stream_id or not number.isdigit() or len(number) > 12:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "٣" (which it reads).
+    if not colon or not stream_id or not (number.isascii() and number.isdigit()) or len(number) > 12:
         return None
     return stream_id, int(number)
 

@@ -348,3 +348,16 @@ def test_a_scenario_resumable_on_a_format_without_sse_is_served_plain(server: Se
     answer = httpx.post(f"{server.url}/api/chat?protocol=data", json=BODIES["/api/chat"])
     assert answer.status_code == 200 and b"id: " not in answer.content
     assert journal(server)[-1]["stream_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/v1/chat/completions"), ("GET", "/v1/chat/completions/stream")]
+)
+def test_a_last_event_id_with_latin_1_digits_is_a_400(server: Server, method: str, path: str) -> None:
+    # A header may carry any Latin-1 byte: b"\xb2" is "²", a digit to str.isdigit() that int()
+    # refuses (it was a 500).
+    headers = [(b"Last-Event-ID", b"req_x:\xb2")]
+    body = BODIES[path] if method == "POST" else None
+    answer = httpx.request(method, f"{server.url}{path}", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_last_event_id"

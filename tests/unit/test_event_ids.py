@@ -44,7 +44,31 @@ def test_an_event_id_is_the_stream_id_and_a_number(value: str) -> None:
     assert parsed is not None and f"{parsed[0]}:{parsed[1]}" == value
 
 
-@pytest.mark.parametrize("value", ["", "7", ":7", "x:", "x:-1", "x:1.5", "x:" + "9" * 13])
+def test_an_event_id_may_come_back_with_spaces_around_it() -> None:
+    assert parse_event_id("  req_1:3 ") == ("req_1", 3)
+    assert parse_event_id("x:" + "9" * 12) == ("x", 10**12 - 1)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "7",
+        ":7",
+        "x:",
+        "x:-1",
+        "x:+1",
+        "x:1.5",
+        "x: 1",
+        "x:1 2",
+        "x:" + "9" * 13,
+        # Digits to str.isdigit() but not ours: a header may carry any Latin-1 byte ("\xb2" is
+        # "²", which int() refuses: it was a 500), and fakellm sends ASCII digits only.
+        "x:\u00b2",
+        "x:\u0663",
+        "x:\uff15",
+    ],
+)
 def test_anything_else_is_not_an_event_id(value: str) -> None:
     assert parse_event_id(value) is None
 
