@@ -211,7 +211,8 @@ def _resolve(root: Mapping[str, Any] | bool, ref: Any, path: str) -> tuple[Any, 
     for part in parts:
         if isinstance(target, Mapping) and part in target:
             target = target[part]
-        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+        # ASCII digits: str.isdigit() also takes "²", which int() refuses (a request's schema was a 500).
+        elif isinstance(target, list) and part.isascii() and part.isdigit() and int(part) < len(target):
             target = target[int(part)]
         else:
             raise SchemaError(path, f"$ref {ref!r} points at nothing")

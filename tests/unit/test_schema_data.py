@@ -446,6 +446,7 @@ BAD: list[tuple[Any, str]] = [
     ({"$ref": "https://example.com/schema"}, r"only local \$ref"),
     ({"$ref": "#/$defs/missing"}, r"\$ref '#/\$defs/missing' points at nothing"),
     ({"$ref": "#"}, r"\$ref cycle"),
+    ({"$ref": "#/prefixItems/\u00b2", "prefixItems": [{"type": "string"}]}, "/\u00b2' points at nothing"),
     ({"enum": []}, r"enum must be a non-empty list"),
     ({"type": "string", "enum": [1, 2]}, r"no enum value satisfies"),
     ({"type": "string", "const": 3}, r"const 3 does not satisfy"),
