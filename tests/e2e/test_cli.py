@@ -50,6 +50,13 @@ LISTENING = re.compile(r"fakellm listening on (http://127\.0\.0\.1:(\d+)/v1)\b")
         ([], "accel_buffering", "no"),
         (["--accel-buffering", "omit"], "accel_buffering", "omit"),
         (["--accel-buffering", "yes"], "accel_buffering", "yes"),
+        ([], "resume_ttl_s", 600.0),
+        (["--resume-ttl", "30"], "resume_ttl_s", 30.0),
+        (["--resume-ttl", "0.5"], "resume_ttl_s", 0.5),
+        (["--resume-ttl", "604800"], "resume_ttl_s", 604800.0),
+        ([], "resume_max", 1000),
+        (["--resume-max", "1"], "resume_max", 1),
+        (["--resume-max", "1000000"], "resume_max", 1_000_000),
     ],
 )
 def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any) -> None:
@@ -69,6 +76,16 @@ def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any
         (["--faults", "explode@3"], "unknown fault 'explode'"),
         (["--faults", "drop@"], "--faults"),
         (["--accel-buffering", "off"], "--accel-buffering: invalid choice: 'off'"),
+        (["--resume-ttl", "soon"], "--resume-ttl: not a number of seconds: 'soon'"),
+        (["--resume-ttl", "0"], "--resume-ttl: must be more than 0 and at most a week (604800 s), got 0"),
+        (["--resume-ttl", "-5"], "must be more than 0 and at most a week"),
+        (["--resume-ttl", "604801"], "must be more than 0 and at most a week"),
+        (["--resume-ttl", "nan"], "must be more than 0 and at most a week"),
+        (["--resume-ttl", "inf"], "must be more than 0 and at most a week"),
+        (["--resume-max", "many"], "--resume-max: not an integer: 'many'"),
+        (["--resume-max", "1.5"], "--resume-max: not an integer: '1.5'"),
+        (["--resume-max", "0"], "--resume-max: must be 1-1000000, got 0"),
+        (["--resume-max", "1000001"], "--resume-max: must be 1-1000000, got 1000001"),
     ],
 )
 def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,17 +1,32 @@
-"""resume.py: the resumable streams a server keeps, bounded in count, bytes and time."""
+"""resume.py: the resumable streams a server keeps, bounded in count, bytes and time, and how far each
+one's generation has got at a moment (``GET /_fakellm/streams/{id}``)."""
 
 from __future__ import annotations
 
+import json
+import math
 import time
 
-from fakellm import Scenario
+import pytest
+
+from fakellm import Scenario, ServerConfig, scenario_from_dict
 from fakellm.content import FakerText, FixedText
 from fakellm.faults import parse_fault_spec
 from fakellm.pipeline import plan_stream
-from fakellm.resume import RECORD_OVERHEAD_BYTES, MemoryResumeStore, ResumeRecord, due_by, keep, plan_again
+from fakellm.resume import (
+    RECORD_OVERHEAD_BYTES,
+    MemoryResumeStore,
+    ResumeRecord,
+    due_by,
+    keep,
+    plan_again,
+    progress,
+)
 from fakellm.scenario import Timing
-from fakellm.wire import SSEDecoder
+from fakellm.state import ServerState
+from fakellm.wire import SSEDecoder, WireFormat
 from fakellm.wire.openai import CHAT
+from fakellm.wire.openai_responses import RESPONSES
 
 REQUEST = CHAT.parse_request(b'{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}', {})
 
@@ -91,3 +106,128 @@ def test_a_kept_stream_planned_again_is_the_same_stream_and_due_by_cuts_it_at_a_
     assert held == whole[:5]
     record.cancelled_after_s = whole[2].due
     assert list(due_by(record, CHAT, 1e9)) == whole[:3]
+
+
+# -- progress: what GET /_fakellm/streams/{id} answers -------------------------------------------
+PACED = Timing(ttft_ms=100, itl_ms=10)  # the role and "one" at 100 ms, then a token every 10 ms
+
+
+def _kept(
+    scenario: Scenario, faults: str = "", fmt: WireFormat = CHAT, body: bytes | None = None
+) -> ResumeRecord:
+    request = REQUEST if body is None else fmt.parse_request(body, {})
+    plan = plan_stream(
+        request, scenario, format=fmt, extra_faults=parse_fault_spec(faults), now=1_800_000_000.0
+    )
+    return keep(plan, scenario, path=fmt.path, arrived=0.0, now=0.0, body_bytes=70)
+
+
+COUNTING = Scenario(name="s", content=FixedText("one two three four five"), timing=PACED)
+
+
+@pytest.mark.parametrize(
+    ("elapsed_s", "events", "text"),
+    [
+        (0.0, 0, ""),
+        (0.099, 0, ""),  # before the first token is due, nothing is
+        (0.105, 2, "one"),  # the role's event and the first token's
+        (0.125, 4, "one two three"),
+        (0.135, 5, "one two three four"),
+    ],
+)
+def test_progress_while_the_schedule_runs_is_the_events_due_so_far(
+    elapsed_s: float, events: int, text: str
+) -> None:
+    now = progress(_kept(COUNTING), CHAT, elapsed_s)
+    assert (now.status, now.events, now.text, now.finish_reason) == ("in_progress", events, text, None)
+    assert now.tokens == len(text.split())
+
+
+@pytest.mark.parametrize("elapsed_s", [0.145, 60.0, math.inf])
+def test_progress_once_the_schedule_is_over_is_completed_with_its_finish_reason(elapsed_s: float) -> None:
+    record = _kept(COUNTING)
+    now = progress(record, CHAT, elapsed_s)
+    assert (now.status, now.text, now.tokens, now.finish_reason) == (
+        "completed",
+        "one two three four five",
+        5,
+        "stop",
+    )
+    # Every event of the stream: its last one's id is <id>:<events - 1>.
+    ids = [e.id for f in plan_again(record, CHAT).frames() for e in SSEDecoder().feed(f.data)]
+    assert now.events == len(ids) == 8 and ids[-1] == f"{record.id}:{now.events - 1}"
+
+
+@pytest.mark.parametrize(
+    ("faults", "status", "text"),
+    [
+        ("error_event@2", "failed", "one two"),  # a content fault: the generation's own
+        ("truncate@2", "incomplete", "one two"),
+        ("drop@2", "completed", "one two three four five"),  # a connection's: the generation goes on
+        ("stall@1 5000ms", "completed", "one two three four five"),
+    ],
+)
+def test_progress_ends_as_the_generation_does_not_as_its_first_attempt(
+    faults: str, status: str, text: str
+) -> None:
+    now = progress(_kept(COUNTING, faults), CHAT, 60.0)
+    assert (now.status, now.text) == (status, text)
+    assert now.finish_reason == ("stop" if status == "completed" else None)
+
+
+def test_a_cancelled_stream_stops_where_it_was_cancelled() -> None:
+    record = _kept(COUNTING)
+    record.cancelled_after_s = 0.125
+    assert progress(record, CHAT, 0.115).status == "in_progress"  # not cancelled yet at that moment
+    for elapsed_s in (0.125, 0.2, 60.0):
+        now = progress(record, CHAT, elapsed_s)
+        assert (now.status, now.text, now.tokens, now.finish_reason) == (
+            "cancelled",
+            "one two three",
+            3,
+            None,
+        )
+
+
+def test_progress_holds_tool_call_arguments_as_far_as_they_went() -> None:
+    scenario = scenario_from_dict(
+        {
+            "name": "t",
+            "timing": {"ttft_ms": 100, "itl_ms": 10},
+            "content": {"text": "ok"},
+            "tool_calls": [{"id": "call_A", "name": "get_weather", "arguments": {"city": "Paris"}}],
+        }
+    )
+    record = _kept(scenario)
+    partial = progress(record, CHAT, 0.135)  # "ok" at 100 ms, then an argument fragment every 10 ms
+    assert partial.status == "in_progress" and partial.text == "ok"
+    assert partial.tool_calls == ({"id": "call_A", "name": "get_weather", "arguments": '{"city'},)
+    done = progress(record, CHAT, 60.0)
+    assert done.tool_calls == ({"id": "call_A", "name": "get_weather", "arguments": '{"city":"Paris"}'},)
+    assert (done.status, done.finish_reason) == ("completed", "tool_calls")
+
+
+def test_progress_holds_the_reasoning_so_far_and_counts_every_event_of_the_format() -> None:
+    scenario = scenario_from_dict(
+        {
+            "name": "r",
+            "timing": {"ttft_ms": 100, "itl_ms": 10},
+            "content": {"text": "done"},
+            "reasoning": "let me think",
+        }
+    )
+    record = _kept(scenario, fmt=RESPONSES, body=b'{"model":"m","input":"hi","stream":true}')
+    thinking = progress(record, RESPONSES, 0.115)
+    assert (thinking.status, thinking.reasoning, thinking.text) == ("in_progress", "let me", "")
+    done = progress(record, RESPONSES, 60.0)
+    assert (done.reasoning, done.text, done.tokens) == ("let me think", "done", 4)  # reasoning tokens count
+    # On Responses an event's number is its sequence_number: the last one's is events - 1.
+    last = [e.data for f in plan_again(record, RESPONSES).frames() for e in SSEDecoder().feed(f.data)][-1]
+    assert json.loads(last)["sequence_number"] == done.events - 1
+
+
+def test_the_server_state_keeps_streams_within_the_configured_bounds() -> None:
+    state = ServerState(ServerConfig(resume_ttl_s=5.0, resume_max=3))
+    store = state.resumable
+    assert isinstance(store, MemoryResumeStore)
+    assert (store.ttl_s, store.max_entries, store.max_bytes) == (5.0, 3, MemoryResumeStore.MAX_BYTES)

@@ -175,6 +175,8 @@ BAD = [
     ("faults-not-a-list", "  - name: a\n    faults: {x: 1}\n", 3, "a", "faults"),
     ("unknown-fault", "  - name: a\n    faults:\n      - {type: nope}\n", 4, "a", "faults[0].type"),
     ("second-scenario", "  - name: ok\n  - name: b\n    timing: {itl_ms: -1}\n", 4, "b", "timing.itl_ms"),
+    ("resumable-string", "  - name: a\n    resumable: 'true'\n", 3, "a", "resumable"),
+    ("resumable-number", "  - name: a\n    resumable: 1\n", 3, "a", "resumable"),
 ]
 
 
@@ -450,6 +452,29 @@ def test_seed_is_a_non_negative_64_bit_integer(seed: int, words: str) -> None:
         scenario_from_dict({"name": "s", "seed": seed})
     assert info.value.field == "seed"
     assert info.value.reason.startswith(words), info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "resumable"), [("", False), ("resumable: true", True), ("resumable: false", False)]
+)
+def test_resumable_is_a_boolean_off_by_default(tmp_path: Path, text: str, resumable: bool) -> None:
+    path = write(tmp_path, "r.yaml", f"scenarios:\n  - name: r\n    {text}\n")
+    assert load_scenario_files([path])[0].resumable is resumable
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, {"on": True}])
+def test_a_resumable_that_is_not_a_boolean_names_the_field(value: object) -> None:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({"name": "s", "resumable": value})
+    assert info.value.field == "resumable"
+    assert info.value.reason.startswith("must be true or false, got "), info.value.reason
+    if value is None:
+        return  # resumable=None is the keyword left out
+    from pytest_fakellm.handle import ScriptOptions
+
+    with pytest.raises(ScenarioError) as info:
+        ScriptOptions(resumable=value).scenario(name="s", seed=1, default=default_scenario())  # type: ignore[arg-type]
+    assert info.value.field == "resumable"
 
 
 def _alias_bomb() -> str:
