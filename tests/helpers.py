@@ -269,15 +269,20 @@ def wait_for_file(path: Path, timeout: float = 5.0) -> Path:
 
 
 @contextlib.contextmanager
-def page_server(html: str) -> Iterator[str]:
+def page_server(html: str, scripts: dict[str, str] | None = None) -> Iterator[str]:
     """A tiny web server on its own port that answers every GET with ``html``: a page whose origin
-    differs from fakellm's, as a frontend dev server's does. Yields its origin."""
-    body = html.encode()
+    differs from fakellm's, as a frontend dev server's does. ``scripts`` maps paths (``/app.js``)
+    to JavaScript served there instead, for a page that loads its bundle. Yields its origin."""
+    page = html.encode()
+    served = {path: source.encode() for path, source in (scripts or {}).items()}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            path = self.path.partition("?")[0]
+            body = served.get(path, page)
+            kind = "text/javascript" if path in served else "text/html"
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
