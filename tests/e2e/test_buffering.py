@@ -335,7 +335,8 @@ def test_the_proxy_buffers_the_upstream_stream(
     assert len(held.chunks) == 1 and len(sse_data(held.body)) == len(sse_data(plain.body))
     end = last_due(tokens(plain))
     assert arrivals(held)[0][0] >= end - 0.002  # the upstream's last event came no earlier
-    assert arrivals(plain)[0][0] < end / 2
+    # Streamed, the first token comes long before the held burst (by a margin a loaded machine keeps).
+    assert len(plain.chunks) > 1 and arrivals(plain)[0][0] < arrivals(held)[0][0] - end / 4
     entry = proxy.journal.last
     assert entry.text == TEXT and entry.outcome == "completed"
     assert entry.first_token_ms is not None and entry.first_token_ms >= end * 1000 - 2

@@ -491,13 +491,17 @@ def test_jitter_varies_gaps_and_replays_with_the_seed(make_server: MakeServer) -
         assert 29 * 0.020 * 0.5 <= times[-1] - times[0] <= 29 * 0.020 * 1.5 + 0.3
         return [b - a for a, b in itertools.pairwise(times)]
 
-    first = gaps()
-    assert statistics.pstdev(first) > 0.003  # the jitter is visible at the client
     # The same seed gives the same gaps, up to the client's measuring noise; another seed does not.
     # A load spike on the shared machine distorts a few gaps of one run (and the deadline schedule
-    # then catches up), so each comparison gets three tries; an implementation that ignores the
-    # seed, or replays nothing, fails all three by far.
-    assert any(statistics.correlation(first, gaps()) > 0.6 for _ in range(3))
+    # then catches up), so the reference run and each comparison get a few tries; an
+    # implementation that ignores the seed, or replays nothing, fails every one by far.
+    for _ in range(3):
+        first = gaps()
+        visible = statistics.pstdev(first) > 0.003  # the jitter is visible at the client
+        if visible and any(statistics.correlation(first, gaps()) > 0.6 for _ in range(2)):
+            break
+    else:
+        pytest.fail("the same seed never replayed the same visible jitter")
     others = (gaps({"X-FakeLLM-Seed": str(seed)}) for seed in (4, 5, 6))
     assert any(statistics.correlation(first, other) < 0.5 for other in others)
 

@@ -279,7 +279,11 @@ def test_a_fetch_client_resumes_with_last_event_id(
     assert result["attempts"] == 2
     first, second = journal(server)
     assert (first["outcome"], second["outcome"]) in [("dropped", "completed"), ("reset", "completed")]
-    assert second["resumed_after"] == 20 and second["headers"]["last-event-id"].endswith(":20")
+    # Up to the 20 events sent before the drop: what reached the page is not always all of them.
+    # An errored ReadableStream discards the chunks it queued and the page had not read yet (a
+    # burst of held bytes, or the kernel's after a reset), so the resume starts at the page's last.
+    after = second["resumed_after"]
+    assert 1 <= after <= 20 and second["headers"]["last-event-id"].endswith(f":{after}")
 
 
 def test_a_fetch_client_surfaces_an_error_in_the_middle_of_a_200(
