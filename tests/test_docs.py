@@ -10,6 +10,7 @@ A changed line, in the doc or in the file, fails here.
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +106,26 @@ def test_a_snippet_is_what_its_example_file_says(snippet: Snippet) -> None:
 def test_what_counts_as_an_excerpt(code: str, ok: bool) -> None:
     source = "a = 1\nb = 2\n\n\nc = 3\n"
     assert (excerpt_problem(code, source) is None) is ok
+
+
+def _cli_flags() -> list[tuple[str, str]]:
+    from fakellm.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [
+        (name, flag)
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        for flag in action.option_strings
+        if flag.startswith("--") and flag != "--help"
+    ]
+
+
+@pytest.mark.parametrize(("command", "flag"), _cli_flags(), ids=lambda v: str(v))
+def test_every_cli_flag_is_documented(command: str, flag: str) -> None:
+    """A flag of ``fakellm serve|proxy|matrix`` appears, in backquotes, in README.md or docs/*.md."""
+    pattern = re.compile(rf"`{re.escape(flag)}(?![\w-])")
+    assert any(pattern.search(doc.read_text(encoding="utf-8")) for doc in DOCS), (
+        f"fakellm {command} {flag} is not documented in README.md or docs/*.md"
+    )
