@@ -52,7 +52,7 @@ EXPOSED_HEADERS = (
     "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
-    "x-should-retry, x-fakellm-scenario, x-fakellm-seed"
+    "x-should-retry, x-fakellm-scenario, x-fakellm-seed, x-accel-buffering"
 )
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _DEFAULT_ALLOWED_HEADERS = (

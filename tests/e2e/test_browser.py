@@ -71,8 +71,9 @@ def test_streamed_response_carries_cors_headers(server: Server) -> None:
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["access-control-allow-origin"] == PAGE_ORIGIN
     exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
-    assert "x-request-id" in exposed
-    assert response.headers["x-request-id"]
+    # A page can read what it needs to see why a stream came late: the buffering ask included.
+    assert {"x-request-id", "x-accel-buffering"} <= exposed
+    assert response.headers["x-request-id"] and response.headers["x-accel-buffering"] == "no"
 
 
 @pytest.mark.parametrize(
