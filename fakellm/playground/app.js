@@ -412,7 +412,9 @@ class Pane {
     this.run = run;
     $(".pane-spec", this.root).textContent = spec || "no faults";
     $(".pane-spec", this.root).title = spec || "";
-    this.update();
+    // At once, not on the next frame: the pane must never show the last run's figures (or its
+    // "done") as this one's, not even for a frame.
+    this.render();
   }
   update() {
     if (this.pending) return;
