@@ -49,12 +49,15 @@ __all__ = [
     "Choice",
     "Encoder",
     "EventSource",
+    "FaultCounter",
+    "FaultCounters",
     "PassthroughPlan",
     "StreamPlan",
     "answer_for_turn",
     "assistant_turns",
     "compose",
     "derive_seed",
+    "fault_takes",
     "last_tool_name",
     "last_tool_result",
     "plan_passthrough",
@@ -467,6 +470,16 @@ class StreamPlan:
         return last
 
 
+class FaultCounter(Protocol):
+    """Where ``times: N`` is counted (``FaultCounters``: this server's own; a shared state store
+    counts across processes and hands planning its numbers taken beforehand: ``state_store``)."""
+
+    def take(self, scope: str, index: int, fault: Fault) -> int | None:
+        """Count one more request carrying ``fault``: its 0-based number, or None once ``times``
+        is used up."""
+        ...
+
+
 class FaultCounters:
     """How many requests have carried each fault, for ``times: N``. Each distinct
     ``X-FakeLLM-Faults`` value counts on its own; the counts of the :data:`MAX_HEADER_SCOPES` values
@@ -506,18 +519,13 @@ class FaultCounters:
         self._headers.clear()
 
 
-def _active_faults(
-    scenario: Scenario,
-    extra: Sequence[Fault],
-    extra_scope: str,
-    ctx: StreamContext,
-    counters: FaultCounters,
-    global_faults: Sequence[Fault] = (),
-) -> list[Fault]:
-    active: list[Fault] = []
+def _fault_groups(
+    scenario: Scenario, extra: Sequence[Fault], extra_scope: str, global_faults: Sequence[Fault]
+) -> list[tuple[str, Sequence[Fault]]]:
+    """The sources of a request's faults, each with the scope it counts ``times`` in."""
     # Each source counts `times` on its own: the scenario's faults, the server-wide --faults, and
     # each distinct X-FakeLLM-Faults header value.
-    groups = [
+    groups: list[tuple[str, Sequence[Fault]]] = [
         (f"scenario:{scenario.name}", scenario.faults),
         ("global", global_faults),
         (extra_scope, extra),
@@ -527,7 +535,42 @@ def _active_faults(
         # stream answering that turn, and its retry (the same turn) gets through.
         turn_faults = scenario.turns[scenario.turn].faults
         groups.insert(1, (f"scenario:{scenario.name}:turn:{scenario.turn}", turn_faults))
-    for scope, faults in groups:
+    return groups
+
+
+def fault_takes(
+    scenario: Scenario,
+    messages: Sequence[dict[str, Any]] | None,
+    *,
+    extra_faults: Sequence[Fault] = (),
+    extra_scope: str = "header",
+    global_faults: Sequence[Fault] = (),
+) -> list[tuple[str, int, Fault]]:
+    """What planning a request for ``scenario`` will count (``FaultCounter.take``), for a store
+    that counts before planning (planning is synchronous; a shared count is a round trip): the
+    faults whose number matters, those with ``times`` or a ``probability`` (the number is part
+    of the roll). Any other fault's number is never looked at. ``messages``: the conversation,
+    whose turn of the scenario answers (None: planned as the scenario is, as a passthrough is)."""
+    if scenario.turns and messages is not None:
+        scenario = answer_for_turn(scenario, messages)
+    return [
+        (scope, index, fault)
+        for scope, faults in _fault_groups(scenario, extra_faults, extra_scope, global_faults)
+        for index, fault in enumerate(faults)
+        if fault.times is not None or fault.probability < 1.0
+    ]
+
+
+def _active_faults(
+    scenario: Scenario,
+    extra: Sequence[Fault],
+    extra_scope: str,
+    ctx: StreamContext,
+    counters: FaultCounter,
+    global_faults: Sequence[Fault] = (),
+) -> list[Fault]:
+    active: list[Fault] = []
+    for scope, faults in _fault_groups(scenario, extra, extra_scope, global_faults):
         for index, fault in enumerate(faults):
             number = counters.take(scope, index, fault)
             if number is None:
@@ -832,7 +875,7 @@ def plan_stream(
     extra_scope: str = "header",
     global_faults: Sequence[Fault] = (),
     timing: Timing | None = None,
-    counters: FaultCounters | None = None,
+    counters: FaultCounter | None = None,
     ascii_only: bool = True,
     now: float | None = None,
     stream_seed: int | None = None,
@@ -987,7 +1030,7 @@ def _stream_context(
 def _choose_faults(
     scenario: Scenario,
     ctx: StreamContext,
-    counters: FaultCounters | None,
+    counters: FaultCounter | None,
     extra_faults: Sequence[Fault],
     extra_scope: str,
     global_faults: Sequence[Fault],
@@ -1044,7 +1087,7 @@ def plan_passthrough(
     extra_faults: Sequence[Fault] = (),
     extra_scope: str = "header",
     global_faults: Sequence[Fault] = (),
-    counters: FaultCounters | None = None,
+    counters: FaultCounter | None = None,
 ) -> PassthroughPlan:
     """Seed and faults for a proxied request, chosen by the same rules as for a served one."""
     ctx, _ = _stream_context(server_seed, scenario, header_seed)
