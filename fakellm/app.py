@@ -102,6 +102,14 @@ def new_quart(
     quart.config["BODY_TIMEOUT"] = 60
     quart.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
+    @quart.before_serving
+    async def _start_state() -> None:
+        await state.start()  # a shared store's writer runs on the serving loop
+
+    @quart.after_serving
+    async def _close_state() -> None:
+        await state.close()  # what it has buffered goes out, if the store is there
+
     @quart.before_request
     async def _preflight() -> Response | None:
         if request.method == "OPTIONS":
@@ -164,13 +172,12 @@ def new_quart(
     @quart.get("/_fakellm/journal")
     async def get_journal() -> Response:
         # ``?limit=N``: the newest N entries only (the playground polls it every second).
-        entries = state.journal.entries()
-        limit = _limit(request.args.getlist("limit"), len(entries))
-        return _json([entry.as_dict() for entry in entries[len(entries) - limit :]])
+        given = request.args.getlist("limit")
+        return _json(await state.journal_json(_limit(given, 1000) if given else None))
 
     @quart.delete("/_fakellm/journal")
     async def clear_journal() -> Response:
-        state.journal.clear()
+        state.clear_journal()
         return Response("", status=204)
 
     @quart.get("/_fakellm/health")
@@ -251,10 +258,10 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             stream_query(request.query_string)
         except RequestError as exc:
             return _json(exc.body(), exc.status)
-        record = state.resumable.get(response_id)
+        record = await state.resumable.get(response_id)
         if record is not None and record.background:
             return _json(response_at(record, clock.now() - record.arrived))
-        kept = state.responses.get(response_id)
+        kept = await state.stored_response(response_id)
         if kept is None:
             return _json(_no_response(response_id), 404)
         return _json(kept)
@@ -262,7 +269,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     @quart.get("/_fakellm/streams/<stream_id>")
     async def get_stream(stream_id: str) -> Response:
         # The "job id" pattern: a resumable stream's result so far, whoever received it.
-        record = state.resumable.get(stream_id)
+        record = await state.resumable.get(stream_id)
         fmt = format_named(record.format) if record is not None else None
         if record is None or fmt is None:
             message = (
@@ -275,15 +282,15 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
     @quart.post("/v1/responses/<response_id>/cancel")
     async def cancel_response(response_id: str) -> Response:
-        record = state.resumable.get(response_id)
+        record = await state.resumable.get(response_id)
         if record is None or not record.background:
-            if record is None and state.responses.get(response_id) is None:
+            if record is None and await state.stored_response(response_id) is None:
                 return _json(_no_response(response_id), 404)
             # The API reference: "Only responses created with the background parameter set to
             # true can be cancelled."
             message = "Only responses created with 'background': true can be cancelled."
             return _json(error_body(message, param="response_id", code="invalid_value"), 400)
-        return _json(cancel(state.resumable, record, clock.now() - record.arrived))
+        return _json(await cancel(state.resumable, record, clock.now() - record.arrived))
 
     @quart.post("/v1/messages/count_tokens")
     async def count_tokens() -> Response:
@@ -313,7 +320,9 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
             entry.model = parsed.model
             # Not state.select(): a scripted sequence of answers is for the chat calls (a RAG
             # pipeline embeds, then chats), so an embedding must not use one up.
-            scenario = state.book.select(asked.scenario, parsed.model, parsed.inputs[0], "/v1/embeddings")
+            await state.refresh()
+            scenario = state.select(asked.scenario, parsed.model, parsed.inputs[0], "/v1/embeddings")
+            counters = await state.counters_for(scenario, None, asked)
         except RequestError as exc:
             entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
             entry.settled()
@@ -322,7 +331,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
         entry.scenario = scenario.name
         # The request-stage faults (http_error, latency) apply as to any answer that is not a
         # stream, chosen by the same rules (times, probability); the others have no stream to act on.
-        plan = state.plan_passthrough(scenario, asked)
+        plan = state.plan_passthrough(scenario, asked, counters)
         entry.faults = list(plan.ctx.fired)
         if plan.http_error is not None:
             error = plan.http_error
@@ -346,6 +355,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
 
     @quart.get("/v1/models")
     async def list_models() -> Response:
+        await state.refresh()
         names = state.book.names()
         ids = [*names, *(m for m in LIKELY_MODELS if m not in names)]
         return _json({"object": "list", "data": [_model(n) for n in ids]})
@@ -353,6 +363,7 @@ def create_app(config: ServerConfig | None = None) -> FakeLLMApp:
     @quart.get("/_fakellm/scenarios")
     async def list_scenarios() -> Response:
         # Read-only: what X-FakeLLM-Scenario can name (the playground's scenario picker).
+        await state.refresh()
         book = state.book
         listed = [s for s in (book.get(n) for n in book.names()) if s is not None]
         return _json({"object": "list", "data": [_scenario(s, s is book.default) for s in listed]})

@@ -65,7 +65,7 @@ def wanted(fmt: WireFormat, request: ChatRequest) -> bool:
     return fmt is RESPONSES and is_background(request)
 
 
-def keep_background(
+async def keep_background(
     store: ResumeStore,
     plan: StreamPlan,
     scenario: Scenario,
@@ -80,7 +80,7 @@ def keep_background(
         plan, scenario, path=RESPONSES.path, arrived=arrived, now=now, body_bytes=body_bytes, background=True
     )
     record.id = cast(OpenAIResponsesEncoder, plan.encoder).response_id
-    store.put(record)
+    await store.put(record)
     return record
 
 
@@ -111,7 +111,7 @@ def response_at(record: ResumeRecord, elapsed_s: float) -> dict[str, Any]:
     return result
 
 
-def cancel(store: ResumeStore, record: ResumeRecord, elapsed_s: float) -> dict[str, Any]:
+async def cancel(store: ResumeStore, record: ResumeRecord, elapsed_s: float) -> dict[str, Any]:
     """Cancel a background response ``elapsed_s`` seconds after it arrived and answer its object:
     ``cancelled`` with the output so far, or the final object if its schedule is over; a second
     cancel answers what the first did."""
@@ -119,7 +119,7 @@ def cancel(store: ResumeStore, record: ResumeRecord, elapsed_s: float) -> dict[s
         now = response_at(record, elapsed_s)
         if now["status"] in TERMINAL_STATUSES:
             return now
-        record = store.cancel(record.id, elapsed_s) or record
+        record = await store.cancel(record.id, elapsed_s) or record
     return response_at(record, elapsed_s)
 
 
@@ -132,13 +132,11 @@ def until_cancelled(
     before it waits for its time, so the one it waits for may still go out); one made before,
     ``plan_again`` has stopped already. A stream stopped so ends ``cancelled`` (``ctx.ending``)."""
     for frame in frames:
-        record = store.get(id)
-        cut = None if record is None else record.cancelled_after_s
+        cut = store.cancelled_after(id)
         if cut is not None and cut >= offset_s and frame.due + offset_s > cut:
             break
         yield frame
-    record = store.get(id)
-    if record is not None and record.cancelled_after_s is not None:
+    if store.cancelled_after(id) is not None:
         ctx.ending = "cancelled"
 
 

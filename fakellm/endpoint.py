@@ -122,7 +122,12 @@ async def serve_stream(
         return
     entry.status = 200
     if not planned.resumed:
-        _keep_chat(state, fmt, plan, t0)
+        try:
+            await _keep_chat(state, fmt, plan, t0)
+        except RequestError as exc:  # the state store is away (StateUnavailable)
+            entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
+            await _send_answer(send, fmt.error(exc, plan.request_id), cors)
+            return
     watch, gone = _watch_disconnect(receive)
     try:
         entry.planned_reasoning = plan.reasoning.tokens if plan.reasoning is not None else ()
@@ -158,10 +163,10 @@ def _keep(state: ServerState, plan: StreamPlan) -> None:
     if plan.stored is not None:
         kept = plan.stored()
         if kept is not None:
-            state.responses.put(*kept)
+            state.keep_response(*kept)
 
 
-def _keep_chat(state: ServerState, fmt: WireFormat, plan: StreamPlan, t0: float) -> None:
+async def _keep_chat(state: ServerState, fmt: WireFormat, plan: StreamPlan, t0: float) -> None:
     """Keep the stream of a request that names its resume key (the AI SDK's chat id), for
     :func:`serve_chat_resume`: the chat's last stream replaces its earlier one."""
     key = plan.request.resume_key
@@ -169,7 +174,7 @@ def _keep_chat(state: ServerState, fmt: WireFormat, plan: StreamPlan, t0: float)
         return
     size = len(json.dumps(plan.request.body, separators=(",", ":")))
     record = keep(plan, plan.scenario, path=fmt.path, arrived=t0, now=clock.now(), body_bytes=size)
-    state.resumable.put(record)
+    await state.resumable.put(record)
     state.chat_streams.put(key, record.id, fmt)
 
 
@@ -192,29 +197,35 @@ async def serve_chat_resume(
     headers = request_headers(scope)
     cors = cors_headers(state.config, headers, "GET")
     kept = state.chat_streams.get(chat_id)
-    record = state.resumable.get(kept[0]) if kept is not None else None
+    try:
+        record = await state.resumable.get(kept[0]) if kept is not None else None
+    except RequestError as exc:  # the state store is away
+        await _send_answer(send, CHAT.error(exc, _request_id()), cors)
+        return
     if kept is None or record is None or t0 - record.arrived >= _schedule_end(record, kept[1]):
         await send({"type": "http.response.start", "status": 204, "headers": _encode(cors)})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     fmt = kept[1]
-    entry = state.journal.open(
-        time=time.time(),
-        method="GET",
-        path=scope.get("path", ""),
-        status=0,
-        headers=redact_headers(headers.items()),
+    entry = note_entry(
+        state.journal.open(
+            time=time.time(),
+            method="GET",
+            path=scope.get("path", ""),
+            status=0,
+            headers=redact_headers(headers.items()),
+        )
     )
     entry.format = fmt.name
     try:
         asked = instructions(headers)
+        await state.resumable.attempt(record.id, entry.index)
     except RequestError as exc:
         entry.status, entry.outcome, entry.error = exc.status, "rejected", exc.body()["error"]
         await _send_answer(send, fmt.error(exc, _request_id()), cors)
         return
     plan = plan_again(record, fmt, offset_s=t0 - record.arrived, faults=asked.faults)
     plan.resume = replace(plan.resume, ids=False) if plan.resume is not None else None
-    state.resumable.attempt(record.id, entry.index)
     entry.status, entry.stream, entry.model = 200, True, record.request.model
     entry.scenario, entry.seed, entry.request_id = record.scenario.name, plan.seed, plan.request_id
     own = [
@@ -257,7 +268,7 @@ async def serve_event_source(state: ServerState, scope: Any, receive: Receive, s
         entry.format, entry.outcome, entry.error = CHAT.name, "rejected", exc.body()["error"]
         await _send_answer(send, CHAT.error(exc, _request_id()), cors_headers(state.config, headers, "GET"))
         return
-    if last_event_id and _nothing_left(state, last_event_id):
+    if last_event_id and await _nothing_left(state, last_event_id):
         await send(
             {
                 "type": "http.response.start",
@@ -285,11 +296,15 @@ async def serve_event_source(state: ServerState, scope: Any, receive: Receive, s
     await serve_stream(state, CHAT, {**scope, "headers": raw}, body_then_receive, send, t0)
 
 
-def _nothing_left(state: ServerState, last_event_id: str) -> bool:
+async def _nothing_left(state: ServerState, last_event_id: str) -> bool:
     """Whether ``Last-Event-ID`` names the last event of a chat stream this server keeps (a
-    stream it does not know is left to :func:`_plan_resume`, which says why)."""
+    stream it does not know, or a store that is away, is left to :func:`_plan_resume`, which
+    says why)."""
     parsed = parse_event_id(last_event_id)
-    record = state.resumable.get(parsed[0]) if parsed is not None else None
+    try:
+        record = await state.resumable.get(parsed[0]) if parsed is not None else None
+    except RequestError:
+        return False
     if parsed is None or record is None or record.background or record.path != CHAT.path:
         return False
     return parsed[1] >= progress(record, CHAT, math.inf).events - 1
@@ -325,9 +340,10 @@ async def _plan(
     asked = instructions(headers)
     last_event_id = headers.get("last-event-id", "").strip()
     if last_event_id:
-        return _Planned(_plan_resume(state, fmt, asked, entry, t0, last_event_id), resumed=True)
-    scenario = state.select(asked.scenario, request.model, prompt_of(request), fmt.path)
+        return _Planned(await _plan_resume(state, fmt, asked, entry, t0, last_event_id), resumed=True)
+    scenario = await state.choose(asked.scenario, request.model, prompt_of(request), fmt.path)
     entry.scenario = scenario.name
+    counters = await state.counters_for(scenario, request.messages, asked)
     plan = plan_stream(
         request,
         scenario,
@@ -338,14 +354,14 @@ async def _plan(
         extra_faults=asked.faults,
         extra_scope=asked.fault_scope,
         timing=timing_for(headers, scenario),
-        counters=state.counters,
+        counters=counters,
         now=time.time(),
     )
     if plan.http_error is not None:
         return _Planned(plan)
     if background.wanted(fmt, request):
         entry.background = True
-        record = background.keep_background(
+        record = await background.keep_background(
             state.resumable, plan, scenario, arrived=t0, now=clock.now(), body_bytes=len(raw)
         )
         return _Planned(plan, background=record)
@@ -353,8 +369,8 @@ async def _plan(
         # Kept as the scenario was selected (a conversation's turn is picked again from the
         # request), and numbered from its first event.
         record = keep(plan, scenario, path=fmt.path, arrived=t0, now=clock.now(), body_bytes=len(raw))
-        state.resumable.put(record)
-        state.resumable.attempt(record.id, entry.index)
+        await state.resumable.put(record)
+        await state.resumable.attempt(record.id, entry.index)
         plan.resume = ResumePoint(record.id)
         entry.stream_id = record.id
     return _Planned(plan)
@@ -379,7 +395,7 @@ def _resumable(asked: Instructions, scenario: Scenario, plan: StreamPlan) -> boo
     return True
 
 
-def _plan_resume(
+async def _plan_resume(
     state: ServerState,
     fmt: WireFormat,
     asked: Instructions,
@@ -402,7 +418,7 @@ def _plan_resume(
             code="invalid_last_event_id",
         )
     stream_id, after = parsed
-    record = state.resumable.get(stream_id)
+    record = await state.resumable.get(stream_id)
     if record is None or record.background:
         hint = (
             " It is a background response: resume it with "
@@ -426,7 +442,7 @@ def _plan_resume(
             code="invalid_last_event_id",
         )
     plan = plan_again(record, fmt, after=after, offset_s=t0 - record.arrived, faults=asked.faults)
-    state.resumable.attempt(record.id, entry.index)
+    await state.resumable.attempt(record.id, entry.index)
     entry.model, entry.stream, entry.scenario = record.request.model, True, record.scenario.name
     entry.stream_id, entry.resumed_after = record.id, after
     return plan
@@ -599,7 +615,7 @@ async def serve_background_stream(
     request_id = _request_id()
     try:
         query = background.stream_query(scope.get("query_string", b""))
-        record = state.resumable.get(response_id)
+        record = await state.resumable.get(response_id)
         if record is None or not record.background:
             # What the API answered a stream GET of a response not made in the background
             # (wire2.md §6.1, community.openai.com/t/1362217): not found.

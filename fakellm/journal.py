@@ -282,6 +282,11 @@ class Journal:
         entry.journal = None  # its budget is given back: it reserves no more
 
     @property
+    def next_index(self) -> int:
+        """The index the next entry will have."""
+        return self._next
+
+    @property
     def kept_bytes(self) -> int:
         """What the journal's entries hold of request bodies and stream texts, in bytes (about)."""
         return self._kept

@@ -477,16 +477,17 @@ def create_proxy_app(config: ProxyConfig) -> ProxyApp:
         entry.format = known.name if known is not None else None
         try:
             asked = instructions(header_map(request.headers.items()))
-            scenario: Scenario = state.select(
+            scenario: Scenario = await state.choose(
                 asked.scenario, model, _prompt(fmt, content, fields), request.path
             )
+            counters = await state.counters_for(scenario, None, asked)
         except RequestError as exc:
             entry.status = exc.status
             entry.outcome = "rejected"
             entry.error = exc.body()["error"]
             return _answer(fmt, exc)
         entry.scenario = scenario.name
-        plan = state.plan_passthrough(scenario, asked)
+        plan = state.plan_passthrough(scenario, asked, counters)
         entry.seed = plan.seed
         own = {"x-fakellm-scenario": scenario.name, "x-fakellm-seed": str(plan.seed)}
         if plan.http_error is not None:  # answered here: the upstream is never asked
@@ -662,6 +663,7 @@ class ProxyServer(Server):
         record_dir: str | Path | None = None,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float | None = 600.0,
+        state: str | None = None,
     ) -> None:
         server = server_config(
             host=host,
@@ -670,6 +672,7 @@ class ProxyServer(Server):
             scenario_paths=scenario_paths,
             seed=seed,
             faults=faults,
+            state=state,
         )
         self.proxy_config = ProxyConfig(
             upstream=upstream,

@@ -77,21 +77,28 @@ class ResumeRecord:
 
 
 class ResumeStore(Protocol):
-    """Where resumable streams are kept. Every method is safe to call from any thread."""
+    """Where resumable streams are kept. Asynchronous, as a shared store is a round trip away
+    (``state_store/redis.py``); ``clear`` and ``cancelled_after`` are not (a reset comes from any
+    thread; a background stream asks at each of its frames and must not wait for it)."""
 
-    def put(self, record: ResumeRecord) -> None: ...
+    async def put(self, record: ResumeRecord) -> None: ...
 
-    def get(self, id: str) -> ResumeRecord | None:
+    async def get(self, id: str) -> ResumeRecord | None:
         """The record, or None: never kept, forgotten past a bound, or expired."""
         ...
 
-    def attempt(self, id: str, journal_index: int) -> None:
+    async def attempt(self, id: str, journal_index: int) -> None:
         """One more attempt at the stream (the first one, or a resume) was journaled."""
         ...
 
-    def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
+    async def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
         """Stop a background stream ``after_s`` seconds into its schedule (a second cancel keeps
         the first one's moment); the record, or None if there is none."""
+        ...
+
+    def cancelled_after(self, id: str) -> float | None:
+        """How far into its schedule the stream was cancelled, as this process knows it now
+        (None: not cancelled)."""
         ...
 
     def clear(self) -> None: ...
@@ -117,7 +124,11 @@ class MemoryResumeStore:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def put(self, record: ResumeRecord) -> None:
+    async def put(self, record: ResumeRecord) -> None:
+        self.keep(record)
+
+    def keep(self, record: ResumeRecord) -> None:
+        """:meth:`put`, from synchronous code (a shared store's cache of the records it read)."""
         record.size = record.size or RECORD_OVERHEAD_BYTES
         if record.size > self.max_bytes:
             return  # kept, it would push out every other one
@@ -131,23 +142,31 @@ class MemoryResumeStore:
             while len(self._kept) > self.max_entries or self._bytes > self.max_bytes:
                 self._forget_oldest()
 
-    def get(self, id: str) -> ResumeRecord | None:
+    async def get(self, id: str) -> ResumeRecord | None:
+        return self.kept(id)
+
+    def kept(self, id: str) -> ResumeRecord | None:
+        """:meth:`get`, from synchronous code."""
         with self._lock:
             self._expire(time.time())
             return self._kept.get(id)
 
-    def attempt(self, id: str, journal_index: int) -> None:
+    async def attempt(self, id: str, journal_index: int) -> None:
         with self._lock:
             record = self._kept.get(id)
             if record is not None:
                 record.attempts.append(journal_index)
 
-    def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
+    async def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
         with self._lock:
             record = self._kept.get(id)
             if record is not None and record.cancelled_after_s is None:
                 record.cancelled_after_s = after_s
             return record
+
+    def cancelled_after(self, id: str) -> float | None:
+        record = self._kept.get(id)
+        return None if record is None else record.cancelled_after_s
 
     def clear(self) -> None:
         with self._lock:

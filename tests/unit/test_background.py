@@ -4,6 +4,7 @@ and ``until_s``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -94,12 +95,12 @@ def test_until_s_stops_the_stream_at_a_moment_of_its_schedule() -> None:
 def _record(**fields: Any) -> Any:
     store = MemoryResumeStore()
     plan = plan_stream(_request(background=True, **fields), SCENARIO, format=RESPONSES, server_seed=3)
-    return store, keep_background(store, plan, SCENARIO, arrived=10.0, now=10.0, body_bytes=60)
+    return store, asyncio.run(keep_background(store, plan, SCENARIO, arrived=10.0, now=10.0, body_bytes=60))
 
 
 def test_the_object_as_it_stands_queued_then_in_progress_then_completed() -> None:
     store, record = _record()
-    assert record.id.startswith("resp_") and store.get(record.id) is record
+    assert record.id.startswith("resp_") and store.kept(record.id) is record
     queued = response_at(record, 0.05)
     assert (queued["status"], queued["output"], queued["background"]) == ("queued", [], True)
     tokens = tokenize(TEXT)
@@ -168,7 +169,7 @@ def test_an_error_event_ends_the_object_failed() -> None:
     plan = plan_stream(
         request, SCENARIO, format=RESPONSES, server_seed=3, extra_faults=parse_fault_spec("error_event@2")
     )
-    record = keep_background(store, plan, SCENARIO, arrived=0.0, now=0.0, body_bytes=60)
+    record = asyncio.run(keep_background(store, plan, SCENARIO, arrived=0.0, now=0.0, body_bytes=60))
     failed = response_at(record, 60.0)
     assert failed["status"] == "failed" and failed["error"] is not None
     assert Response.model_validate(failed).output_text == "".join(tokenize(TEXT)[:2])
@@ -176,21 +177,21 @@ def test_an_error_event_ends_the_object_failed() -> None:
 
 def test_cancel_stops_the_schedule_and_a_second_answers_the_same() -> None:
     store, record = _record()
-    first = cancel(store, record, 0.125)
+    first = asyncio.run(cancel(store, record, 0.125))
     assert first["status"] == "cancelled" and record.cancelled_after_s == 0.125
     assert Response.model_validate(first).output_text == "".join(tokenize(TEXT)[:3])
-    assert cancel(store, record, 5.0) == first == response_at(record, 99.0)
+    assert asyncio.run(cancel(store, record, 5.0)) == first == response_at(record, 99.0)
     # A stream of it stops at the cancellation, with no terminal event.
     replay = _events(plan_again(record, RESPONSES, offset_s=1.0).frames())
     assert replay[-1]["type"] == "response.output_text.delta"
     # Cancelled before its first event: cancelled with nothing.
     store, early = _record()
-    assert cancel(store, early, 0.01)["output"] == []
+    assert asyncio.run(cancel(store, early, 0.01))["output"] == []
 
 
 def test_cancel_after_the_schedule_is_over_changes_nothing() -> None:
     store, record = _record()
-    done = cancel(store, record, 60.0)
+    done = asyncio.run(cancel(store, record, 60.0))
     assert done["status"] == "completed" and record.cancelled_after_s is None
 
 
@@ -199,7 +200,7 @@ def test_a_live_stream_stops_at_a_cancel_made_while_it_runs() -> None:
     ctx = StreamContext.seeded(1)
     frames = until_cancelled(plan_again(record, RESPONSES).frames(), store, record.id, 0.0, ctx)
     taken = [next(frames), next(frames)]  # the first token's write, then the second token's
-    store.cancel(record.id, taken[-1].due)
+    asyncio.run(store.cancel(record.id, taken[-1].due))
     assert list(frames) == [] and ctx.ending == "cancelled"
 
 

@@ -3,6 +3,7 @@ one's generation has got at a moment (``GET /_fakellm/streams/{id}``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -49,38 +50,44 @@ def _record(id: str, *, size: int = 0, started: float | None = None) -> ResumeRe
 def test_the_oldest_records_go_first_past_the_count() -> None:
     store = MemoryResumeStore(max_entries=2)
     for id in "abc":
-        store.put(_record(id))
-    assert [store.get(id) is not None for id in "abc"] == [False, True, True]
+        store.keep(_record(id))
+    assert [store.kept(id) is not None for id in "abc"] == [False, True, True]
     assert len(store) == 2
 
 
 def test_records_are_bounded_in_bytes() -> None:
     store = MemoryResumeStore(max_bytes=3000)
     for id in "abcd":
-        store.put(_record(id, size=1000))
+        store.keep(_record(id, size=1000))
     assert store.bytes <= 3000
-    assert store.get("a") is None and store.get("d") is not None
-    store.put(_record("huge", size=3001))  # never kept: it would push out every other one
-    assert store.get("huge") is None and store.get("d") is not None
+    assert store.kept("a") is None and store.kept("d") is not None
+    store.keep(_record("huge", size=3001))  # never kept: it would push out every other one
+    assert store.kept("huge") is None and store.kept("d") is not None
 
 
 def test_records_expire_after_their_time_to_live() -> None:
     store = MemoryResumeStore(ttl_s=60)
-    store.put(_record("old", started=time.time() - 61))
-    store.put(_record("new"))
-    assert store.get("old") is None and store.get("new") is not None
+    store.keep(_record("old", started=time.time() - 61))
+    store.keep(_record("new"))
+    assert store.kept("old") is None and store.kept("new") is not None
     assert store.bytes == RECORD_OVERHEAD_BYTES
 
 
 def test_a_second_cancel_keeps_the_first_moment_and_attempts_are_noted() -> None:
+    asyncio.run(_cancel_twice())
+
+
+async def _cancel_twice() -> None:
     store = MemoryResumeStore()
-    store.put(_record("a"))
-    store.attempt("a", 3)
-    store.attempt("a", 7)
-    assert store.cancel("a", 1.5) is not None
-    record = store.cancel("a", 9.0)
+    await store.put(_record("a"))
+    await store.attempt("a", 3)
+    await store.attempt("a", 7)
+    assert await store.cancel("a", 1.5) is not None
+    record = await store.cancel("a", 9.0)
     assert record is not None and record.cancelled_after_s == 1.5 and record.attempts == [3, 7]
-    assert store.cancel("missing", 1.0) is None
+    assert store.cancelled_after("a") == 1.5 and store.cancelled_after("missing") is None
+    assert await store.cancel("missing", 1.0) is None
+    assert await store.get("a") is record
     store.clear()
     assert len(store) == 0 and store.bytes == 0
 
