@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import ACCEL_BUFFERING, ServerConfig
+from .config import ACCEL_BUFFERING, ServerConfig, check_state_url
 from .errors import FakeLLMError, FaultSpecError, ScenarioError
 from .faults import Fault, parse_fault_spec
 from .redact import install_log_redaction
@@ -69,6 +69,13 @@ def _resume_max(text: str) -> int:
     return value
 
 
+def _state(text: str) -> str:
+    try:
+        return check_state_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _faults(text: str) -> list[Fault]:
     try:
         return parse_fault_spec(text)
@@ -86,6 +93,14 @@ def _server_flags(
     parser.add_argument("--scenarios", action="append", default=[], metavar="PATH", help=scenarios)
     parser.add_argument("--seed", type=_seed, default=None, help=seed)
     parser.add_argument("--faults", type=_faults, default=[], metavar="SPEC", help=faults)
+    parser.add_argument(
+        "--state",
+        type=_state,
+        default=None,
+        metavar="URL",
+        help="share the journal, scripted scenarios, times counters and resumable streams with every "
+        "process on this Redis (redis://HOST:6379/0); default: this process's own memory",
+    )
 
 
 def _matrix_timeout(text: str) -> float:
@@ -225,6 +240,7 @@ def serve_config(args: argparse.Namespace) -> ServerConfig:
         resume_max=getattr(args, "resume_max", 1000),
         # Only ``serve`` has it: the proxy forwards its upstream's header.
         accel_buffering=getattr(args, "accel_buffering", "no"),
+        state_url=args.state,
     )
 
 

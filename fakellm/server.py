@@ -111,7 +111,9 @@ class Server:
             ...
             assert server.journal.last.outcome == "completed"
 
-    Also ``async with``. ``port=0`` (the default) picks a free port on 127.0.0.1.
+    Also ``async with``. ``port=0`` (the default) picks a free port on 127.0.0.1. ``state``: a
+    Redis URL (``redis://127.0.0.1:6379/0``) to share the journal, the script, the fault counters
+    and resumable streams with every other server on it (docs/streaming-server.md, Sharing state).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class Server:
         scenario_paths: Sequence[str | Path] = (),
         seed: int | None = None,
         faults: Sequence[Fault] = (),
+        state: str | None = None,
         config: ServerConfig | None = None,
     ) -> None:
         if config is None:
@@ -133,6 +136,7 @@ class Server:
                 scenario_paths=scenario_paths,
                 seed=seed,
                 faults=faults,
+                state=state,
             )
         self.config = config
         self.app = self._create_app(config)

@@ -16,6 +16,7 @@ from .base import (
     StateUnavailable,
 )
 from .memory import MemoryStateStore
+from .redis import RedisStateStore
 
 __all__ = [
     "STATE_SCHEMES",
@@ -23,6 +24,7 @@ __all__ = [
     "ErrorStore",
     "JournalStore",
     "MemoryStateStore",
+    "RedisStateStore",
     "ResponseStore",
     "Script",
     "ScriptStore",
@@ -37,4 +39,4 @@ def open_store(url: str | None, config: ServerConfig, journal: Journal, namespac
     """The store ``url`` names (None or ``memory``: this process's own)."""
     if url is None or url == "memory":
         return MemoryStateStore(config)
-    raise ValueError(f"{check_state_url(url)!r}: no shared state store yet")
+    return RedisStateStore(check_state_url(url), config, journal, namespace)
