@@ -57,6 +57,10 @@ LISTENING = re.compile(r"fakellm listening on (http://127\.0\.0\.1:(\d+)/v1)\b")
         ([], "resume_max", 1000),
         (["--resume-max", "1"], "resume_max", 1),
         (["--resume-max", "1000000"], "resume_max", 1_000_000),
+        ([], "state_url", None),
+        (["--state", "redis://127.0.0.1:6379/0"], "state_url", "redis://127.0.0.1:6379/0"),
+        (["--state", "memory"], "state_url", "memory"),
+        (["--state", "unix:///run/redis.sock"], "state_url", "unix:///run/redis.sock"),
     ],
 )
 def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any) -> None:
@@ -86,6 +90,11 @@ def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any
         (["--resume-max", "1.5"], "--resume-max: not an integer: '1.5'"),
         (["--resume-max", "0"], "--resume-max: must be 1-1000000, got 0"),
         (["--resume-max", "1000001"], "--resume-max: must be 1-1000000, got 1000001"),
+        (["--state", "localhost:6379"], "--state: 'localhost:6379' is not a state store"),
+        (["--state", "http://h:6379/0"], "is not a state store: give 'memory' or a Redis URL"),
+        (["--state", "redis://h:port/0"], "the port is not a number"),
+        (["--state", "redis:///0"], "names no host"),
+        (["--state", "redis://h:6379/zero"], "the database is a number"),
     ],
 )
 def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
