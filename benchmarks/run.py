@@ -302,7 +302,9 @@ def _line(stack: str, n: int, r: LoadResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    parser.add_argument("--stacks", default="fakellm,bare", help="comma-separated: fakellm, bare, bare-sleep")
+    parser.add_argument(
+        "--stacks", default="fakellm,bare", help="comma-separated: fakellm, fakellm-redis, bare, bare-sleep"
+    )
     parser.add_argument(
         "--formats",
         default="chat",

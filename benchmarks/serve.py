@@ -1,10 +1,13 @@
 """Start one server under test in this process, on a free port, and print the line with its URL.
 
     python -m benchmarks.serve fakellm   [--loop auto|asyncio] [--cpu N]
+    python -m benchmarks.serve fakellm-redis  (fakellm serve --state on a redis-server of its own)
     python -m benchmarks.serve bare      (deadline sleeps; the yardstick)
     python -m benchmarks.serve bare-sleep (asyncio.sleep(itl) after each chunk)
 
-``fakellm`` is the real command line (``fakellm serve --port 0``) with the benchmark scenario; the
+``fakellm`` is the real command line (``fakellm serve --port 0``) with the benchmark scenario;
+``fakellm-redis`` the same with ``--state`` on a ``redis-server`` this process starts (on a free
+port, no persistence, not pinned: its CPU is not the server's, and is reported apart); the
 bare apps run on hypercorn with the settings fakellm gives it. ``--loop asyncio`` hides uvloop
 from the process (as if it were not installed), so both stacks can be measured on either loop.
 The harness (``python -m benchmarks``) runs each server in its own process, pinned to its own core,
@@ -27,6 +30,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,16 +50,47 @@ def bench_scenario(tokens: int) -> dict[str, object]:
     }
 
 
-STACKS = ("fakellm", "bare", "bare-sleep")
+STACKS = ("fakellm", "fakellm-redis", "bare", "bare-sleep")
 
 
-def _serve_fakellm(port: int, tokens: int) -> int:
+def _serve_fakellm(port: int, tokens: int, state: str | None = None) -> int:
     from fakellm.cli import main as fakellm_main
 
     with tempfile.TemporaryDirectory(prefix="fakellm-bench-") as tmp:
         path = Path(tmp) / "bench.json"
         path.write_text(json.dumps({"scenarios": [bench_scenario(tokens)]}))
-        return fakellm_main(["serve", "--port", str(port), "--scenarios", str(path)])
+        extra = ["--state", state] if state is not None else []
+        return fakellm_main(["serve", "--port", str(port), "--scenarios", str(path), *extra])
+
+
+def _serve_fakellm_redis(port: int, tokens: int) -> int:
+    """fakellm on a redis-server of its own, stopped with it; the Redis's CPU over the run is
+    printed to stderr when it stops (the harness keeps the server's log)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        redis_port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="fakellm-bench-redis-") as tmp:
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert redis.stdout is not None
+        for line in redis.stdout:
+            if "Ready to accept connections" in line:
+                break
+        if hasattr(os, "sched_setaffinity"):  # not on the server's core (the harness pinned this one)
+            os.sched_setaffinity(redis.pid, set(range(os.cpu_count() or 1)))
+        try:
+            return _serve_fakellm(port, tokens, f"redis://127.0.0.1:{redis_port}/0")
+        finally:
+            with open(f"/proc/{redis.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            print(f"redis-server CPU over the run: {cpu_s:.2f} s", file=sys.stderr, flush=True)
+            redis.terminate()
+            redis.wait(10)
+            redis.stdout.close()
 
 
 async def _serve_bare(stack: str, port: int) -> None:
@@ -110,6 +145,8 @@ def _serve(args: argparse.Namespace) -> int:
         sys.modules["uvloop"] = None  # type: ignore[assignment]  # import uvloop now raises ImportError
     if args.stack == "fakellm":
         return _serve_fakellm(args.port, args.tokens)
+    if args.stack == "fakellm-redis":
+        return _serve_fakellm_redis(args.port, args.tokens)
     from .loadgen import new_event_loop  # uvloop when it is there, as fakellm does
 
     loop = new_event_loop()
