@@ -17,8 +17,9 @@ server already calls, not counters threaded through the code that serves. Three 
 The proxy also tells :meth:`StreamObserver.upstream`: the stream it reads from the real upstream,
 watched the same way, so that the upstream's figures are measured where the bytes arrive.
 
-The journal is still written by the transport field by field; moving it behind this seam is the
-scale-out issue's (a shared store is then one more observer).
+The journal is still written by the transport field by field; a shared state store
+(``state_store/redis.py``) copies each entry out as one more observer, at its stream's
+``opened`` and its request's ``answered``.
 """
 
 from __future__ import annotations
