@@ -182,7 +182,8 @@ def new_quart(
 
     @quart.get("/_fakellm/health")
     async def get_health() -> Response:
-        return _json({"status": "ok", "streams": len(state.streams), **(health or {})})
+        worker = {} if config.worker is None else {"worker": config.worker}
+        return _json({"status": "ok", "streams": len(state.streams), **worker, **(health or {})})
 
     @quart.get("/metrics")
     async def get_metrics() -> Response:

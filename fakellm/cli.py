@@ -7,9 +7,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +79,14 @@ def _state(text: str) -> str:
         return check_state_url(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    from .workers import MAX_WORKERS
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 1-{MAX_WORKERS}, got {text!r}")
+    return int(text)
 
 
 def _faults(text: str) -> list[Fault]:
@@ -195,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
         "on at once), yes (ask it to buffer), omit (send none: a proxy in front buffers as it is "
         "configured to); the accel_buffering fault sets it per request",
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes accepting on the one socket (default 1); each has a state of its "
+        "own: journal, scripted scenarios, times counters, stored and resumable responses "
+        "(docs/deploy.md)",
+    )
     serve.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
 
     proxy = sub.add_parser(
@@ -256,15 +278,20 @@ def proxy_config(args: argparse.Namespace) -> ProxyConfig:
     )
 
 
-async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], str], goodbye: str) -> int:
-    """Bind, print ``hello(base_url)``, serve until SIGINT or SIGTERM, print ``goodbye``."""
-    from .server import base_url, bind_socket, serve_app
+async def _serve_on(
+    app: FakeLLMApp,
+    sock: socket.socket,
+    config: ServerConfig,
+    *,
+    signals: Sequence[str],
+    say_stop: bool,
+    parent: int | None = None,
+) -> int | None:
+    """Serve on ``sock`` until one of ``signals`` comes (or, in a worker, until the process
+    ``parent`` is gone); the connections reset when a second signal made it stop at once (None
+    when it stopped gracefully)."""
+    from .server import serve_app
 
-    try:
-        sock = bind_socket(config.host, config.port)
-    except OSError as exc:
-        print(f"fakellm: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
-        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     forced: list[int] = []  # connections reset by a second signal
@@ -274,41 +301,139 @@ async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], 
         # get up to the grace period. A second one does not wait: what is left is reset, now.
         if not stop.is_set():
             stop.set()
-            print("fakellm: stopping (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+            if say_stop:
+                print("fakellm: stopping (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
             return
         forced.append(app.abort_connections())
 
-    for name in ("SIGINT", "SIGTERM"):
+    for name in signals:
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(getattr(signal, name), _signalled)
+    if parent is not None:
+        from .workers import watch_parent
+
+        watch_parent(loop, parent, _signalled)
     # From here on this process only serves, and what it has built lives as long as it does: frozen,
     # the collector never scans it again, and with full collections rarer their pauses (tens of ms
     # with hundreds of streams in flight) stay out of the streams' timing (benchmarks/README.md).
     gc.collect()
     gc.freeze()
     gc.set_threshold(*gc.get_threshold()[:2], 100)
+    await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
+    return sum(forced) if forced else None
+
+
+def _bind(config: ServerConfig) -> socket.socket | None:
+    from .server import bind_socket
+
+    try:
+        return bind_socket(config.host, config.port)
+    except OSError as exc:
+        print(f"fakellm: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return None
+
+
+async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], str], goodbye: str) -> int:
+    """Bind, print ``hello(base_url)``, serve until SIGINT or SIGTERM, print ``goodbye``."""
+    from .server import base_url
+
+    sock = _bind(config)
+    if sock is None:
+        return 1
     print(hello(base_url(sock)), flush=True)
     try:
-        await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
+        reset = await _serve_on(app, sock, config, signals=("SIGINT", "SIGTERM"), say_stop=True)
     finally:
         sock.close()
-    if forced:
-        reset = sum(forced)
+    if reset is not None:
         print(f"{goodbye} at once ({reset} connection{'' if reset == 1 else 's'} reset)", flush=True)
         return 130
     print(goodbye, flush=True)
     return 0
 
 
+def _hello(app: FakeLLMApp, config: ServerConfig, url: str, workers: int = 1) -> str:
+    names = ", ".join(app.state.book.names())
+    seed = "" if config.seed is None else f", seed {config.seed}"
+    processes = "" if workers == 1 else f", {workers} workers"
+    return f"fakellm listening on {url} (scenarios: {names}{seed}{processes})"
+
+
 async def _serve(config: ServerConfig) -> int:
     from .app import create_app
 
     app = create_app(config)  # scenario errors surface here, before the socket is bound
-    names = ", ".join(app.state.book.names())
-    seed = "" if config.seed is None else f", seed {config.seed}"
-    return await _listen(
-        app, config, lambda url: f"fakellm listening on {url} (scenarios: {names}{seed})", "fakellm stopped"
+    return await _listen(app, config, lambda url: _hello(app, config, url), "fakellm stopped")
+
+
+def per_worker_state_warning(config: ServerConfig, workers: int) -> str | None:
+    """What ``serve --workers N`` says on stderr when every worker keeps its own state: allowed
+    (streams from scenario files, seeded or not, are the same on every worker, which is what a load
+    test needs), but whatever one worker is told or remembers, the others do not know."""
+    if workers == 1 or config.state_url not in (None, "memory"):
+        return None  # one process, or a shared store (--state redis://...) that every worker joins
+    return (
+        f"fakellm: warning: {workers} workers, each with a state of its own: a request lands on any "
+        "of them, and the journal, scenarios scripted over HTTP, times counters, stored responses "
+        "and resumable streams of one are not the others'; --state redis://... shares them "
+        "(docs/deploy.md, 'State')"
     )
+
+
+def _serve_workers(config: ServerConfig, workers: int) -> int:
+    """``serve --workers N``: check the configuration and bind here, then fork the workers
+    (workers.py), each serving the inherited socket with an app of its own."""
+    from .app import create_app
+    from .metrics import forget_process, use_multiprocess
+    from .server import _new_loop, base_url
+    from .workers import Supervisor, WorkerExit
+
+    if not hasattr(os, "fork"):
+        print("fakellm: --workers above 1 needs fork(), which this platform does not have", file=sys.stderr)
+        return 2
+    checked = create_app(config)  # scenario errors surface here, before the socket is bound
+    sock = _bind(config)
+    if sock is None:
+        return 1
+    # Every worker's metrics in one folder (prometheus_client's multiprocess mode), ours alone and
+    # empty at the start, as that mode needs: a scrape of any worker sums them (metrics.py).
+    metrics_dir = tempfile.mkdtemp(prefix="fakellm-metrics-")
+    # Taken here, not in the worker: a supervisor killed while a worker starts must still be missed.
+    supervisor = os.getpid()
+
+    def worker(index: int) -> int:
+        # A worker that cannot start says so in one line, as the command does (exit 2).
+        return _reporting(serve_one)
+
+    def serve_one() -> int:
+        use_multiprocess(metrics_dir)
+        mine = replace(config, worker=str(os.getpid()))
+        app = create_app(mine)
+        loop = _new_loop()
+        try:
+            reset = loop.run_until_complete(
+                _serve_on(app, sock, mine, signals=("SIGTERM",), say_stop=False, parent=supervisor)
+            )
+        finally:
+            loop.close()
+        return 0 if reset is None else 130
+
+    def exited(gone: WorkerExit) -> None:
+        forget_process(gone.pid, metrics_dir)
+
+    try:
+        warning = per_worker_state_warning(config, workers)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
+        print(_hello(checked, config, base_url(sock), workers), flush=True)
+        del checked  # the workers build their own
+        code = Supervisor(worker, workers, grace_s=config.shutdown_grace_s, on_exit=exited).run()
+    finally:
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if code != 1:
+        print("fakellm stopped" if code == 0 else "fakellm stopped at once", flush=True)
+    return code
 
 
 async def _proxy(config: ProxyConfig) -> int:
@@ -330,12 +455,20 @@ def _run(command: Callable[[], Coroutine[Any, Any, int]]) -> int:
     """Run a subcommand on a new event loop; a bad configuration is one line on stderr, exit 2."""
     from .server import _new_loop
 
-    try:
+    def run() -> int:
         loop = _new_loop()
         try:
             return loop.run_until_complete(command())
         finally:
             loop.close()
+
+    return _reporting(run)
+
+
+def _reporting(run: Callable[[], int]) -> int:
+    """``run()``; a bad configuration is one line on stderr, exit 2."""
+    try:
+        return run()
     except ScenarioError as exc:
         print(f"fakellm: bad scenario: {exc}", file=sys.stderr)
         return 2
@@ -354,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_redaction(logging.getLogger().handlers)  # every logger's lines, third parties' too
     if args.command == "serve":
         config = serve_config(args)
+        if args.workers > 1:
+            return _reporting(lambda: _serve_workers(config, args.workers))
         return _run(lambda: _serve(config))
     if args.command == "proxy":
         try:

@@ -71,6 +71,10 @@ class ServerConfig:
     # Where the state shared by processes is kept (``--state``): None or "memory", this process's
     # own; a Redis URL, every process's on it (state_store/redis.py).
     state_url: str | None = None
+    # Which worker of ``fakellm serve --workers N`` this process is (its pid, set in each worker):
+    # the X-FakeLLM-Worker header of every answer and ``worker`` in the health answer. None (no
+    # header) when one process serves.
+    worker: str | None = None
 
     def __post_init__(self) -> None:
         if self.state_url is not None:

@@ -52,7 +52,7 @@ EXPOSED_HEADERS = (
     "x-request-id, openai-processing-ms, openai-version, retry-after, retry-after-ms, "
     "x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, "
-    "x-should-retry, x-fakellm-scenario, x-fakellm-seed, x-accel-buffering"
+    "x-should-retry, x-fakellm-scenario, x-fakellm-seed, x-accel-buffering, x-fakellm-worker"
 )
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _DEFAULT_ALLOWED_HEADERS = (
@@ -198,6 +198,9 @@ def cors_headers(config: ServerConfig, headers: Headers, method: str) -> list[tu
         out.append(("Vary", "Origin"))
         out.append(("Access-Control-Allow-Credentials", "true"))
     out.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+    if config.worker is not None:
+        # Here because every answer, Quart's and endpoint.py's, carries these headers.
+        out.append(("X-FakeLLM-Worker", config.worker))
     if method == "OPTIONS":
         out.append(("Access-Control-Allow-Methods", ALLOWED_METHODS))
         # Echo what was asked for: "*" does not cover Authorization, and the openai SDK in a

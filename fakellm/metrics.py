@@ -10,10 +10,18 @@ templates, statuses are HTTP's; the values that come from requests and scenario 
 model, the scenario's name) are kept as they are up to a cap of distinct values each
 (:class:`LabelCap`) and folded into ``"other"`` past it, so a client that sends a new model id on
 every request cannot grow the exposition without end.
+
+With ``fakellm serve --workers N`` every worker counts in prometheus_client's multiprocess mode
+(:func:`use_multiprocess`, before the worker builds its app): each process writes its figures to
+memory-mapped files in one folder, and ``GET /metrics`` on any worker reads them all
+(``MultiProcessCollector``), so one scrape is the sum of the workers. The mode is process-wide, as
+prometheus_client's value class is; a single process (and every ``fakellm.Server`` in a test
+process) keeps the in-memory registry.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +33,9 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from .journal import JournalEntry
 from .observe import Answered, StreamWatch
@@ -42,6 +52,8 @@ __all__ = [
     "TTFT_BUCKETS",
     "LabelCap",
     "Metrics",
+    "forget_process",
+    "use_multiprocess",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -76,6 +88,28 @@ SCENARIO_CAP = 20  # distinct scenario names likewise
 OTHER = "other"
 NONE = "none"  # no value: a request rejected before its model or scenario was known
 MAX_LABEL_CHARS = 100  # a label value is cut to this (a model id is the client's to choose)
+
+
+_multiprocess_dir: str | None = None  # set by use_multiprocess(): this process is one of several
+
+
+def use_multiprocess(path: str) -> None:
+    """Count every :class:`Metrics` built in this process from now on in files under ``path``, a
+    folder that all the workers of one ``fakellm serve --workers N`` share (and that is empty when
+    the first starts): each one's ``GET /metrics`` then reports the sum over the workers."""
+    global _multiprocess_dir
+    # MultiProcessValue opens its files under the variable's folder; prometheus_client reads it at
+    # import time to choose its value class, which is too early for us, so both are set here.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    _multiprocess_dir = path
+
+
+def forget_process(pid: int, path: str) -> None:
+    """A worker that has exited no longer counts in the live gauges (``fakellm_active_streams``:
+    the streams it was writing are gone). Its counters and histograms stay in the sum: what it
+    served was served."""
+    mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 class LabelCap:
@@ -174,6 +208,7 @@ class Metrics:
 
     def __init__(self, *, model_cap: int = MODEL_CAP, scenario_cap: int = SCENARIO_CAP) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess_dir = _multiprocess_dir
         self.model = LabelCap(model_cap)
         self.scenario = LabelCap(scenario_cap)
         self._counted: set[int] = set()  # id() of the entries whose stream counted them
@@ -252,6 +287,8 @@ class Metrics:
                 "Streams being written now.",
                 ("format",),
                 registry=r,
+                # With workers: the sum over the live ones (a dead worker's streams are gone).
+                multiprocess_mode="livesum",
             ),
         )
         upstream = ("format", "model")
@@ -331,5 +368,12 @@ class Metrics:
             self.faults.labels(fired.fault, fmt).inc()
 
     def exposition(self) -> bytes:
-        """The body of ``GET /metrics`` (Prometheus' text format, :data:`CONTENT_TYPE`)."""
-        return generate_latest(self.registry)
+        """The body of ``GET /metrics`` (Prometheus' text format, :data:`CONTENT_TYPE`): this
+        server's registry, or with workers (:func:`use_multiprocess`) the sum of all of them."""
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        # A registry per scrape, as prometheus_client's multiprocess docs do: the collector reads
+        # the files as they are now, every worker's (a worker restarted since has new files).
+        gathered = CollectorRegistry()
+        MultiProcessCollector(gathered, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(gathered)

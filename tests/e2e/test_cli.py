@@ -95,6 +95,12 @@ def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any
         (["--state", "redis://h:port/0"], "the port is not a number"),
         (["--state", "redis:///0"], "names no host"),
         (["--state", "redis://h:6379/zero"], "the database is a number"),
+
+
+        (["--workers", "0"], "--workers: must be 1-64, got '0'"),
+        (["--workers", "65"], "--workers: must be 1-64, got '65'"),
+        (["--workers", "two"], "--workers: must be 1-64, got 'two'"),
+        (["--workers", "-2"], "--workers: must be 1-64, got '-2'"),
     ],
 )
 def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,6 +111,12 @@ def test_bad_flag_is_a_usage_error(argv: list[str], message: str, capsys: pytest
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "workers"), [([], 1), (["--workers", "1"], 1), (["--workers", "4"], 4)])
+def test_workers_flag(argv: list[str], workers: int) -> None:
+    # Not a ServerConfig field: each worker is handed the same config (tests/e2e/test_workers.py).
+    assert build_parser().parse_args(["serve", *argv]).workers == workers
 
 
 def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
