@@ -176,6 +176,7 @@ class LoadResult:
     # shared their cores with someone else's work are visible as such.
     other_load_client_core: float | None = None
     other_load_server_core: float | None = None
+    other_load_all_cores: float | None = None  # unpinned: every core's busy time not ours, in cores
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -213,11 +214,37 @@ def core_busy_s() -> dict[int, float]:
 
 
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads), from ``/proc/<pid>/stat``."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of a process (all its threads) and of its live children (the
+    workers of ``fakellm serve --workers N``), from ``/proc/<pid>/stat`` and theirs."""
+    total = 0.0
+    for stat_path in (f"/proc/{pid}/stat", *_children_stats(pid)):
+        try:
+            with open(stat_path, "rb") as f:
+                stat = f.read()
+        except OSError:
+            if stat_path == f"/proc/{pid}/stat":
+                raise
+            continue  # a child that has just exited
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children_stats(pid: int) -> list[str]:
+    """The ``stat`` files of ``pid``'s children (this kernel has no ``/proc/<pid>/task/*/children``)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        path = f"/proc/{name}/stat"
+        try:
+            with open(path, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(b")") + 2 :].split()[1]) == pid:
+            found.append(path)
+    return found
 
 
 class _Window:
@@ -542,6 +569,9 @@ async def run_load(cfg: LoadConfig) -> LoadResult:
         if cfg.server_cpu_id in b0 and cfg.server_cpu_id in b1 and result.server_cpu is not None:
             busy = (b1[cfg.server_cpu_id] - b0[cfg.server_cpu_id]) / span
             result.other_load_server_core = max(0.0, busy - result.server_cpu)
+        if result.server_cpu is not None and b0.keys() == b1.keys():
+            busy = sum(b1[c] - b0[c] for c in b1) / span
+            result.other_load_all_cores = max(0.0, busy - result.server_cpu - result.client_cpu)
     return result
 
 

@@ -17,6 +17,10 @@ time is its own. The machine is shared and noisy and absolute figures drift from
 so the stacks are measured in alternating order (A B, B A, ...) and every figure is also given as a
 ratio to the baseline measured in the same run.
 
+With ``--workers 1,2`` fakellm is also served by ``fakellm serve --workers 2`` (subject
+``fakellm x2``), side by side with one worker; then nothing is pinned, for one worker as for two
+(two workers need both cores), and the client shares the cores with the server it loads.
+
 The capacity of a stack is the most concurrent streams it holds with inter-token lateness p99 at
 or under ``--capacity-p99-ms`` (10 ms) and no failed stream: a ladder of stream counts until the
 first failure, then a bisection down to ``--capacity-step`` streams. A trial in which the load
@@ -71,28 +75,36 @@ class Subject:
 
     stack: str
     format: str = "chat"
+    workers: int = 1  # fakellm serve --workers N
 
     @property
     def label(self) -> str:
-        return self.stack if self.format == "chat" else f"{self.stack}/{self.format}"
+        name = self.stack if self.workers == 1 else f"{self.stack} x{self.workers}"
+        return name if self.format == "chat" else f"{name}/{self.format}"
 
 
-def subjects_of(stacks: Sequence[str], formats: Sequence[str]) -> list[Subject]:
-    """fakellm in every format, in the order given; the bare apps speak Chat only."""
+def subjects_of(
+    stacks: Sequence[str], formats: Sequence[str], workers: Sequence[int] = (1,)
+) -> list[Subject]:
+    """fakellm in every format and with every number of workers, in the order given; the bare
+    apps speak Chat only, in one process."""
     out: list[Subject] = []
     for stack in stacks:
         for fmt in formats if stack == "fakellm" else ("chat",):
-            if Subject(stack, fmt) not in out:
-                out.append(Subject(stack, fmt))
+            for n in workers if stack == "fakellm" else (1,):
+                if Subject(stack, fmt, n) not in out:
+                    out.append(Subject(stack, fmt, n))
     return out
 
 
 @contextmanager
 def start_server(
-    stack: str, *, loop: str, cpu: int | None, tokens: int, profile: Path | None = None
+    stack: str, *, loop: str, cpu: int | None, tokens: int, profile: Path | None = None, workers: int = 1
 ) -> Iterator[ServerProcess]:
     """``python -m benchmarks.serve STACK`` in a child process, until the block ends."""
     cmd = [sys.executable, "-m", "benchmarks.serve", stack, "--loop", loop, "--tokens", str(tokens)]
+    if workers != 1:
+        cmd += ["--workers", str(workers)]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     if profile is not None:
@@ -137,7 +149,10 @@ def _trial(
     server: ServerProcess, fmt: str, base: LoadConfig, streams: int, duration: float, quiet_s: float
 ) -> LoadResult:
     if quiet_s > 0:
-        cores = [c for c in (base.client_cpu_id, base.server_cpu_id) if c is not None]
+        # Unpinned (--workers above 1), any core may be ours: wait for all of them.
+        cores = [c for c in (base.client_cpu_id, base.server_cpu_id) if c is not None] or sorted(
+            core_busy_s()
+        )
         wait_quiet(cores, limit_s=quiet_s)
     cfg = replace(
         base,
@@ -173,6 +188,7 @@ _FIGURES: tuple[tuple[str, str], ...] = (
     ("client CPU (cores)", "client_cpu"),
     ("others' load on the server core", "other_load_server_core"),
     ("others' load on the client core", "other_load_client_core"),
+    ("others' load on all cores", "other_load_all_cores"),
 )
 
 
@@ -241,7 +257,7 @@ def formats_table(runs: dict[str, list[dict[str, Any]]], subjects: Sequence[Subj
         "|" + " --- |" * 9,
     ]
     for subject in subjects:
-        if subject.stack != "fakellm":
+        if subject.stack != "fakellm" or subject.workers != 1:
             continue
         mine = runs[subject.label]
         cells = [subject.format, str(max(r["events_per_stream"] for r in mine))]
@@ -296,6 +312,7 @@ def _line(stack: str, n: int, r: LoadResult) -> str:
         f"{_fmt(r.server_cpu_per_token_us or math.nan)} us/token, "
         f"{(r.server_cpu or 0) * 100:3.0f}% | client {r.client_cpu * 100:3.0f}% | "
         f"others {(r.other_load_server_core or 0) * 100:3.0f}%/{(r.other_load_client_core or 0) * 100:3.0f}% "
+        f"(all cores {(r.other_load_all_cores or 0) * 100:3.0f}%) "
         f"| errors {r.errors}"
     )
 
@@ -314,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--baseline", default=None, help="the subject ratios are against (default: bare if run, else fakellm)"
+    )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="comma-separated: fakellm is also served with serve --workers N for each N (e.g. 1,2); "
+        "with any N above 1 nothing is pinned: client and servers share every core",
     )
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--itl-ms", type=float, default=20.0)
@@ -355,14 +378,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown --formats {','.join(unknown)}: choose from {', '.join(LOAD_FORMATS)}")
     if len(formats) > 1 and "chat" not in formats:
         formats.insert(0, "chat")  # the formats are measured against Chat, side by side
-    subjects = subjects_of(stacks, formats)
+    try:
+        workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    except ValueError:
+        parser.error(f"--workers takes numbers, got {args.workers!r}")
+    if not workers or min(workers) < 1:
+        parser.error(f"--workers takes numbers of 1 or more, got {args.workers!r}")
+    subjects = subjects_of(stacks, formats, workers)
     labels = [s.label for s in subjects]
     baseline = args.baseline or ("bare" if "bare" in labels else labels[0])
     if baseline not in labels:
         parser.error(f"--baseline {baseline} is not among {', '.join(labels)}")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu = client_cpu = None
-    if len(cpus) >= 2:
+    if max(workers) > 1:
+        # Workers need every core; so that one worker and two are measured alike, nothing is
+        # pinned then, and the client shares the cores with the servers (its CPU is reported).
+        print("note: --workers above 1: client and servers share every core, unpinned", file=sys.stderr)
+    elif len(cpus) >= 2:
         client_cpu, server_cpu = cpus[0], cpus[1]
         os.sched_setaffinity(0, {client_cpu})
     else:
@@ -393,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         "ttft_ms": args.ttft_ms,
         "tokens": args.tokens,
         "formats": formats,
+        "workers": workers,
         "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     print(
@@ -411,7 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         servers = {
             s.label: stack.enter_context(
                 start_server(
-                    s.stack, loop=args.loop, cpu=server_cpu, tokens=args.tokens, profile=profile_of(s)
+                    s.stack,
+                    loop=args.loop,
+                    cpu=server_cpu,
+                    tokens=args.tokens,
+                    profile=profile_of(s),
+                    workers=s.workers,
                 )
             )
             for s in subjects
@@ -434,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         report["steady"] = runs
         table = steady_table(runs, baseline)
         print("\n" + table, flush=True)
-        if sum(s.stack == "fakellm" for s in subjects) > 1:
+        if len({s.format for s in subjects}) > 1:
             report["formats_table"] = formats_table(runs, subjects)
             print(
                 f"\nfakellm's formats against its Chat Completions\n\n{report['formats_table']}", flush=True

@@ -1,6 +1,6 @@
 """Start one server under test in this process, on a free port, and print the line with its URL.
 
-    python -m benchmarks.serve fakellm   [--loop auto|asyncio] [--cpu N]
+    python -m benchmarks.serve fakellm   [--loop auto|asyncio] [--cpu N] [--workers N]
     python -m benchmarks.serve fakellm-redis  (fakellm serve --state on a redis-server of its own)
     python -m benchmarks.serve bare      (deadline sleeps; the yardstick)
     python -m benchmarks.serve bare-sleep (asyncio.sleep(itl) after each chunk)
@@ -53,13 +53,14 @@ def bench_scenario(tokens: int) -> dict[str, object]:
 STACKS = ("fakellm", "fakellm-redis", "bare", "bare-sleep")
 
 
-def _serve_fakellm(port: int, tokens: int, state: str | None = None) -> int:
+def _serve_fakellm(port: int, tokens: int, state: str | None = None, workers: int = 1) -> int:
     from fakellm.cli import main as fakellm_main
 
     with tempfile.TemporaryDirectory(prefix="fakellm-bench-") as tmp:
         path = Path(tmp) / "bench.json"
         path.write_text(json.dumps({"scenarios": [bench_scenario(tokens)]}))
         extra = ["--state", state] if state is not None else []
+        extra += ["--workers", str(workers)]
         return fakellm_main(["serve", "--port", str(port), "--scenarios", str(path), *extra])
 
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tokens", type=int, default=100, help="stream length the client will ask for")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
+    parser.add_argument("--workers", type=int, default=1, help="fakellm only: serve --workers N")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the server, stats to this file")
     args = parser.parse_args(argv)
     if args.profile is None:
@@ -144,7 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.loop == "asyncio":
         sys.modules["uvloop"] = None  # type: ignore[assignment]  # import uvloop now raises ImportError
     if args.stack == "fakellm":
-        return _serve_fakellm(args.port, args.tokens)
+        return _serve_fakellm(args.port, args.tokens, workers=args.workers)
     if args.stack == "fakellm-redis":
         return _serve_fakellm_redis(args.port, args.tokens)
     from .loadgen import new_event_loop  # uvloop when it is there, as fakellm does

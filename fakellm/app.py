@@ -427,7 +427,7 @@ _ROUTE_NOTES = {
     "/v1/{rest}": "forwarded to the upstream, with faults",
     "/api/chat": "the AI SDK's useChat: UI message stream v1 (?protocol=data: the AI SDK 4 data stream)",
     "/api/chat/{chat_id}/stream": "the AI SDK's resume: 204, or the chat's running stream replayed",
-    "/_fakellm/health": "liveness, open streams",
+    "/_fakellm/health": "liveness, open streams (and the worker's pid under serve --workers N)",
     "/_fakellm/streams/{stream_id}": "a resumable stream's result so far: text, tool calls, status",
     "/_fakellm/journal": "every request served (GET), or clear it (DELETE)",
     "/metrics": "Prometheus metrics: streams, TTFT, gaps, outcomes, faults (docs/metrics.md)",
