@@ -150,3 +150,36 @@ def test_harness_runs_both_stacks_and_two_formats(tmp_path: Path) -> None:
     rows = report["formats_table"].splitlines()
     assert [row.split(" | ")[0] for row in rows[2:]] == ["| chat", "| messages"]
     assert "| chat | 23 |" in report["formats_table"]  # role, 20 tokens, finish, [DONE]
+
+
+def test_harness_measures_one_worker_and_two(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    args = [
+        "--stacks",
+        "fakellm",
+        "--workers",
+        "1,2",
+        "--rounds",
+        "1",
+        "--duration",
+        "0.7",
+        "--warmup",
+        "0.3",
+    ]
+    args += ["--streams", "6", "--tokens", "20", "--wait-quiet", "0", "--no-capacity", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "client and servers share every core, unpinned" in proc.stderr
+    report = json.loads(out.read_text())
+    assert report["setup"]["workers"] == [1, 2] and report["setup"]["server_cpu"] is None
+    assert list(report["steady"]) == ["fakellm", "fakellm x2"]
+    for subject in ("fakellm", "fakellm x2"):
+        (trial,) = report["steady"][subject]
+        assert trial["errors"] == 0, trial["error_samples"]
+        assert trial["requests"] >= 1
+        # The server's CPU is its processes' (the supervisor's and its workers'), never nothing.
+        assert trial["server_cpu"] is not None and trial["server_cpu"] > 0
+        assert trial["other_load_all_cores"] is not None
+    assert "formats_table" not in report  # one format: no formats table, workers or not
