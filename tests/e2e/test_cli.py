@@ -95,8 +95,6 @@ def test_serve_flag_sets_config_field(argv: list[str], field: str, expected: Any
         (["--state", "redis://h:port/0"], "the port is not a number"),
         (["--state", "redis:///0"], "names no host"),
         (["--state", "redis://h:6379/zero"], "the database is a number"),
-
-
         (["--workers", "0"], "--workers: must be 1-64, got '0'"),
         (["--workers", "65"], "--workers: must be 1-64, got '65'"),
         (["--workers", "two"], "--workers: must be 1-64, got 'two'"),

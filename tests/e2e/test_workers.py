@@ -327,3 +327,30 @@ def test_workers_that_keep_dying_stop_the_command(tmp_path: Path) -> None:
             for line in server.stderr
         )
         assert not any("Traceback" in line for line in server.stderr)
+
+
+def test_workers_on_redis_share_one_state(tmp_path: Path, redis_url: str) -> None:
+    # With --state every worker joins the one store by the config it was forked with: no warning,
+    # a times: 1 fault fires once across both, and either worker's journal is both workers'.
+    with workers(tmp_path, "--state", redis_url) as server:
+        pids = server.children()
+        faults = {"X-FakeLLM-Faults": "http_error 503 times=1", "X-FakeLLM-TTFT-Ms": "200"}
+        statuses: Counter[int] = Counter()
+        served: set[int] = set()
+
+        def once(_: int) -> None:
+            with httpx.Client(timeout=20) as client:
+                response = client.post(
+                    f"{server.url}/v1/chat/completions", json=chat_body(stream=True), headers=faults
+                )
+            statuses[response.status_code] += 1
+            served.add(int(response.headers["x-fakellm-worker"]))
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(once, range(16)))
+        assert served == pids
+        assert statuses == {503: 1, 200: 15}
+        until(lambda: len(httpx.get(f"{server.url}/_fakellm/journal").json()) >= 16)
+        for _ in range(6):  # new connections: whichever worker answers has every entry
+            assert len(httpx.get(f"{server.url}/_fakellm/journal").json()) == 16
+        assert not any("a state of its own" in line for line in server.stderr)
