@@ -286,6 +286,7 @@ async def _serve_on(
     signals: Sequence[str],
     say_stop: bool,
     parent: int | None = None,
+    hello: str | None = None,
 ) -> int | None:
     """Serve on ``sock`` until one of ``signals`` comes (or, in a worker, until the process
     ``parent`` is gone); the connections reset when a second signal made it stop at once (None
@@ -319,6 +320,10 @@ async def _serve_on(
     gc.collect()
     gc.freeze()
     gc.set_threshold(*gc.get_threshold()[:2], 100)
+    if hello is not None:
+        # Printed once the signal handlers are in: a script that reads this line and signals at
+        # once must find the process ready to stop gracefully.
+        print(hello, flush=True)
     await serve_app(app, sock, stop, grace_s=config.shutdown_grace_s)
     return sum(forced) if forced else None
 
@@ -340,9 +345,10 @@ async def _listen(app: FakeLLMApp, config: ServerConfig, hello: Callable[[str], 
     sock = _bind(config)
     if sock is None:
         return 1
-    print(hello(base_url(sock)), flush=True)
     try:
-        reset = await _serve_on(app, sock, config, signals=("SIGINT", "SIGTERM"), say_stop=True)
+        reset = await _serve_on(
+            app, sock, config, signals=("SIGINT", "SIGTERM"), say_stop=True, hello=hello(base_url(sock))
+        )
     finally:
         sock.close()
     if reset is not None:
@@ -425,9 +431,11 @@ def _serve_workers(config: ServerConfig, workers: int) -> int:
         warning = per_worker_state_warning(config, workers)
         if warning is not None:
             print(warning, file=sys.stderr, flush=True)
-        print(_hello(checked, config, base_url(sock), workers), flush=True)
+        line = _hello(checked, config, base_url(sock), workers)
         del checked  # the workers build their own
-        code = Supervisor(worker, workers, grace_s=config.shutdown_grace_s, on_exit=exited).run()
+        code = Supervisor(worker, workers, grace_s=config.shutdown_grace_s, on_exit=exited).run(
+            ready=lambda: print(line, flush=True)
+        )
     finally:
         sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -204,10 +204,13 @@ class Supervisor:
         self._say(f"worker {gone.pid} died ({describe_exit(gone.exitcode)}); starting another")
         self._start(gone.index)
 
-    def run(self) -> int:
+    def run(self, ready: Callable[[], None] = lambda: None) -> int:
+        """Start the workers and supervise them until they have all stopped; ``ready()`` is called
+        once the signal handlers are in, before the first fork."""
         previous = {sig: signal.signal(sig, self._signalled) for sig in (signal.SIGINT, signal.SIGTERM)}
         codes: list[int] = []
         try:
+            ready()
             for index in range(self.workers):
                 self._start(index)
             while self._running:
