@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import UNUSED_PLUGINS
+
 DOWNSTREAM = Path(__file__).parent / "downstream"
 
 INI = """
@@ -28,4 +30,4 @@ def run_suite(
     pytester.makeini(INI.format(asyncio_mode=asyncio_mode))
     source = (DOWNSTREAM / f"{suite}.py").read_text()
     pytester.makepyfile(**{name or f"test_{suite}": source})
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *args, timeout=120)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *UNUSED_PLUGINS, "-rA", *args, timeout=120)
