@@ -39,18 +39,6 @@ settings.register_profile("thorough", parent=settings.get_profile("dev"), max_ex
 settings.load_profile("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "dev")
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` (the addopts in pyproject.toml) starts two workers per CPU, not one: about a third
-    of a worker's time in this suite is spent waiting (on scripted delays and timeouts, on client
-    processes and the browser), and a second worker per CPU runs while the first waits. Measured
-    on two CPUs: one worker each left them partly idle. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
-    decides when it is set (xdist's own hook reads it)."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 2 * cpus
-
-
 @pytest.fixture
 def make_server() -> Iterator[Callable[..., Server]]:
     """Start real fakellm servers on ephemeral ports; all are stopped at teardown."""
