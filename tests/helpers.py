@@ -27,6 +27,13 @@ ANTHROPIC_DROP: tuple[type[BaseException], ...] = (httpx2.RemoteProtocolError, a
 """What anthropic-python raises when a stream it has started reading is dropped: httpx2's
 ``RemoteProtocolError`` unwrapped up to 2.16, ``APIConnectionError`` (caused by it) from 2.17."""
 
+# Third-party pytest plugins that come with the dev install (hypothesis, and langsmith by way of the
+# langchain packages) and that no pytester suite here uses (tests/plugin, a few e2e tests): loading
+# them costs each pytest subprocess about two CPU-seconds of imports, a good part of a short run.
+# fakellm's own plugin still loads through its pytest11 entry point, beside pytest-asyncio, xdist,
+# respx, faker and anyio.
+UNUSED_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:langsmith_plugin")
+
 
 @dataclass
 class RawResponse:

@@ -25,6 +25,10 @@ import pytest
 from fakellm.server import Server
 from fakellm.wire.sse import SSEDecoder
 
+# One Node process plays every case (the module fixture ``chats``): the module's tests are one xdist
+# group, so that it runs once, on one worker.
+pytestmark = pytest.mark.xdist_group("ai-sdk-ui")
+
 NODE_DIR = Path(__file__).parent.parent / "node"
 SCRIPT = NODE_DIR / "ui_chat.mjs"
 

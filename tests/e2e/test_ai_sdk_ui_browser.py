@@ -27,6 +27,9 @@ from tests.helpers import page_server
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+# The bundle and the browser are made once per module: its tests are one xdist group, on one worker.
+pytestmark = pytest.mark.xdist_group("ai-sdk-ui-browser")
+
 NODE_DIR = Path(__file__).parent.parent / "node"
 ENTRY = Path(__file__).parent / "pages" / "ui_chat_entry.js"
 ARTIFACTS = Path(os.environ.get("FAKELLM_ARTIFACTS", "/tmp/fakellm-artifacts")) / "ai-sdk"

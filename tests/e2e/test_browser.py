@@ -20,6 +20,9 @@ from tests.helpers import chat_body, page_server, raw_request
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+# One Chromium per module (e2e/conftest.py): its tests are one xdist group, on one worker.
+pytestmark = pytest.mark.xdist_group("browser")
+
 SCREENSHOT = Path("/tmp/fakellm-browser.png")
 PAGE_ORIGIN = "http://127.0.0.1:5173"  # a dev server's origin, for the wire-level checks
 STREAM_TEXT = "Streaming into a browser: café, naïve, 😀 and 日本語, token by token, to the very end."

@@ -243,8 +243,12 @@ def test_event_source_gets_the_whole_text_across_a_dropped_connection(
     assert text_of(pairs) == TEXT == result["shown"]
     first, second = journal(server)
     assert (first["outcome"], second["outcome"]) == ("dropped", "completed")
-    assert second["resumed_after"] == 20, "the role chunk, then 20 tokens"
-    assert second["headers"]["last-event-id"] == result["events"][20]["id"]
+    # The first connection carried the role chunk and 20 tokens, but the browser resumes after the
+    # last event it dispatched: on a loaded machine Chromium can fail the load (no chunked end)
+    # before it hands the EventSource the last bytes it read (seen: 18), as with fetch below.
+    after = second["resumed_after"]
+    assert 1 <= after <= 20, "no later than the drop"
+    assert second["headers"]["last-event-id"] == result["events"][after]["id"]
     assert first["headers"]["origin"] == page_origin
 
 

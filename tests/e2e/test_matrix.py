@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,12 @@ CAREFUL = str(ROOT / "fixtures" / "matrix" / "careful.py")
 NAIVE = str(ROOT / "fixtures" / "matrix" / "naive.py")
 NODE_DIR = ROOT / "tests" / "node"
 PY = sys.executable
+
+# The whole catalogue through a client takes a process per case (and a hung case its timeout), so
+# each full run is made once per module (the fixtures careful_python, naive_python, naive_node) and
+# shared by the tests that read it. All the module's tests are one xdist group, so "once per module"
+# is once per suite run.
+pytestmark = pytest.mark.xdist_group("matrix")
 
 
 def main(argv: list[str]) -> int:
@@ -55,12 +62,50 @@ def verdicts(report: dict[str, Any]) -> dict[str, str]:
     return {case["name"]: case["verdict"] for case in report["cases"]}
 
 
-def test_the_python_clients_are_told_apart(tmp_path: Path) -> None:
-    careful_status, careful = run(tmp_path, "--jobs", "2", "--only", TELLING, "--", PY, CAREFUL)
-    naive_status, naive = run(tmp_path, "--jobs", "2", "--only", TELLING, "--", PY, NAIVE)
+def only(report: dict[str, Any], names: str) -> dict[str, str]:
+    """The verdicts of the named cases (a comma-separated list, as ``--only`` takes it)."""
+    return {name: report["by_name"][name]["verdict"] for name in names.split(",")}
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    report: dict[str, Any]
+    seconds: float  # wall time of the whole run
+
+
+def _run_once(tmp_path_factory: pytest.TempPathFactory, *argv: str) -> Run:
+    started = time.monotonic()
+    status, report = run(tmp_path_factory.mktemp("matrix"), *argv)
+    return Run(status, report, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def careful_python(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Every case through fixtures/matrix/careful.py, three at a time, the default timeout."""
+    return _run_once(tmp_path_factory, "--jobs", "3", "--", PY, CAREFUL)
+
+
+@pytest.fixture(scope="module")
+def naive_python(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Every case through fixtures/matrix/naive.py, as docs/openai-sdk-faults.md shows it."""
+    return _run_once(tmp_path_factory, "--jobs", "3", "--timeout", str(DOC_TIMEOUT_S), "--", PY, NAIVE)
+
+
+@pytest.fixture(scope="module")
+def naive_node(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Every case through tests/node/matrix/naive.mjs, as docs/openai-sdk-faults.md shows it."""
+    _node()
+    command = ["node", str(NODE_DIR / "matrix" / "naive.mjs")]
+    return _run_once(tmp_path_factory, "--jobs", "3", "--timeout", str(DOC_TIMEOUT_S), "--", *command)
+
+
+def test_the_python_clients_are_told_apart(careful_python: Run, naive_python: Run) -> None:
+    careful_status, careful = careful_python.status, careful_python.report
+    naive_status, naive = naive_python.status, naive_python.report
     assert careful_status == 0, careful
     assert naive_status == 1
-    assert verdicts(careful) == {
+    assert only(careful, TELLING) == {
         "none": "correct",
         "truncate": "error_surfaced",  # no finish_reason: retried once, then gave up
         "drop_fin": "error_surfaced",
@@ -68,7 +113,7 @@ def test_the_python_clients_are_told_apart(tmp_path: Path) -> None:
         "sse_crlf": "correct",
         "http_429": "retried",  # the SDK's own retry
     }
-    assert verdicts(naive) == {
+    assert only(naive, TELLING) == {
         "none": "correct",
         "truncate": "truncation_accepted",  # exit 0 with 3 of 12 tokens
         "drop_fin": "error_surfaced",  # openai-python raises APIConnectionError itself
@@ -86,9 +131,8 @@ def test_the_python_clients_are_told_apart(tmp_path: Path) -> None:
     assert "APIConnectionError" in naive["by_name"]["drop_fin"]["stderr_tail"]  # its traceback
 
 
-def test_a_full_run_of_the_careful_python_client_passes(tmp_path: Path) -> None:
-    started = time.monotonic()
-    status, report = run(tmp_path, "--jobs", "3", "--", PY, CAREFUL)
+def test_a_full_run_of_the_careful_python_client_passes(careful_python: Run) -> None:
+    status, report = careful_python.status, careful_python.report
     assert status == 0, [
         (c["name"], c["verdict"], c["stderr_tail"]) for c in report["cases"] if not c["passed"]
     ]
@@ -97,7 +141,7 @@ def test_a_full_run_of_the_careful_python_client_passes(tmp_path: Path) -> None:
     assert by["http_503_no_retry"]["requests"] == 1  # x-should-retry: false obeyed
     assert by["stall_forever"]["verdict"] == "error_surfaced" and not by["stall_forever"]["hung"]
     assert by["stall_keepalive"]["verdict"] == "correct"
-    assert time.monotonic() - started < 90
+    assert careful_python.seconds < 90
 
 
 @pytest.mark.parametrize("fmt", ["anthropic", "responses"])
@@ -129,9 +173,9 @@ def _node() -> None:
         pytest.skip(missing)
 
 
-def test_the_node_clients_are_told_apart(tmp_path: Path) -> None:
+def test_the_node_clients_are_told_apart(tmp_path: Path, naive_node: Run) -> None:
     _node()
-    only = f"{TELLING},stall_forever"
+    cases = f"{TELLING},stall_forever"
     careful_status, careful = run(
         tmp_path,
         "--jobs",
@@ -139,23 +183,12 @@ def test_the_node_clients_are_told_apart(tmp_path: Path) -> None:
         "--timeout",
         "12",
         "--only",
-        only,
+        cases,
         "--",
         "node",
         str(NODE_DIR / "matrix" / "careful.mjs"),
     )
-    naive_status, naive = run(
-        tmp_path,
-        "--jobs",
-        "3",
-        "--timeout",
-        "12",
-        "--only",
-        only,
-        "--",
-        "node",
-        str(NODE_DIR / "matrix" / "naive.mjs"),
-    )
+    naive_status, naive = naive_node.status, naive_node.report  # the whole catalogue, --timeout 8
     assert (careful_status, naive_status) == (0, 1)
     assert verdicts(careful) == {
         "none": "correct",
@@ -167,14 +200,14 @@ def test_the_node_clients_are_told_apart(tmp_path: Path) -> None:
         "stall_forever": "error_surfaced",  # its idle timer, twice
     }
     assert careful["by_name"]["stall_forever"]["requests"] == 2
-    assert verdicts(naive) == {
+    assert only(naive, cases) == {
         "none": "correct",
         "truncate": "truncation_accepted",
         "drop_fin": "error_surfaced",
         "error_event": "error_surfaced",
         "sse_crlf": "correct",
         "http_429": "retried",
-        "stall_forever": "hung",  # a 10 minute timeout: killed at 12 s
+        "stall_forever": "hung",  # a 10 minute timeout: killed at 8 s
     }
 
 
@@ -365,17 +398,24 @@ def render_doc_matrix(reports: list[tuple[str, str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def test_the_sdk_fault_doc_is_the_matrix_of_three_sdks(tmp_path: Path) -> None:
+def test_the_sdk_fault_doc_is_the_matrix_of_three_sdks(
+    tmp_path: Path, naive_python: Run, naive_node: Run
+) -> None:
     _node()
     doc = DOC.read_text(encoding="utf-8")
     head, start, rest = doc.partition(DOC_START)
     _, end, tail = rest.partition(DOC_END)
     assert start and end, f"{DOC} lacks the {DOC_START} ... {DOC_END} markers"
 
+    shared = {"openai-python": naive_python.report, "openai-node": naive_node.report}
+
     def matrices(jobs: str) -> str:
         reports = []
         for name, path, command in DOC_CLIENTS:
-            _, report = run(tmp_path, "--jobs", jobs, "--timeout", str(DOC_TIMEOUT_S), "--", *command)
+            if jobs == "3" and name in shared:  # the module's run, made with these flags
+                report = shared[name]
+            else:
+                _, report = run(tmp_path, "--jobs", jobs, "--timeout", str(DOC_TIMEOUT_S), "--", *command)
             reports.append((name, path, report))
         return render_doc_matrix(reports)
 

@@ -1,4 +1,8 @@
 """The Node clients (openai-node, the Vercel AI SDK with @ai-sdk/openai and @ai-sdk/anthropic,
+# One Node process plays every case (the module fixture ``results``): the module's tests are one
+# xdist group, so that it runs once, on one worker.
+pytestmark = pytest.mark.xdist_group("node-clients")
+
 @anthropic-ai/sdk) against a real fakellm server: the default text, faults, and scripted tool calls.
 
 ``tests/node/clients.mjs`` runs every case concurrently in one node process (a process per case

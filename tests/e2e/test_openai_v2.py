@@ -25,6 +25,10 @@ import pytest
 
 from fakellm import Server
 
+# The openai 2.x install (``openai_v2_path``, once per session) and the module's one run of every case:
+# these tests and tests/plugin/test_openai_v2.py are one xdist group, so that one worker makes them.
+pytestmark = pytest.mark.xdist_group("openai-v2")
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "openai-v2"
 CASES_SCRIPT = Path(__file__).resolve().parent / "openai_v2" / "cases.py"
@@ -47,11 +51,15 @@ def _installed_version(target: Path) -> str | None:
     return found.group(1) if found else None
 
 
+def _is_v2(target: Path) -> bool:
+    version = _installed_version(target)
+    return version is not None and version.startswith("2.")
+
+
 @pytest.fixture(scope="session")
 def openai_v2_path() -> Path:
     """A private install of openai 2.x and its dependencies (httpx 0.x), made once."""
-    version = _installed_version(CACHE)
-    if version is not None and version.startswith("2."):
+    if _is_v2(CACHE):
         return CACHE
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     # Install beside the final place, then move it there: an interrupted install never looks done.
@@ -77,9 +85,14 @@ def openai_v2_path() -> Path:
         )
         if result.returncode != 0:
             _need(f"cannot pip install {REQUIREMENT!r}: {result.stderr.strip()[-600:]}")
-        if CACHE.exists():
-            shutil.rmtree(CACHE)  # a broken or wrong-version leftover
-        staging.rename(CACHE)
+        if not _is_v2(CACHE):  # else another pytest process (an xdist worker) made it meanwhile: keep it
+            if CACHE.exists():
+                shutil.rmtree(CACHE)  # a broken or wrong-version leftover
+            try:
+                staging.rename(CACHE)
+            except OSError:
+                if not _is_v2(CACHE):  # not a rival's finished install either
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     version = _installed_version(CACHE)

@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from fakellm import Server
+from tests.helpers import UNUSED_PLUGINS
 
 MakeServer = Callable[..., Server]
 MESSAGES: list[Any] = [{"role": "user", "content": "Plan a trip."}]
@@ -180,4 +181,4 @@ def test_the_plugin_script_takes_json(pytester: pytest.Pytester) -> None:
             assert isinstance(answer.choices[0].message.parsed, Answer)
         """
     )
-    assert pytester.runpytest_subprocess("-p", "no:randomly").ret == 0
+    assert pytester.runpytest_subprocess("-p", "no:randomly", *UNUSED_PLUGINS).ret == 0

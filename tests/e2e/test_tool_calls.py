@@ -15,6 +15,7 @@ import pytest
 
 from fakellm import Server, load_scenario_files
 from fakellm.errors import ScenarioError
+from tests.helpers import UNUSED_PLUGINS
 
 MakeServer = Callable[..., Server]
 MESSAGES: list[Any] = [{"role": "user", "content": "Weather in Paris and the time?"}]
@@ -158,7 +159,7 @@ def test_the_plugin_script_takes_tool_calls(pytester: pytest.Pytester) -> None:
             assert json.loads(message.tool_calls[0].function.arguments) == {"q": "x"}
         """
     )
-    assert pytester.runpytest_subprocess("-p", "no:randomly").ret == 0
+    assert pytester.runpytest_subprocess("-p", "no:randomly", *UNUSED_PLUGINS).ret == 0
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from openai.types.responses import ParsedResponseFunctionToolCall, ResponseFunctionToolCall
 
 from fakellm import Server
+from tests.helpers import UNUSED_PLUGINS
 
 MakeServer = Callable[..., Server]
 INPUT = "Weather in Paris and the time?"
@@ -198,4 +199,4 @@ def test_the_plugin_script_takes_tool_calls_on_responses(pytester: pytest.Pytest
             assert json.loads(call.arguments) == {"q": "x"} and final.output_text == ""
         """
     )
-    assert pytester.runpytest_subprocess("-p", "no:randomly").ret == 0
+    assert pytester.runpytest_subprocess("-p", "no:randomly", *UNUSED_PLUGINS).ret == 0

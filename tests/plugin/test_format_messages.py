@@ -4,12 +4,14 @@ both modes (in process, the drop and the error event reach the SDKs through the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from .helpers import run_suite
+from .helpers import SharedRun
 
 
+@pytest.mark.xdist_group("plugin-shared-run")
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
-def test_format_messages_suite(pytester: pytest.Pytester, mode: str) -> None:
-    result = run_suite(pytester, "format_messages_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=16)
+def test_format_messages_suite(shared_run: Callable[[str], SharedRun], mode: str) -> None:
+    shared_run(mode).assert_outcomes("format_messages_suite", passed=16)

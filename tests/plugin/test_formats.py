@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from .helpers import run_suite
+from .helpers import SharedRun
 
 
+@pytest.mark.xdist_group("plugin-shared-run")
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
-def test_formats_suite(pytester: pytest.Pytester, mode: str) -> None:
-    result = run_suite(pytester, "formats_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=6)
+def test_formats_suite(shared_run: Callable[[str], SharedRun], mode: str) -> None:
+    shared_run(mode).assert_outcomes("formats_suite", passed=6)

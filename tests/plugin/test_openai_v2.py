@@ -13,6 +13,9 @@ from tests.e2e.test_openai_v2 import openai_v2_path
 
 from .helpers import run_suite
 
+# With tests/e2e/test_openai_v2.py, whose session fixture installs openai 2.x: one xdist group.
+pytestmark = pytest.mark.xdist_group("openai-v2")
+
 __all__ = ["openai_v2_path"]  # the fixture, imported for use here
 
 

@@ -3,12 +3,14 @@ checked in a downstream suite (tests/plugin/downstream/reasoning_suite.py), in b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from .helpers import run_suite
+from .helpers import SharedRun
 
 
+@pytest.mark.xdist_group("plugin-shared-run")
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
-def test_reasoning_suite(pytester: pytest.Pytester, mode: str) -> None:
-    result = run_suite(pytester, "reasoning_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=5)
+def test_reasoning_suite(shared_run: Callable[[str], SharedRun], mode: str) -> None:
+    shared_run(mode).assert_outcomes("reasoning_suite", passed=5)

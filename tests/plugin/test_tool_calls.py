@@ -3,12 +3,14 @@ downstream suite (tests/plugin/downstream/tool_calls_suite.py), in both modes.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from .helpers import run_suite
+from .helpers import SharedRun
 
 
+@pytest.mark.xdist_group("plugin-shared-run")
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
-def test_tool_calls_suite(pytester: pytest.Pytester, mode: str) -> None:
-    result = run_suite(pytester, "tool_calls_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=10)
+def test_tool_calls_suite(shared_run: Callable[[str], SharedRun], mode: str) -> None:
+    shared_run(mode).assert_outcomes("tool_calls_suite", passed=10)

@@ -3,12 +3,14 @@ in a downstream suite (tests/plugin/downstream/turns_choices_suite.py), in both 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from .helpers import run_suite
+from .helpers import SharedRun
 
 
+@pytest.mark.xdist_group("plugin-shared-run")
 @pytest.mark.parametrize("mode", ["socket", "inprocess"])
-def test_turns_choices_suite(pytester: pytest.Pytester, mode: str) -> None:
-    result = run_suite(pytester, "turns_choices_suite", f"--fakellm-mode={mode}")
-    result.assert_outcomes(passed=18)
+def test_turns_choices_suite(shared_run: Callable[[str], SharedRun], mode: str) -> None:
+    shared_run(mode).assert_outcomes("turns_choices_suite", passed=18)
