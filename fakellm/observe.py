@@ -34,6 +34,7 @@ from .journal import JournalEntry
 
 __all__ = [
     "NO_OBSERVER",
+    "NO_WATCH",
     "Answered",
     "Observers",
     "RequestNote",
@@ -95,17 +96,17 @@ class _NoWatch:
         pass
 
 
-_NO_WATCH = _NoWatch()
+NO_WATCH: StreamWatch = _NoWatch()  # a stream no one watches (an observer's answer then)
 
 
 class _NoObserver:
     __slots__ = ()
 
     def opened(self, entry: JournalEntry) -> StreamWatch:
-        return _NO_WATCH
+        return NO_WATCH
 
     def upstream(self, entry: JournalEntry) -> StreamWatch:
-        return _NO_WATCH
+        return NO_WATCH
 
     def answered(self, answer: Answered) -> None:
         pass
@@ -134,7 +135,7 @@ class _Watches:
 def _fan(watches: list[StreamWatch]) -> StreamWatch:
     # One watcher (the usual case) is handed back itself: no fan-out call per token.
     if not watches:
-        return _NO_WATCH
+        return NO_WATCH
     return watches[0] if len(watches) == 1 else _Watches(watches)
 
 

@@ -45,7 +45,7 @@ import pickle
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.metadata import version as _dist_version
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -57,7 +57,7 @@ from redis.exceptions import RedisError
 from ..config import ServerConfig
 from ..faults import Fault
 from ..journal import BODIES_BUDGET_BYTES, Journal, JournalEntry
-from ..observe import Answered, StreamWatch
+from ..observe import NO_WATCH, Answered, StreamWatch
 from ..pipeline import FaultCounter, FaultCounters
 from ..resume import MemoryResumeStore, ResumeRecord
 from ..scenario import Scenario
@@ -239,6 +239,14 @@ class _Link:
             self._loop = loop
         return self._async
 
+    @contextlib.contextmanager
+    def reached(self) -> Iterator[None]:
+        """Around a call to Redis: its failure becomes :class:`StateUnavailable` (``failed``)."""
+        try:
+            yield
+        except RedisError as error:
+            raise self.failed(error) from error
+
     def failed(self, error: BaseException) -> StateUnavailable:
         with self._lock:
             first, self._down = not self._down, True
@@ -272,18 +280,14 @@ class RedisScript:
 
     def publish(self, script: Script) -> int:
         items = [dumps(s) for s in script.scenarios] if script.sequence else []
-        try:
+        with self._link.reached():
             result = self._link.sync.eval(_PUBLISH, 2, *self._keys, KEY_TTL_S, dumps(script), *items)
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
         return int(result)
 
     async def current(self, known: int, pop: bool) -> tuple[int, Script | None, Scenario | None]:
-        try:
+        with self._link.reached():
             raw = await self._link.client().eval(_CURRENT, 2, *self._keys, str(known), "1" if pop else "0")
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
         version = int(raw[0])
         changed: Script | None = None
@@ -294,10 +298,8 @@ class RedisScript:
         return version, changed, popped
 
     def left(self) -> list[Scenario]:
-        try:
+        with self._link.reached():
             items = self._link.sync.lrange(self._keys[1], 0, -1)
-        except RedisError as error:
-            raise self._link.failed(error) from error
         return [loads(cast(bytes, item)) for item in cast(list[Any], items)]
 
 
@@ -333,12 +335,10 @@ class RedisCounters:
         pairs: list[str] = []
         for scope, index, fault in takes:
             pairs += [scope, _field(index, fault)]
-        try:
+        with self._link.reached():
             counts = await self._link.client().eval(
                 _TAKE, 1, self._prefix, str(version), MAX_HEADER_SCOPES, KEY_TTL_S, *pairs
             )
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
         return _Reserved({take: int(n) for take, n in zip(takes, counts, strict=True)})
 
@@ -365,23 +365,19 @@ class RedisResumeStore:
         if len(data) > self.max_bytes:
             return  # kept, it would push out every other one
         args = (record.id, record.started, data, self.max_entries, self.max_bytes)
-        try:
+        with self._link.reached():
             await self._link.client().eval(
                 _BOUNDED_PUT, 4, *self._keys, *args, time.time() - self.ttl_s, KEY_TTL_S
             )
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
 
     async def get(self, id: str) -> ResumeRecord | None:
-        try:
+        with self._link.reached():
             async with self._link.client().pipeline(transaction=False) as pipe:
                 pipe.hget(self._keys[1], id)
                 pipe.hget(self._keys[3], id)
                 pipe.lrange(self._attempts + id, 0, -1)
                 data, cancelled, attempts = await pipe.execute()
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
         if data is None:
             return None
@@ -396,21 +392,17 @@ class RedisResumeStore:
 
     async def attempt(self, id: str, journal_index: int) -> None:
         key = self._attempts + id
-        try:
+        with self._link.reached():
             async with self._link.client().pipeline(transaction=False) as pipe:
                 pipe.rpush(key, journal_index)
                 pipe.expire(key, max(1, int(self.ttl_s) + 1))
                 await pipe.execute()
-        except RedisError as error:
-            raise self._link.failed(error) from error
         self._link.worked()
 
     async def cancel(self, id: str, after_s: float) -> ResumeRecord | None:
-        try:
+        with self._link.reached():
             if await self._link.client().hexists(self._keys[1], id):
                 await self._link.client().hsetnx(self._keys[3], id, repr(after_s))
-        except RedisError as error:
-            raise self._link.failed(error) from error
         return await self.get(id)
 
     def cancelled_after(self, id: str) -> float | None:
@@ -418,17 +410,13 @@ class RedisResumeStore:
 
     def clear(self) -> None:
         self._cancels.clear()
-        try:
+        with self._link.reached():
             attempts = list(self._link.sync.scan_iter(match=self._attempts + "*", count=1000))
             self._link.sync.delete(*self._keys, *attempts)
-        except RedisError as error:
-            raise self._link.failed(error) from error
 
     def __len__(self) -> int:
-        try:
+        with self._link.reached():
             return int(self._link.sync.zcard(self._keys[0]))
-        except RedisError as error:
-            raise self._link.failed(error) from error
 
 
 class _Writer:
@@ -605,28 +593,17 @@ class _JournalCopier:
 
     def __init__(self, writer: _Writer) -> None:
         self._writer = writer
-        self._watch = _NoWatch()
 
     def opened(self, entry: JournalEntry) -> StreamWatch:
         self._writer.entry(entry)
-        return self._watch
+        return NO_WATCH
 
     def upstream(self, entry: JournalEntry) -> StreamWatch:
-        return self._watch
+        return NO_WATCH
 
     def answered(self, answer: Answered) -> None:
         if answer.entry is not None:
             self._writer.entry(answer.entry)
-
-
-class _NoWatch:
-    __slots__ = ()
-
-    def wrote(self, due: float, elapsed_ms: float, tokens: int) -> None:
-        pass
-
-    def ended(self, outcome: str, duration_ms: float) -> None:
-        pass
 
 
 class RedisJournal:
@@ -640,20 +617,16 @@ class RedisJournal:
         await self._writer.drain()
         order, data, _ = self._writer.journal_keys
         start = 0 if limit is None else -limit
-        try:
+        with self._link.reached():
             members = cast(list[bytes], await self._link.client().zrange(order, start, -1))
             rows = cast(list[bytes | None], await self._link.client().hmget(data, members) if members else [])
-        except RedisError as error:
-            raise self._link.failed(error) from error
         return [json.loads(row) for row in rows if row is not None]
 
     def clear(self, journal: Journal) -> None:
         journal.clear()
         self._writer.forget_journal()
-        try:
+        with self._link.reached():
             self._link.sync.delete(*self._writer.journal_keys)
-        except RedisError as error:
-            raise self._link.failed(error) from error
 
 
 class RedisResponses:
@@ -672,18 +645,14 @@ class RedisResponses:
         own = self._own.get(id)
         if own is not None:
             return own
-        try:
+        with self._link.reached():
             data = await self._link.client().hget(self._writer.response_keys[1], id)
-        except RedisError as error:
-            raise self._link.failed(error) from error
         return None if data is None else dict(json.loads(data))
 
     def clear(self) -> None:
         self._own.clear()
-        try:
+        with self._link.reached():
             self._link.sync.delete(*self._writer.response_keys)
-        except RedisError as error:
-            raise self._link.failed(error) from error
 
 
 class RedisErrors:
@@ -696,17 +665,13 @@ class RedisErrors:
 
     async def all(self) -> list[str]:
         await self._writer.drain()
-        try:
+        with self._link.reached():
             texts = await self._link.client().lrange(self._writer.errors_key, 0, -1)
-        except RedisError as error:
-            raise self._link.failed(error) from error
         return [cast(bytes, t).decode("utf-8", "replace") for t in texts]
 
     def clear(self) -> None:
-        try:
+        with self._link.reached():
             self._link.sync.delete(self._writer.errors_key)
-        except RedisError as error:
-            raise self._link.failed(error) from error
 
 
 class RedisStateStore:
