@@ -26,7 +26,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,16 +73,7 @@ async def serve_stream(
     headers = request_headers(scope)
     method = scope.get("method", "POST")  # GET for the EventSource route (serve_event_source)
     cors = cors_headers(state.config, headers, method)
-    entry = note_entry(
-        state.journal.open(
-            time=time.time(),
-            method=method,
-            path=scope.get("path", fmt.path),
-            status=0,
-            headers=redact_headers(headers.items()),
-        )
-    )
-    entry.format = fmt.name
+    entry = _open_entry(state, scope, headers, fmt, method=method)
     try:
         planned = await _plan(state, fmt, headers, receive, entry, t0)
     except RequestError as exc:
@@ -158,6 +149,30 @@ async def serve_stream(
             _keep(state, plan)
 
 
+def _open_entry(
+    state: ServerState,
+    scope: Any,
+    headers: Mapping[str, str],
+    fmt: WireFormat,
+    *,
+    method: str = "GET",
+    status: int = 0,
+) -> JournalEntry:
+    """A request's journal entry as it arrives (headers redacted), for the observers too; the
+    request's handler fills in the rest as it goes."""
+    entry = note_entry(
+        state.journal.open(
+            time=time.time(),
+            method=method,
+            path=scope.get("path", fmt.path),
+            status=status,
+            headers=redact_headers(headers.items()),
+        )
+    )
+    entry.format = fmt.name
+    return entry
+
+
 def _keep(state: ServerState, plan: StreamPlan) -> None:
     """Store the response, for the formats that keep one (``GET /v1/responses/{id}``)."""
     if plan.stored is not None:
@@ -207,16 +222,7 @@ async def serve_chat_resume(
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     fmt = kept[1]
-    entry = note_entry(
-        state.journal.open(
-            time=time.time(),
-            method="GET",
-            path=scope.get("path", ""),
-            status=0,
-            headers=redact_headers(headers.items()),
-        )
-    )
-    entry.format = fmt.name
+    entry = _open_entry(state, scope, headers, fmt)
     try:
         asked = instructions(headers)
         await state.resumable.attempt(record.id, entry.index)
@@ -256,16 +262,8 @@ async def serve_event_source(state: ServerState, scope: Any, receive: Receive, s
     try:
         query = event_source_query(scope.get("query_string", b""), reconnect=bool(last_event_id))
     except RequestError as exc:
-        entry = note_entry(
-            state.journal.open(
-                time=time.time(),
-                method="GET",
-                path=scope.get("path", ""),
-                status=exc.status,
-                headers=redact_headers(headers.items()),
-            )
-        )
-        entry.format, entry.outcome, entry.error = CHAT.name, "rejected", exc.body()["error"]
+        entry = _open_entry(state, scope, headers, CHAT, status=exc.status)
+        entry.outcome, entry.error = "rejected", exc.body()["error"]
         await _send_answer(send, CHAT.error(exc, _request_id()), cors_headers(state.config, headers, "GET"))
         return
     if last_event_id and await _nothing_left(state, last_event_id):
@@ -601,16 +599,7 @@ async def serve_background_stream(
     stream goes through. The GET has no body: the record holds the request."""
     headers = request_headers(scope)
     cors = cors_headers(state.config, headers, "GET")
-    entry = note_entry(
-        state.journal.open(
-            time=time.time(),
-            method="GET",
-            path=scope.get("path", ""),
-            status=0,
-            headers=redact_headers(headers.items()),
-        )
-    )
-    entry.format = RESPONSES.name
+    entry = _open_entry(state, scope, headers, RESPONSES)
     entry.stream = entry.background = True
     request_id = _request_id()
     try:
